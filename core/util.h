@@ -1,0 +1,85 @@
+/*
+ * Small helpers every part of the core uses: allocation that never returns
+ * NULL, a growable byte buffer, logging in the style of OpenBSD's log.c, and
+ * string utilities.
+ */
+#ifndef DROVE_UTIL_H
+#define DROVE_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation: abort with a message on out-of-memory. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* printf into a new allocation. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable buffer, always NUL-terminated when len > 0 or after buf_str. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+#define BUF_INIT { NULL, 0, 0 }
+void buf_init(struct buf *b);
+void buf_release(struct buf *b);
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Returns the contents as a C string (never NULL). */
+const char *buf_str(struct buf *b);
+/* Hands the storage over to the caller (never NULL); b is reset. */
+char *buf_detach(struct buf *b, size_t *len);
+void buf_reset(struct buf *b);
+
+/* Logging to stderr.  Levels: 0 quiet, 1 normal, 2 verbose (debug). */
+extern int log_verbosity;
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start-up only: print and exit(2). */
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/* Writes an error message into err (may be NULL) like snprintf. */
+void errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Monotonic and wall-clock time in seconds. */
+double now_mono(void);
+double now_wall(void);
+
+/* Reads a whole file into a new allocation (NUL-terminated).  Returns 0 or
+ * -errno. */
+int read_file(const char *path, char **data, size_t *len);
+/* Writes data to path atomically: path.tmp.PID, fsync, rename, fsync dir.
+ * Creates missing parent directories.  Returns 0 or -errno. */
+int write_file_atomic(const char *path, const void *data, size_t len);
+/* mkdir -p; returns 0 or -errno. */
+int mkdir_p(const char *path, int mode);
+/* Writes all of data to fd, retrying on EINTR; 0 or -errno. */
+int write_all(int fd, const void *data, size_t len);
+
+/* True if s is a valid task or backend name: [A-Za-z0-9_.-]+ */
+int valid_name(const char *s);
+/* Trims ASCII whitespace in place and returns s. */
+char *strtrim(char *s);
+/* Splits a comma-separated list into trimmed, non-empty items.  Returns
+ * the count; *items is a NULL-ended array to free with strv_free. */
+size_t strv_split(const char *s, char sep, char ***items);
+void strv_free(char **v);
+size_t strv_len(char *const *v);
+
+#endif /* DROVE_UTIL_H */

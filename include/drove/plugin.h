@@ -1,0 +1,288 @@
+/*
+ * drove plugin ABI: the one header plugins compile against.
+ *
+ * A plugin exports exactly one function, drove_plugin_entry(), returning a
+ * struct drove_plugin that starts with abi_major, abi_minor and size.  The
+ * host hands the plugin a struct drove_host: a table of services.  Plugins
+ * never link against core symbols.
+ *
+ * Rules that keep old plugins working with new hosts and the reverse:
+ *   - abi_major must match exactly; abi_minor only grows.
+ *   - every struct here is append-only; each side reads the other's fields
+ *     only within the size the other side wrote (DROVE_HAS()).
+ *   - error codes are negative, from enum drove_err, never reused.
+ *
+ * Built-in plugins are the same sources compiled with -DDROVE_STATIC_PLUGIN
+ * and -DDROVE_PLUGIN_NAME=<name>: the entry is then named
+ * drove_plugin_entry_<name>.
+ */
+#ifndef DROVE_PLUGIN_H
+#define DROVE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DROVE_ABI_MAJOR 1
+#define DROVE_ABI_MINOR 0
+
+/* True when the struct at p, whose size field says how much the other side
+ * wrote, has the member m. */
+#define DROVE_HAS(p, m) \
+	((p)->size >= offsetof(__typeof__(*(p)), m) + sizeof((p)->m))
+
+/* Error codes: 0 success, negative failure.  Append only. */
+enum drove_err {
+	DROVE_OK = 0,
+	DROVE_EINVAL = -1,	/* bad argument or configuration */
+	DROVE_ENOMEM = -2,	/* out of memory */
+	DROVE_EIO = -3,		/* read, write or file system error */
+	DROVE_ETIMEDOUT = -4,	/* a timeout expired */
+	DROVE_ECANCELED = -5,	/* cancelled by the core or the user */
+	DROVE_ERATELIMIT = -6,	/* rate limited: requeue, not a failure */
+	DROVE_EPROTO = -7,	/* the peer broke the protocol */
+	DROVE_EDNS = -8,	/* name resolution failed */
+	DROVE_ECONNREFUSED = -9, /* connection refused */
+	DROVE_ETLS = -10,	/* TLS handshake or verification failed */
+	DROVE_EHTTP = -11,	/* the server answered with an error status */
+	DROVE_EBUDGET = -12,	/* a budget cap would be exceeded */
+	DROVE_ECHILD = -13,	/* a child process failed */
+	DROVE_ENOTSUP = -14,	/* not supported by this build or plugin */
+	DROVE_ECONFLICT = -15,	/* results conflict */
+	DROVE_ESPAWN = -16,	/* a child process could not be started */
+	DROVE_ECONNRESET = -17,	/* connection closed unexpectedly */
+	DROVE_EAPI = -18,	/* the API reported an error in its body */
+};
+
+enum drove_plugin_kind {
+	DROVE_PLUGIN_BACKEND = 1,
+	DROVE_PLUGIN_MERGE = 2,
+};
+
+enum drove_log_level {
+	DROVE_LOG_ERROR = 0,
+	DROVE_LOG_WARN = 1,
+	DROVE_LOG_INFO = 2,
+	DROVE_LOG_DEBUG = 3,
+};
+
+/* A configuration section (a [backend NAME] or a [task NAME]); opaque. */
+struct drove_conf;
+
+/* Token usage of one call. */
+struct drove_usage {
+	uint64_t tokens_in;
+	uint64_t tokens_out;
+	uint64_t cache_read;
+	uint64_t cache_write;
+};
+
+/*
+ * One agent call.  The core owns it; it stays valid until the backend has
+ * called host->call_done() for it.  plugin_data is the backend's own slot.
+ */
+struct drove_call {
+	uint32_t size;
+	const char *task;	/* task name */
+	int replica;		/* 0-based replica index */
+	int attempt;		/* 1-based */
+	const char *prompt;	/* the prompt, references expanded */
+	size_t prompt_len;
+	const char *system;	/* system prompt or NULL */
+	const char *model;	/* model override or NULL */
+	int64_t max_tokens;	/* 0: backend default */
+	double timeout_s;	/* 0: none; the core also enforces it */
+	const char *workdir;	/* working directory or NULL for the cwd */
+	const char *stderr_path; /* where a child's stderr goes, or NULL */
+	const struct drove_conf *task_conf; /* the task's own section */
+	void *core;		/* the core's; do not touch */
+	void *plugin_data;	/* the backend's */
+};
+
+/* What a backend reports when a call ends.  Borrowed by the core for the
+ * duration of call_done(); the core copies what it keeps. */
+struct drove_result {
+	uint32_t size;
+	int status;		/* 0 ok, or a negative enum drove_err */
+	const char *text;	/* the output */
+	size_t len;
+	struct drove_usage usage;
+	const char *error;	/* human text when status != 0, or NULL */
+	int retryable;		/* transient failure: the core may retry */
+	int64_t retry_after_ms;	/* server's hint, or -1 */
+	int http_status;	/* 0 when not HTTP */
+};
+
+/* One input of a merge: a replica of a task, or another task's output. */
+struct drove_merge_input {
+	uint32_t size;
+	const char *task;	/* source task name */
+	int replica;		/* replica index, or -1 for a whole task */
+	const char *backend;	/* backend that produced it, or NULL */
+	int status;		/* 0 ok, negative: this source failed */
+	const char *text;
+	size_t len;
+	const char *output;	/* the source's own declared output, or NULL */
+};
+
+enum drove_merge_outcome {
+	DROVE_MERGE_CLEAN = 0,
+	DROVE_MERGE_CONFLICT = 1,
+	DROVE_MERGE_ERROR = 2,
+};
+
+/* One merge.  The core owns it until the plugin calls host->merge_done(). */
+struct drove_merge_call {
+	uint32_t size;
+	const char *task;	/* the task whose results are merged */
+	const struct drove_conf *conf; /* its section: merge-specific keys */
+	size_t n;
+	const struct drove_merge_input *inputs;
+	const char *output;	/* the task's `output` template, or NULL */
+	const char *artifact_dir; /* a directory the merge may write into */
+	void *core;
+	void *plugin_data;
+};
+
+/* Child process request for host->spawn(). */
+struct drove_spawn {
+	uint32_t size;
+	const char *const *argv;	/* argv[0] is looked up in PATH */
+	const char *const *env_add;	/* "K=V" entries added, NULL-ended */
+	const char *cwd;		/* or NULL */
+	const void *stdin_data;		/* written to the child's stdin */
+	size_t stdin_len;
+	const char *stderr_path;	/* file for stderr, NULL: /dev/null */
+	double timeout_s;		/* 0: none; then TERM, grace, KILL */
+	/* Called once when the child has exited and stdout is drained.
+	 * status: exit code >= 0, or -signal.  err: 0, or DROVE_ETIMEDOUT,
+	 * DROVE_ECANCELED, DROVE_ESPAWN (then status is -1 and out holds
+	 * the reason).  out is borrowed for the call only. */
+	void (*on_exit)(void *arg, int status, int err, const char *out,
+	    size_t len);
+	void *arg;
+};
+
+/*
+ * Services the core gives plugins.  Every function is safe to call from the
+ * event loop thread only, which is where plugin callbacks run.
+ */
+struct drove_host {
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t size;
+
+	void *(*alloc)(size_t n);		/* never returns NULL */
+	void *(*realloc)(void *p, size_t n);	/* never returns NULL */
+	void (*free)(void *p);
+	char *(*strdup)(const char *s);
+
+	void (*log)(int level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+	/* Value of key in a section, or NULL.  Borrowed from the core. */
+	const char *(*conf_get)(const struct drove_conf *c, const char *key);
+	/* "file:line" of key (or of the section when key is NULL). */
+	void (*conf_where)(const struct drove_conf *c, const char *key,
+	    char *buf, size_t len);
+	/* Name of the section ("claude" for [backend claude]). */
+	const char *(*conf_name)(const struct drove_conf *c);
+
+	/* Starts a child; returns 0 and fills *handle, then on_exit runs
+	 * exactly once, or returns < 0 and on_exit never runs. */
+	int (*spawn)(const struct drove_spawn *req, void **handle);
+	/* TERM the child's process group, KILL after a grace period;
+	 * on_exit still runs, with err DROVE_ECANCELED. */
+	void (*spawn_kill)(void *handle);
+	/* Splits a command line like a POSIX shell would split words
+	 * (quotes, backslashes), without expanding anything.  Returns a
+	 * NULL-ended argv in one host allocation (free with host->free), or
+	 * NULL and a reason in err. */
+	char **(*split_argv)(const char *cmd, char *err, size_t errlen);
+
+	/* One-shot timer: cb(arg) after after_s seconds.  Returns a handle
+	 * for timer_stop, which must not be called after cb ran. */
+	void *(*timer_start)(double after_s, void (*cb)(void *arg), void *arg);
+	void (*timer_stop)(void *timer);
+
+	/* A backend reports progress text (optional) and the end of a
+	 * call (exactly once; may be called from within start or cancel). */
+	void (*call_progress)(struct drove_call *c, const char *text,
+	    size_t len);
+	void (*call_done)(struct drove_call *c, const struct drove_result *r);
+
+	/* Writes a file atomically (temp file and rename), creating parent
+	 * directories; refuses a path that another task of this run wrote
+	 * or declared.  Returns 0, or < 0 with a reason in err. */
+	int (*write_output)(struct drove_merge_call *m, const char *path,
+	    const void *data, size_t len, char *err, size_t errlen);
+	/* Expands {{name}} and {{replica}} in an output template; returns a
+	 * host allocation. */
+	char *(*expand_output)(const char *tmpl, const char *name,
+	    int replica);
+	/* A merge reports its outcome once.  text is the merged result. */
+	void (*merge_done)(struct drove_merge_call *m, int outcome,
+	    const char *text, size_t len, const char *error);
+};
+
+/* Backend plugins: one configured [backend NAME] section is one state. */
+struct drove_backend_ops {
+	uint32_t size;
+	/* Checks the section and makes the backend's state.  Returns 0, or
+	 * < 0 with a one-line reason in err (the core adds file:line). */
+	int (*open)(const struct drove_host *h, const struct drove_conf *c,
+	    void **state, char *err, size_t errlen);
+	void (*close)(void *state);
+	/* Starts one call asynchronously.  Returns 0 and later calls
+	 * h->call_done(call) once, or returns < 0 and never calls it. */
+	int (*start)(void *state, struct drove_call *call);
+	/* Asks an in-flight call to stop; call_done still follows, with
+	 * DROVE_ECANCELED. */
+	void (*cancel)(void *state, struct drove_call *call);
+};
+
+/* Merge plugins. */
+struct drove_merge_ops {
+	uint32_t size;
+	/* Starts a merge.  Returns 0 and later calls h->merge_done(m)
+	 * once (it may do so before returning), or returns < 0 and never
+	 * calls it. */
+	int (*start)(const struct drove_host *h, struct drove_merge_call *m);
+	void (*cancel)(const struct drove_host *h, struct drove_merge_call *m);
+};
+
+struct drove_plugin {
+	uint32_t abi_major;	/* DROVE_ABI_MAJOR */
+	uint32_t abi_minor;	/* DROVE_ABI_MINOR */
+	uint32_t size;		/* sizeof(struct drove_plugin) */
+	uint32_t kind;		/* enum drove_plugin_kind */
+	const char *name;	/* the type= or merge= value */
+	const char *version;
+	const char *description;
+	/* Keys the plugin accepts in its section (backends) or in a task
+	 * (merges), NULL-ended; any other key is a load error. */
+	const char *const *keys;
+	const struct drove_backend_ops *backend;
+	const struct drove_merge_ops *merge;
+};
+
+#define DROVE_PLUGIN_CONCAT2(a, b) a##b
+#define DROVE_PLUGIN_CONCAT(a, b) DROVE_PLUGIN_CONCAT2(a, b)
+
+#ifdef DROVE_STATIC_PLUGIN
+#define DROVE_PLUGIN_ENTRY \
+	DROVE_PLUGIN_CONCAT(drove_plugin_entry_, DROVE_PLUGIN_NAME)
+#else
+#define DROVE_PLUGIN_ENTRY drove_plugin_entry
+#endif
+
+/* The one symbol a plugin exports. */
+const struct drove_plugin *DROVE_PLUGIN_ENTRY(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DROVE_PLUGIN_H */
