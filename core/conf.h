@@ -15,6 +15,9 @@ struct conf_kv {
 	char *key;
 	char *value;		/* continuation lines joined with "\n" */
 	int line;		/* line of the key */
+	const char *file;	/* file of the key (borrowed from struct conf);
+				 * differs from the section's in a merged
+				 * [drove] */
 };
 
 struct conf_section {
@@ -83,5 +86,10 @@ int conf_check_keys(const struct conf_section *s, char *err, size_t errlen,
 
 /* "task 'x'", "backend 'y'" or "[drove]": how messages name a section. */
 void conf_label(const struct conf_section *s, char *buf, size_t len);
+
+/* Copies v into buf for quoting in a one-line message: cut at the first
+ * control character (a newline of a joined value) or after 60 bytes, with
+ * "..." when shortened. */
+void conf_excerpt(const char *v, char *buf, size_t len);
 
 #endif /* DROVE_CONF_H */
