@@ -26,7 +26,9 @@ enum edge_kind {
 struct edge {
 	size_t task;		/* index of the task depended on */
 	enum edge_kind kind;
-	char *detail;		/* for EDGE_WRITES: "src/** ~ src/a.c" */
+	char *detail;		/* EDGE_WRITES: the overlapping globs, "a ~ b" */
+	int line;		/* line of the key that made it; 0 for
+				 * EDGE_WRITES */
 };
 
 struct task {
@@ -101,6 +103,15 @@ size_t graph_critical_path(const struct graph *g, const double *dur,
 /* True if two writes globs can match a common path.  '*' and '?' never
  * match '/', '**' matches anything, [...] matches one character. */
 int glob_overlap(const char *a, const char *b);
+
+/*
+ * Finds the first {{name}} reference in s (the name may have spaces or tabs
+ * around it; text between braces that is not a valid name is no reference).
+ * Returns a pointer to its "{{" or NULL; *end gets the byte after "}}",
+ * *name and *namelen the name within s.  Any out pointer may be NULL.
+ */
+const char *graph_find_ref(const char *s, const char **end,
+    const char **name, size_t *namelen);
 
 /* True if task a (transitively) depends on task b. */
 int graph_depends_on(const struct graph *g, size_t a, size_t b);

@@ -1,0 +1,961 @@
+/*
+ * The task graph: [task NAME] sections become tasks, their dependencies
+ * become edges, and the result is checked for unknown names and cycles
+ * before anything runs.
+ */
+#include "graph.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drove/plugin.h"
+#include "util.h"
+
+static const char *const task_keys[] = {
+	"backend", "prompt", "prompt_file", "system", "after", "replicas",
+	"merge", "inputs", "judge", "score", "weights", "quorum", "timeout",
+	"retries", "writes", "isolation", "output", "model", "max_tokens",
+	NULL
+};
+
+struct build {
+	struct graph *g;
+	const struct conf *c;
+	const struct graph_opts *o;
+	char *err;
+	size_t errlen;
+};
+
+void
+graph_init(struct graph *g)
+{
+	g->tasks = NULL;
+	g->n = 0;
+	g->nwaves = 0;
+	g->topo = NULL;
+}
+
+static void
+task_release(struct task *t)
+{
+	size_t i;
+
+	free(t->name);
+	strv_free(t->backends);
+	free(t->prompt);
+	free(t->system);
+	strv_free(t->inputs);
+	free(t->merge);
+	strv_free(t->writes);
+	free(t->output);
+	free(t->model);
+	for (i = 0; i < t->ndeps; i++)
+		free(t->deps[i].detail);
+	free(t->deps);
+	free(t->rdeps);
+}
+
+void
+graph_release(struct graph *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		task_release(&g->tasks[i]);
+	free(g->tasks);
+	free(g->topo);
+	graph_init(g);
+}
+
+long
+graph_find(const struct graph *g, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (strcmp(g->tasks[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+static int
+gerr(struct build *b, const struct conf_section *s, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* "file:line: task 'x': message", the line of key (or of the header). */
+static int
+gerr(struct build *b, const struct conf_section *s, const char *key,
+    const char *fmt, ...)
+{
+	char where[4096], label[160], msg[1024];
+	va_list ap;
+
+	conf_where(s, key, where, sizeof(where));
+	conf_label(s, label, sizeof(label));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errf(b->err, b->errlen, "%s: %s: %s", where, label, msg);
+	return DROVE_EINVAL;
+}
+
+/* A comma list that may also continue over lines. */
+static size_t
+split_list(const char *v, char ***items)
+{
+	char *s = xstrdup(v), *p;
+	size_t n;
+
+	for (p = s; *p; p++)
+		if (*p == '\n')
+			*p = ',';
+	n = strv_split(s, ',', items);
+	free(s);
+	return n;
+}
+
+static int
+is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r' &&
+		    *s != '\v' && *s != '\f')
+			return 0;
+	return 1;
+}
+
+static int
+in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+graph_find_ref(const char *s, const char **end, const char **name,
+    size_t *namelen)
+{
+	const char *p, *close, *a, *e;
+	size_t i;
+	int ok;
+
+	for (p = strstr(s, "{{"); p != NULL; p = strstr(p + 1, "{{")) {
+		close = strstr(p + 2, "}}");
+		if (close == NULL)
+			return NULL;
+		a = p + 2;
+		e = close;
+		while (a < e && (*a == ' ' || *a == '\t'))
+			a++;
+		while (e > a && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		ok = e > a;
+		for (i = 0; ok && a + i < e; i++) {
+			char c = a[i];
+
+			ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+			    c == '-';
+		}
+		if (!ok)
+			continue;
+		if (end)
+			*end = close + 2;
+		if (name)
+			*name = a;
+		if (namelen)
+			*namelen = (size_t)(e - a);
+		return p;
+	}
+	return NULL;
+}
+
+static void
+add_dep(struct task *t, size_t dep, enum edge_kind kind, int line,
+    char *detail)
+{
+	size_t i;
+
+	for (i = 0; i < t->ndeps; i++) {
+		if (t->deps[i].task == dep) {
+			free(detail);
+			return;
+		}
+	}
+	t->deps = xrealloc(t->deps, (t->ndeps + 1) * sizeof(*t->deps));
+	t->deps[t->ndeps].task = dep;
+	t->deps[t->ndeps].kind = kind;
+	t->deps[t->ndeps].line = line;
+	t->deps[t->ndeps].detail = detail;
+	t->ndeps++;
+}
+
+/* An edge to task name, or an error naming the key. */
+static int
+dep_by_name(struct build *b, struct task *t, const char *key,
+    const char *name, enum edge_kind kind)
+{
+	const struct conf_kv *kv = conf_get_kv(t->sec, key);
+	char shown[80], where[4096];
+	long d;
+
+	conf_excerpt(name, shown, sizeof(shown));
+	if (!valid_name(name))
+		return gerr(b, t->sec, key, "bad task name '%s' in '%s' "
+		    "(names use only A-Z a-z 0-9 _ . -)", shown, key);
+	d = graph_find(b->g, name);
+	if (d < 0) {
+		conf_where(t->sec, key, where, sizeof(where));
+		if (kind == EDGE_REF)
+			errf(b->err, b->errlen, "%s: task '%s' depends on "
+			    "'%s', which does not exist (referenced as "
+			    "{{%s}} in '%s')", where, t->name, shown, shown,
+			    key);
+		else
+			errf(b->err, b->errlen, "%s: task '%s' depends on "
+			    "'%s', which does not exist (in '%s')", where,
+			    t->name, shown, key);
+		return DROVE_EINVAL;
+	}
+	add_dep(t, (size_t)d, kind, kv ? kv->line : t->sec->line, NULL);
+	return 0;
+}
+
+static int
+refs_of(struct build *b, struct task *t, const char *key, const char *text)
+{
+	const char *p = text, *name, *end;
+	size_t len;
+	char *n;
+	int rc;
+
+	while (p != NULL && graph_find_ref(p, &end, &name, &len) != NULL) {
+		n = xstrndup(name, len);
+		rc = dep_by_name(b, t, key, n, EDGE_REF);
+		free(n);
+		if (rc < 0)
+			return rc;
+		p = end;
+	}
+	return 0;
+}
+
+static int
+list_deps(struct build *b, struct task *t, const char *key,
+    enum edge_kind kind)
+{
+	const char *v = conf_get(t->sec, key);
+	char **items;
+	size_t i;
+	int rc = 0;
+
+	if (v == NULL)
+		return 0;
+	split_list(v, &items);
+	for (i = 0; items[i] != NULL && rc == 0; i++)
+		rc = dep_by_name(b, t, key, items[i], kind);
+	strv_free(items);
+	return rc;
+}
+
+static int
+check_backend(struct build *b, const struct task *t, const char *key,
+    const char *name)
+{
+	char shown[80];
+
+	if (conf_find(b->c, "backend", name) != NULL)
+		return 0;
+	conf_excerpt(name, shown, sizeof(shown));
+	return gerr(b, t->sec, key, "unknown backend '%s'", shown);
+}
+
+static int
+parse_backends(struct build *b, struct task *t)
+{
+	const struct conf_section *s = t->sec, *only = NULL;
+	const char *v = conf_get(s, "backend");
+	size_t i, nb = 0;
+
+	if (v != NULL) {
+		t->nbackends = split_list(v, &t->backends);
+		if (t->nbackends == 0)
+			return gerr(b, s, "backend", "empty backend list");
+		for (i = 0; i < t->nbackends; i++)
+			if (check_backend(b, t, "backend", t->backends[i]) < 0)
+				return DROVE_EINVAL;
+		return 0;
+	}
+	if (b->o && b->o->default_backend) {
+		if (conf_find(b->c, "backend", b->o->default_backend) == NULL) {
+			char shown[80];
+
+			conf_excerpt(b->o->default_backend, shown,
+			    sizeof(shown));
+			return gerr(b, s, NULL, "unknown backend '%s' (the "
+			    "default backend)", shown);
+		}
+		t->nbackends = strv_split(b->o->default_backend, ',',
+		    &t->backends);
+		return 0;
+	}
+	for (i = 0; i < b->c->nsec; i++) {
+		if (strcmp(b->c->sec[i]->type, "backend") == 0) {
+			only = b->c->sec[i];
+			nb++;
+		}
+	}
+	if (nb == 0)
+		return gerr(b, s, NULL, "no backend: define a [backend NAME] "
+		    "section");
+	if (nb > 1)
+		return gerr(b, s, NULL, "no backend: %zu backends are defined; "
+		    "say which with 'backend = NAME'", nb);
+	t->nbackends = 1;
+	t->backends = xcalloc(2, sizeof(*t->backends));
+	t->backends[0] = xstrdup(only->name);
+	return 0;
+}
+
+/* prompt_file, relative to the directory of the file that declared it. */
+static int
+read_prompt_file(struct build *b, struct task *t, const char *v)
+{
+	const char *file = t->sec->file, *slash = strrchr(file, '/');
+	char shown[80], *path;
+	size_t len;
+	int rc;
+
+	if (*v == '\0')
+		return gerr(b, t->sec, "prompt_file", "empty prompt_file");
+	if (v[0] == '/' || slash == NULL)
+		path = xstrdup(v);
+	else
+		path = xasprintf("%.*s/%s", (int)(slash - file), file, v);
+	rc = read_file(path, &t->prompt, &len);
+	if (rc < 0) {
+		conf_excerpt(path, shown, sizeof(shown));
+		free(path);
+		t->prompt = NULL;
+		return gerr(b, t->sec, "prompt_file", "cannot read "
+		    "prompt_file '%s': %s", shown, strerror(-rc));
+	}
+	free(path);
+	return 0;
+}
+
+static int
+parse_task(struct build *b, struct task *t)
+{
+	const struct conf_section *s = t->sec;
+	const struct graph_opts *o = b->o;
+	const char *v, *pkey;
+	char shown[80];
+
+	if (conf_check_keys(s, b->err, b->errlen, task_keys,
+	    o ? o->merge_keys : NULL, NULL) < 0)
+		return DROVE_EINVAL;
+
+	if ((v = conf_get(s, "inputs")) != NULL) {
+		/* a merge node combines other tasks' outputs */
+		t->ninputs = split_list(v, &t->inputs);
+		if (t->ninputs == 0)
+			return gerr(b, s, "inputs", "empty inputs list");
+		if (conf_get(s, "backend"))
+			return gerr(b, s, "backend", "a merge node (inputs =) "
+			    "takes no backend");
+		if (conf_get(s, "prompt"))
+			return gerr(b, s, "prompt", "a merge node (inputs =) "
+			    "takes no prompt");
+		if (conf_get(s, "prompt_file"))
+			return gerr(b, s, "prompt_file", "a merge node "
+			    "(inputs =) takes no prompt_file");
+		t->backends = xcalloc(1, sizeof(*t->backends));
+		t->prompt = xstrdup("");
+	} else {
+		t->inputs = xcalloc(1, sizeof(*t->inputs));
+		if (parse_backends(b, t) < 0)
+			return DROVE_EINVAL;
+		pkey = "prompt";
+		if ((v = conf_get(s, "prompt_file")) != NULL) {
+			if (conf_get(s, "prompt")) {
+				const struct conf_kv *a, *c;
+
+				/* report the later of the two keys */
+				a = conf_get_kv(s, "prompt");
+				c = conf_get_kv(s, "prompt_file");
+				return gerr(b, s, a->line > c->line ?
+				    "prompt" : "prompt_file", "prompt and "
+				    "prompt_file are both set; keep one");
+			}
+			pkey = "prompt_file";
+			if (read_prompt_file(b, t, v) < 0)
+				return DROVE_EINVAL;
+		} else if ((v = conf_get(s, "prompt")) != NULL)
+			t->prompt = xstrdup(v);
+		if (t->prompt == NULL || is_blank(t->prompt))
+			return gerr(b, s, pkey, "empty prompt");
+	}
+	if ((v = conf_get(s, "system")) != NULL)
+		t->system = xstrdup(v);
+	if ((v = conf_get(s, "judge")) != NULL &&
+	    check_backend(b, t, "judge", v) < 0)
+		return DROVE_EINVAL;
+
+	if (conf_get_long(s, "replicas", 1, 1, 1000, &t->replicas, b->err,
+	    b->errlen) < 0 ||
+	    conf_get_long(s, "retries", 0, 0, 100, &t->retries, b->err,
+	    b->errlen) < 0 ||
+	    conf_get_long(s, "max_tokens", 0, 1, 10000000, &t->max_tokens,
+	    b->err, b->errlen) < 0 ||
+	    conf_get_double(s, "timeout", 0, 0, 1e9, &t->timeout_s, b->err,
+	    b->errlen) < 0)
+		return DROVE_EINVAL;
+	if (conf_get(s, "timeout") != NULL && t->timeout_s <= 0) {
+		conf_excerpt(conf_get(s, "timeout"), shown, sizeof(shown));
+		return gerr(b, s, "timeout", "bad value '%s' for 'timeout' "
+		    "(expected seconds, more than 0)", shown);
+	}
+
+	v = conf_get(s, "merge");
+	if (v == NULL)
+		v = t->ninputs ? "aggregative" : "additive";
+	if (o && o->merges && !in_list(o->merges, v)) {
+		conf_excerpt(v, shown, sizeof(shown));
+		return gerr(b, s, "merge", "unknown merge '%s'", shown);
+	}
+	t->merge = xstrdup(v);
+
+	v = conf_get(s, "isolation");
+	if (v == NULL || strcmp(v, "none") == 0)
+		t->isolation = ISOLATION_NONE;
+	else if (strcmp(v, "worktree") == 0)
+		t->isolation = ISOLATION_WORKTREE;
+	else {
+		conf_excerpt(v, shown, sizeof(shown));
+		return gerr(b, s, "isolation", "bad value '%s' for "
+		    "'isolation' (expected none or worktree)", shown);
+	}
+
+	if ((v = conf_get(s, "writes")) != NULL)
+		t->nwrites = split_list(v, &t->writes);
+	else
+		t->writes = xcalloc(1, sizeof(*t->writes));
+	if ((v = conf_get(s, "output")) != NULL && *v != '\0')
+		t->output = xstrdup(v);
+	if ((v = conf_get(s, "model")) != NULL && *v != '\0')
+		t->model = xstrdup(v);
+
+	if (list_deps(b, t, "after", EDGE_AFTER) < 0 ||
+	    list_deps(b, t, "inputs", EDGE_INPUT) < 0)
+		return DROVE_EINVAL;
+	if (t->ninputs == 0 && refs_of(b, t, conf_get(s, "prompt_file") ?
+	    "prompt_file" : "prompt", t->prompt) < 0)
+		return DROVE_EINVAL;
+	if (t->system && refs_of(b, t, "system", t->system) < 0)
+		return DROVE_EINVAL;
+	return 0;
+}
+
+/*
+ * Depth-first search for a cycle, tasks and edges in declared order.  On
+ * a cycle writes "file:line: cycle: a -> b -> a" starting at the earliest
+ * declared task in it, with the line of that task's edge to the next.
+ */
+static int
+find_cycle(struct build *b)
+{
+	struct graph *g = b->g;
+	unsigned char *color = xcalloc(g->n, 1);	/* 0 new, 1 open, 2 done */
+	size_t *stack = xmalloc(g->n * sizeof(*stack));
+	size_t *next = xcalloc(g->n, sizeof(*next));
+	size_t root, sp, u, v, i, k, len, first;
+	struct buf msg = BUF_INIT;
+	const struct task *t;
+	int rc = 0, line = 0;
+
+	for (root = 0; root < g->n && rc == 0; root++) {
+		if (color[root])
+			continue;
+		sp = 0;
+		stack[sp++] = root;
+		color[root] = 1;
+		while (sp > 0 && rc == 0) {
+			u = stack[sp - 1];
+			if (next[u] == g->tasks[u].ndeps) {
+				color[u] = 2;
+				sp--;
+				continue;
+			}
+			v = g->tasks[u].deps[next[u]++].task;
+			if (color[v] == 0) {
+				color[v] = 1;
+				stack[sp++] = v;
+				continue;
+			}
+			if (color[v] == 2)
+				continue;
+			/* v is open: the cycle is v .. u on the stack */
+			for (k = sp - 1; stack[k] != v; k--)
+				;
+			len = sp - k;
+			first = k;
+			for (i = k; i < sp; i++)
+				if (stack[i] < stack[first])
+					first = i;
+			for (i = 0; i <= len; i++) {
+				t = &g->tasks[stack[k + (first - k + i) % len]];
+				buf_printf(&msg, "%s%s", i ? " -> " : "",
+				    t->name);
+			}
+			t = &g->tasks[stack[first]];
+			u = stack[k + (first - k + 1) % len];
+			for (i = 0; i < t->ndeps; i++)
+				if (t->deps[i].task == u)
+					line = t->deps[i].line;
+			errf(b->err, b->errlen, "%s:%d: cycle: %s", t->sec->file,
+			    line, buf_str(&msg));
+			rc = DROVE_EINVAL;
+		}
+	}
+	buf_release(&msg);
+	free(color);
+	free(stack);
+	free(next);
+	return rc;
+}
+
+int
+graph_depends_on(const struct graph *g, size_t a, size_t b)
+{
+	unsigned char *seen;
+	size_t *stack, sp = 0, u, i, v;
+	int found = 0;
+
+	if (a >= g->n || b >= g->n)
+		return 0;
+	seen = xcalloc(g->n, 1);
+	stack = xmalloc(g->n * sizeof(*stack));
+	stack[sp++] = a;
+	seen[a] = 1;
+	while (sp > 0 && !found) {
+		u = stack[--sp];
+		for (i = 0; i < g->tasks[u].ndeps; i++) {
+			v = g->tasks[u].deps[i].task;
+			if (v == b) {
+				found = 1;
+				break;
+			}
+			if (!seen[v]) {
+				seen[v] = 1;
+				stack[sp++] = v;
+			}
+		}
+	}
+	free(seen);
+	free(stack);
+	return found;
+}
+
+/*
+ * Tasks whose writes overlap and that are not ordered yet: the later one
+ * waits for the earlier.  Nearest earlier task first, so a chain of three
+ * writers becomes a -> b -> c without a redundant c -> a.  Such an edge
+ * never closes a cycle: it is only added when neither task reaches the
+ * other.
+ */
+static void
+writes_edges(struct graph *g)
+{
+	struct task *a, *t;
+	size_t i, j, x, y;
+	int done;
+
+	for (j = 1; j < g->n; j++) {
+		t = &g->tasks[j];
+		if (t->nwrites == 0)
+			continue;
+		for (i = j; i-- > 0;) {
+			a = &g->tasks[i];
+			done = 0;
+			for (x = 0; x < t->nwrites && !done; x++) {
+				for (y = 0; y < a->nwrites && !done; y++) {
+					if (!glob_overlap(t->writes[x],
+					    a->writes[y]))
+						continue;
+					done = 1;
+					if (graph_depends_on(g, j, i) ||
+					    graph_depends_on(g, i, j))
+						continue;
+					add_dep(t, i, EDGE_WRITES, 0,
+					    xasprintf("%s ~ %s", t->writes[x],
+					    a->writes[y]));
+				}
+			}
+		}
+	}
+}
+
+static const struct graph *sort_graph;
+
+static int
+cmp_wave(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int wa = sort_graph->tasks[a].wave, wb = sort_graph->tasks[b].wave;
+
+	if (wa != wb)
+		return wa < wb ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* rdeps, waves and a topological order (by wave, then declared order). */
+static void
+finish(struct graph *g)
+{
+	size_t *indeg, *queue, head = 0, tail = 0, i, k, u;
+	struct task *t;
+
+	for (i = 0; i < g->n; i++) {
+		t = &g->tasks[i];
+		for (k = 0; k < t->ndeps; k++) {
+			struct task *d = &g->tasks[t->deps[k].task];
+
+			d->rdeps = xrealloc(d->rdeps,
+			    (d->nrdeps + 1) * sizeof(*d->rdeps));
+			d->rdeps[d->nrdeps++] = i;
+		}
+	}
+	indeg = xcalloc(g->n, sizeof(*indeg));
+	queue = xmalloc(g->n * sizeof(*queue));
+	for (i = 0; i < g->n; i++) {
+		indeg[i] = g->tasks[i].ndeps;
+		g->tasks[i].wave = 0;
+		if (indeg[i] == 0)
+			queue[tail++] = i;
+	}
+	g->nwaves = 0;
+	while (head < tail) {
+		u = queue[head++];
+		t = &g->tasks[u];
+		if (t->wave + 1 > g->nwaves)
+			g->nwaves = t->wave + 1;
+		for (k = 0; k < t->nrdeps; k++) {
+			struct task *r = &g->tasks[t->rdeps[k]];
+
+			if (r->wave < t->wave + 1)
+				r->wave = t->wave + 1;
+			if (--indeg[t->rdeps[k]] == 0)
+				queue[tail++] = t->rdeps[k];
+		}
+	}
+	free(indeg);
+	sort_graph = g;
+	qsort(queue, g->n, sizeof(*queue), cmp_wave);
+	sort_graph = NULL;
+	g->topo = queue;
+}
+
+int
+graph_build(struct graph *g, const struct conf *c,
+    const struct graph_opts *o, char *err, size_t errlen)
+{
+	struct build b = { g, c, o, err, errlen };
+	size_t i, n = 0;
+
+	graph_release(g);
+	errf(err, errlen, "%s", "");
+	for (i = 0; i < c->nsec; i++)
+		if (strcmp(c->sec[i]->type, "task") == 0)
+			n++;
+	if (n == 0) {
+		errf(err, errlen, "%s:1: no tasks (add a [task NAME] section)",
+		    c->nfiles ? c->files[c->nfiles - 1] : "(no file)");
+		return DROVE_EINVAL;
+	}
+	g->tasks = xcalloc(n, sizeof(*g->tasks));
+	for (i = 0; i < c->nsec; i++) {
+		if (strcmp(c->sec[i]->type, "task") != 0)
+			continue;
+		g->tasks[g->n].name = xstrdup(c->sec[i]->name);
+		g->tasks[g->n].sec = c->sec[i];
+		g->n++;
+	}
+	for (i = 0; i < g->n; i++)
+		if (parse_task(&b, &g->tasks[i]) < 0)
+			goto fail;
+	if (find_cycle(&b) < 0)
+		goto fail;
+	writes_edges(g);
+	finish(g);
+	return 0;
+fail:
+	graph_release(g);
+	return DROVE_EINVAL;
+}
+
+size_t
+graph_critical_path(const struct graph *g, const double *dur,
+    size_t *path, size_t n, double *total)
+{
+	double *dist, best, w;
+	size_t *prev, i, k, u, d, end, len, *chain;
+
+	if (total)
+		*total = 0;
+	if (g->n == 0)
+		return 0;
+	dist = xcalloc(g->n, sizeof(*dist));
+	prev = xmalloc(g->n * sizeof(*prev));
+	for (i = 0; i < g->n; i++) {
+		const struct task *t;
+
+		u = g->topo[i];
+		t = &g->tasks[u];
+		w = dur ? dur[u] : 1;
+		prev[u] = SIZE_MAX;
+		best = 0;
+		for (k = 0; k < t->ndeps; k++) {
+			d = t->deps[k].task;
+			if (prev[u] == SIZE_MAX || dist[d] > best ||
+			    (dist[d] == best && d < prev[u])) {
+				best = dist[d];
+				prev[u] = d;
+			}
+		}
+		dist[u] = best + w;
+	}
+	end = 0;
+	for (i = 1; i < g->n; i++)
+		if (dist[i] > dist[end])
+			end = i;
+	len = 0;
+	for (u = end; u != SIZE_MAX; u = prev[u])
+		len++;
+	chain = xmalloc(len * sizeof(*chain));
+	k = len;
+	for (u = end; u != SIZE_MAX; u = prev[u])
+		chain[--k] = u;
+	for (i = 0; path && i < len && i < n; i++)
+		path[i] = chain[i];
+	if (total)
+		*total = dist[end];
+	free(chain);
+	free(dist);
+	free(prev);
+	return len;
+}
+
+/*
+ * Glob intersection.  A glob is a sequence of tokens: one character from
+ * a set (a literal, '?', or [...]), '*' (any run without '/') or '**' (any
+ * run).  Two globs share a path when the product of their automata reaches
+ * the end of both; states are pairs of token positions, so the search is
+ * bounded by (na + 1) * (nb + 1) states.
+ */
+enum gtok_kind {
+	GT_ONE,
+	GT_STAR,
+	GT_DSTAR,
+};
+
+struct gtok {
+	enum gtok_kind kind;
+	int dirskip;		/* "**" as a whole component may match "" */
+	uint64_t set[4];	/* GT_ONE: the characters it matches */
+};
+
+static void
+set_add(uint64_t *set, unsigned char c)
+{
+	set[c >> 6] |= (uint64_t)1 << (c & 63);
+}
+
+static void
+set_all_but_slash(uint64_t *set)
+{
+	set[0] = set[1] = set[2] = set[3] = ~(uint64_t)0;
+	set[0] &= ~(uint64_t)1;			/* NUL */
+	set[0] &= ~((uint64_t)1 << '/');
+}
+
+/* Parses [...] at p; returns the byte after ']' or NULL if unterminated. */
+static const char *
+parse_bracket(const char *p, uint64_t *set)
+{
+	const char *q = p + 1;
+	uint64_t in[4] = { 0, 0, 0, 0 };
+	int neg = 0, first = 1, k;
+	unsigned char lo, hi, c;
+
+	if (*q == '!' || *q == '^') {
+		neg = 1;
+		q++;
+	}
+	for (; *q != '\0'; first = 0) {
+		if (*q == ']' && !first)
+			break;
+		if (*q == '\\' && q[1] != '\0')
+			q++;
+		lo = (unsigned char)*q++;
+		hi = lo;
+		if (q[0] == '-' && q[1] != ']' && q[1] != '\0') {
+			q++;
+			if (*q == '\\' && q[1] != '\0')
+				q++;
+			hi = (unsigned char)*q++;
+		}
+		for (k = lo; k <= hi; k++)
+			set_add(in, (unsigned char)k);
+	}
+	if (*q != ']')
+		return NULL;
+	for (k = 0; k < 4; k++)
+		set[k] = neg ? ~in[k] : in[k];
+	/* never '/' (FNM_PATHNAME) nor NUL */
+	c = '/';
+	set[c >> 6] &= ~((uint64_t)1 << (c & 63));
+	set[0] &= ~(uint64_t)1;
+	return q + 1;
+}
+
+static int
+is_slash(const struct gtok *t)
+{
+	uint64_t one = (uint64_t)1 << '/';
+
+	return t->kind == GT_ONE && t->set[0] == one && !t->set[1] &&
+	    !t->set[2] && !t->set[3];
+}
+
+static struct gtok *
+tokenize(const char *pat, size_t *ntok)
+{
+	size_t len = strlen(pat), n = 0;
+	struct gtok *t = xcalloc(len + 2, sizeof(*t));
+	const char *p = pat, *base, *q;
+	int at_start;
+
+	/* "./a" is "a"; "dir/" means everything under dir */
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	base = p;
+	while (*p != '\0') {
+		memset(&t[n], 0, sizeof(t[n]));
+		if (*p == '*') {
+			at_start = p == base || p[-1] == '/';
+			for (q = p; *q == '*'; q++)
+				;
+			if (q - p >= 2) {
+				t[n].kind = GT_DSTAR;
+				t[n].dirskip = at_start && *q == '/';
+			} else
+				t[n].kind = GT_STAR;
+			n++;
+			p = q;
+			continue;
+		}
+		t[n].kind = GT_ONE;
+		if (*p == '?') {
+			set_all_but_slash(t[n].set);
+			p++;
+		} else if (*p == '[' && (q = parse_bracket(p, t[n].set))) {
+			p = q;
+		} else {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			set_add(t[n].set, (unsigned char)*p);
+			p++;
+		}
+		n++;
+	}
+	if (n > 0 && is_slash(&t[n - 1])) {
+		memset(&t[n], 0, sizeof(t[n]));
+		t[n++].kind = GT_DSTAR;
+	}
+	*ntok = n;
+	return t;
+}
+
+/* The set a token consumes a character from; *stay: the token repeats. */
+static void
+tok_set(const struct gtok *t, uint64_t *set, int *stay)
+{
+	*stay = t->kind != GT_ONE;
+	if (t->kind == GT_ONE)
+		memcpy(set, t->set, sizeof(t->set));
+	else if (t->kind == GT_STAR)
+		set_all_but_slash(set);
+	else {
+		set[0] = set[1] = set[2] = set[3] = ~(uint64_t)0;
+		set[0] &= ~(uint64_t)1;
+	}
+}
+
+int
+glob_overlap(const char *a, const char *b)
+{
+	struct gtok *ta, *tb;
+	size_t na, nb, w, sp = 0, i, j, *stack;
+	unsigned char *seen;
+	uint64_t sa[4], sb[4];
+	int found = 0, stay_a, stay_b, k, meet;
+
+	ta = tokenize(a, &na);
+	tb = tokenize(b, &nb);
+	w = nb + 1;
+	seen = xcalloc((na + 1) * w, 1);
+	/* every state is pushed at most once */
+	stack = xmalloc((na + 1) * w * sizeof(*stack));
+
+#define PUSH(x, y) do { \
+	size_t s_ = (x) * w + (y); \
+	if (!seen[s_]) { \
+		seen[s_] = 1; \
+		stack[sp++] = s_; \
+	} \
+} while (0)
+
+	PUSH(0, 0);
+	while (sp > 0 && !found) {
+		i = stack[--sp] / w;
+		j = stack[sp] % w;
+		if (i == na && j == nb) {
+			found = 1;
+			break;
+		}
+		/* a star may match nothing */
+		if (i < na && ta[i].kind != GT_ONE) {
+			PUSH(i + 1, j);
+			if (ta[i].dirskip && i + 1 < na && is_slash(&ta[i + 1]))
+				PUSH(i + 2, j);
+		}
+		if (j < nb && tb[j].kind != GT_ONE) {
+			PUSH(i, j + 1);
+			if (tb[j].dirskip && j + 1 < nb && is_slash(&tb[j + 1]))
+				PUSH(i, j + 2);
+		}
+		if (i == na || j == nb)
+			continue;
+		/* both consume one character */
+		tok_set(&ta[i], sa, &stay_a);
+		tok_set(&tb[j], sb, &stay_b);
+		meet = 0;
+		for (k = 0; k < 4; k++)
+			meet |= (sa[k] & sb[k]) != 0;
+		if (meet)
+			PUSH(stay_a ? i : i + 1, stay_b ? j : j + 1);
+	}
+#undef PUSH
+	free(seen);
+	free(stack);
+	free(ta);
+	free(tb);
+	return found;
+}
