@@ -328,7 +328,7 @@ static int
 read_prompt_file(struct build *b, struct task *t, const char *v)
 {
 	const char *file = t->sec->file, *slash = strrchr(file, '/');
-	char shown[80], *path;
+	char shown[520], *path;
 	size_t len;
 	int rc;
 
@@ -340,9 +340,13 @@ read_prompt_file(struct build *b, struct task *t, const char *v)
 		path = xasprintf("%.*s/%s", (int)(slash - file), file, v);
 	rc = read_file(path, &t->prompt, &len);
 	if (rc < 0) {
-		conf_excerpt(path, shown, sizeof(shown));
-		free(path);
 		t->prompt = NULL;
+		/* the whole path unless it would break the line */
+		if (strpbrk(path, "\n\r\t") != NULL || strlen(path) > 512)
+			conf_excerpt(path, shown, sizeof(shown));
+		else
+			snprintf(shown, sizeof(shown), "%s", path);
+		free(path);
 		return gerr(b, t->sec, "prompt_file", "cannot read "
 		    "prompt_file '%s': %s", shown, strerror(-rc));
 	}
