@@ -163,18 +163,15 @@ is_comment_char(char c)
 static void
 parse_header(struct parse *ps, const char *p, const char *e)
 {
-	char shown[80], *inner, *type, *name, *extra, *save;
+	char shown[80], *raw, *inner, *type, *name, *extra, *save;
 	const char *close, *q;
 	struct conf_section *s;
 	size_t i;
 
+	raw = xstrndup(p, (size_t)(e - p));
+	conf_excerpt(raw, shown, sizeof(shown));
+	free(raw);
 	close = memchr(p, ']', (size_t)(e - p));
-	{
-		char *raw = xstrndup(p, (size_t)(e - p));
-
-		conf_excerpt(raw, shown, sizeof(shown));
-		free(raw);
-	}
 	if (close == NULL) {
 		perr(ps, "unterminated section header '%s' (missing ']')",
 		    shown);

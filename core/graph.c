@@ -476,7 +476,7 @@ static int
 find_cycle(struct build *b)
 {
 	struct graph *g = b->g;
-	unsigned char *color = xcalloc(g->n, 1);	/* 0 new, 1 open, 2 done */
+	unsigned char *color = xcalloc(g->n, 1); /* new, open, done */
 	size_t *stack = xmalloc(g->n * sizeof(*stack));
 	size_t *next = xcalloc(g->n, sizeof(*next));
 	size_t root, sp, u, v, i, k, len, first;
@@ -523,8 +523,8 @@ find_cycle(struct build *b)
 			for (i = 0; i < t->ndeps; i++)
 				if (t->deps[i].task == u)
 					line = t->deps[i].line;
-			errf(b->err, b->errlen, "%s:%d: cycle: %s", t->sec->file,
-			    line, buf_str(&msg));
+			errf(b->err, b->errlen, "%s:%d: cycle: %s",
+			    t->sec->file, line, buf_str(&msg));
 			rc = DROVE_EINVAL;
 		}
 	}
@@ -606,19 +606,6 @@ writes_edges(struct graph *g)
 	}
 }
 
-static const struct graph *sort_graph;
-
-static int
-cmp_wave(const void *pa, const void *pb)
-{
-	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	int wa = sort_graph->tasks[a].wave, wb = sort_graph->tasks[b].wave;
-
-	if (wa != wb)
-		return wa < wb ? -1 : 1;
-	return a < b ? -1 : a > b;
-}
-
 /* rdeps, waves and a topological order (by wave, then declared order). */
 static void
 finish(struct graph *g)
@@ -659,10 +646,18 @@ finish(struct graph *g)
 				queue[tail++] = t->rdeps[k];
 		}
 	}
+	/* counting sort by wave keeps declared order within a wave */
+	memset(indeg, 0, g->n * sizeof(*indeg));
+	for (i = 0; i < g->n; i++)
+		indeg[g->tasks[i].wave]++;
+	for (i = 0, k = 0; i < (size_t)g->nwaves; i++) {
+		u = indeg[i];
+		indeg[i] = k;
+		k += u;
+	}
+	for (i = 0; i < g->n; i++)
+		queue[indeg[g->tasks[i].wave]++] = i;
 	free(indeg);
-	sort_graph = g;
-	qsort(queue, g->n, sizeof(*queue), cmp_wave);
-	sort_graph = NULL;
 	g->topo = queue;
 }
 

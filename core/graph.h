@@ -26,7 +26,7 @@ enum edge_kind {
 struct edge {
 	size_t task;		/* index of the task depended on */
 	enum edge_kind kind;
-	char *detail;		/* EDGE_WRITES: the overlapping globs, "a ~ b" */
+	char *detail;		/* EDGE_WRITES: the two globs, "a ~ b" */
 	int line;		/* line of the key that made it; 0 for
 				 * EDGE_WRITES */
 };

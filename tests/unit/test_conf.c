@@ -485,6 +485,25 @@ test_load_file(void)
 	conf_release(&c);
 	free(path);
 
+	/* a NUL byte would cut the text short: refuse it */
+	path = temp_file("[task a]\nprompt = p\n");
+	{
+		FILE *f = fopen(path, "a");
+
+		fputs("model = m", f);
+		fputc('\0', f);
+		fputs("x\n", f);
+		fclose(f);
+	}
+	conf_init(&c);
+	CHECK_INT(conf_load(&c, path, err, sizeof(err)), DROVE_EINVAL);
+	snprintf(want, sizeof(want), "%s:3: NUL byte in a text file", path);
+	CHECK_STR(err, want);
+	CHECK_INT(c.nsec, 0);
+	conf_release(&c);
+	unlink(path);
+	free(path);
+
 	path = temp_file("[task a]\nprompt = p\n");
 	conf_init(&c);
 	CHECK_INT(conf_load(&c, path, err, sizeof(err)), 0);
