@@ -54,7 +54,7 @@ struct loop {
 
 	sigset_t origmask;	/* the thread's mask at loop_new */
 	unsigned sigref[NSIG];	/* users of each signal */
-	int sigsaved[NSIG];	/* origact[signo] holds the action to restore */
+	int sigsaved[NSIG];	/* origact[signo] is to be restored */
 	struct sigaction origact[NSIG];
 	struct loop_signal *sigs;
 	struct loop_signal *sig_cursor;
@@ -167,7 +167,7 @@ io_dispatch(struct loop *l, const struct kevent *e)
 	if (e->filter == EVFILT_WRITE)
 		ev = LOOP_WRITE;
 	else
-		ev = LOOP_READ;	/* EVFILT_READ, or EVFILT_PROC for c->io */
+		ev = LOOP_READ;	/* EVFILT_READ, or EVFILT_PROC: c->io */
 	ev &= w->events;
 	if (e->flags & (EV_EOF | EV_ERROR))
 		ev |= LOOP_ERROR;
