@@ -21,7 +21,8 @@ struct loop;
 
 #define LOOP_READ 0x1u
 #define LOOP_WRITE 0x2u
-#define LOOP_ERROR 0x4u	/* error or hang-up; delivered even if not asked */
+#define LOOP_ERROR 0x4u	/* error or hang-up; delivered even if not asked,
+			 * together with the watched directions */
 
 struct loop_io;
 struct loop_timer;
@@ -84,11 +85,13 @@ struct loop_async {
 /* Creates a loop; NULL on failure (errno set).  Free with loop_free. */
 struct loop *loop_new(void);
 /* Frees the loop; every watcher must have been stopped.  Restores the
- * signal mask the loop changed. */
+ * signal mask the loop changed; signals still pending for it are dropped. */
 void loop_free(struct loop *l);
 
 /* Runs until loop_stop() or until no watcher is active.  Returns 0, or a
- * negative errno on a fatal error of the poller. */
+ * negative errno on a fatal error of the poller.  Only io, timer and child
+ * watchers count as active: signal and async watchers alone do not keep
+ * the loop running.  Not reentrant (-EBUSY from a callback). */
 int loop_run(struct loop *l);
 /* Makes loop_run return after the current callback. */
 void loop_stop(struct loop *l);
@@ -97,7 +100,8 @@ uint64_t loop_now(struct loop *l);
 /* Updates the cached time from the clock and returns it. */
 uint64_t loop_update_time(struct loop *l);
 
-/* Watches fd for events (LOOP_READ|LOOP_WRITE).  Returns 0 or -errno. */
+/* Watches fd for events (LOOP_READ|LOOP_WRITE).  Returns 0 or -errno.
+ * At most one active watcher per fd (else -EEXIST on Linux). */
 int loop_io_start(struct loop *l, struct loop_io *w, int fd, unsigned events,
     loop_io_fn cb, void *data);
 /* Changes the events of an active watcher.  Returns 0 or -errno. */
@@ -106,13 +110,17 @@ int loop_io_set(struct loop *l, struct loop_io *w, unsigned events);
 void loop_io_stop(struct loop *l, struct loop_io *w);
 
 /* One-shot timer after ms milliseconds; restarting an active timer moves
- * it. */
+ * it.  It never fires early: due_ms is the first whole millisecond at least
+ * ms after the call, so it may run up to about 1 ms late.  Timers due in the
+ * same millisecond run in no particular order. */
 void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms,
     loop_timer_fn cb, void *data);
 void loop_timer_stop(struct loop *l, struct loop_timer *t);
 
 /* Reaps pid when it exits and calls cb once (one-shot).  Uses pidfd_open
- * where the kernel has it, else SIGCHLD.  Returns 0 or -errno. */
+ * where the kernel has it, else SIGCHLD (forced by DROVE_NO_PIDFD=1 in the
+ * environment at loop_new, for tests).  status is -1 if the process was
+ * reaped by someone else.  Returns 0 or -errno. */
 int loop_child_start(struct loop *l, struct loop_child *c, pid_t pid,
     loop_child_fn cb, void *data);
 /* Stops watching (the child is then not reaped by the loop). */
@@ -120,7 +128,8 @@ void loop_child_stop(struct loop *l, struct loop_child *c);
 
 /* Delivers signo through the loop instead of its default action (it is
  * blocked for the process and read from a signalfd or a self-pipe).
- * Returns 0 or -errno. */
+ * Returns 0 or -errno.  On Linux the mask is the calling thread's: start
+ * signal watchers before creating threads, or block the signals in them. */
 int loop_signal_start(struct loop *l, struct loop_signal *s, int signo,
     loop_signal_fn cb, void *data);
 void loop_signal_stop(struct loop *l, struct loop_signal *s);

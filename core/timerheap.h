@@ -1,0 +1,30 @@
+/*
+ * A binary min-heap of loop timers ordered by due_ms, shared by the loop
+ * back ends.  Each timer stores its own slot in heap_idx, so removing an
+ * arbitrary timer is O(log n).  Timers due in the same millisecond come out
+ * in no particular order.
+ */
+#ifndef DROVE_TIMERHEAP_H
+#define DROVE_TIMERHEAP_H
+
+#include <stddef.h>
+
+#include "loop.h"
+
+struct timerheap {
+	struct loop_timer **v;
+	size_t len;
+	size_t cap;
+};
+
+void timerheap_init(struct timerheap *h);
+/* Frees the array; the timers themselves belong to their owners. */
+void timerheap_release(struct timerheap *h);
+/* Inserts t (borrowed until removed); aborts on out-of-memory. */
+void timerheap_push(struct timerheap *h, struct loop_timer *t);
+/* Removes t, which must be in h. */
+void timerheap_remove(struct timerheap *h, struct loop_timer *t);
+/* The timer due first, or NULL when h is empty. */
+struct loop_timer *timerheap_min(const struct timerheap *h);
+
+#endif /* DROVE_TIMERHEAP_H */
