@@ -295,6 +295,7 @@ on_stdout(struct loop *l, struct loop_io *w, unsigned ev)
 				s->out.len = spawn_max_output;
 				s->out.data[s->out.len] = '\0';
 				overflow(s);
+				maybe_finish(s);
 				return;
 			}
 			s->out.data[s->out.len] = '\0';

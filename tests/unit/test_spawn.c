@@ -787,6 +787,24 @@ t_output_cap(void)
 	CHECK_INT(r.err, 0);
 	CHECK_INT(r.len, 100000);
 	res_release(&r);
+
+	/* fits in the pipe: the child may be reaped before the overflow;
+	 * the result must not wait for the drain timer then */
+	{
+		const char *small[] = { "head", "-c", "50000", "/dev/zero",
+		    NULL };
+		double drain = spawn_drain_s, t0;
+
+		spawn_drain_s = 5;
+		spawn_max_output = 10000;
+		q = req_of(small, &r);
+		t0 = now_mono();
+		CHECK_INT(run(&q), 0);
+		CHECK_INT(r.err, DROVE_EIO);
+		CHECK(r.end - t0 < 2.0);
+		res_release(&r);
+		spawn_drain_s = drain;
+	}
 	spawn_max_output = saved;
 	teardown();
 }
