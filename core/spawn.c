@@ -1,0 +1,685 @@
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "util.h"
+
+extern char **environ;
+
+double spawn_grace_s = 2.0;
+double spawn_drain_s = 0.5;
+size_t spawn_max_output = (size_t)64 << 20;
+
+/* What the single timer of a spawn is counting down to. */
+enum phase {
+	PHASE_RUN,	/* the timeout, if any */
+	PHASE_KILL,	/* SIGTERM sent: SIGKILL after the grace period */
+	PHASE_DRAIN,	/* child reaped: stop waiting for stdout's end */
+};
+
+/* Where the child failed before exec; sent through the error pipe. */
+enum stage {
+	STAGE_SETUP = 1,
+	STAGE_STDERR = 2,
+	STAGE_CHDIR = 3,
+	STAGE_EXEC = 4,
+};
+
+struct child_err {
+	int stage;
+	int errnum;
+};
+
+struct spawn {
+	struct loop *l;
+	struct spawn *prev, *next;	/* live spawns */
+	pid_t pid;
+	struct loop_child child;
+	struct loop_io in_io, out_io, ep_io;
+	int in_fd, out_fd, ep_fd;	/* -1 once closed */
+	char *in_data;			/* copy of stdin_data */
+	size_t in_len, in_off;
+	struct buf out;
+	struct child_err ce;		/* read from the error pipe */
+	size_t ce_len;
+	struct loop_timer timer;
+	enum phase phase;
+	int reaped;
+	int status;
+	int err;
+	char reason[512];
+	char *argv0, *cwd, *stderr_path; /* for messages */
+	void (*on_exit)(void *, int, int, const char *, size_t);
+	void *arg;
+};
+
+static struct spawn *live;
+static size_t nlive;
+
+static uint64_t
+secs_to_ms(double s)
+{
+	if (s <= 0)
+		return 0;
+	if (s > 1e9)
+		s = 1e9;
+	return (uint64_t)(s * 1000.0 + 0.5);
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Signals the child's whole process group. */
+static void
+kill_group(struct spawn *s, int sig)
+{
+	if (kill(-s->pid, sig) < 0 && errno == ESRCH && !s->reaped)
+		(void)kill(s->pid, sig);
+}
+
+static void
+list_remove(struct spawn *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		live = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	nlive--;
+}
+
+static void
+spawn_free(struct spawn *s)
+{
+	buf_release(&s->out);
+	free(s->in_data);
+	free(s->argv0);
+	free(s->cwd);
+	free(s->stderr_path);
+	free(s);
+}
+
+static void
+stop_stdin(struct spawn *s)
+{
+	loop_io_stop(s->l, &s->in_io);
+	close_fd(&s->in_fd);
+	free(s->in_data);
+	s->in_data = NULL;
+}
+
+static void
+stop_stdout(struct spawn *s)
+{
+	loop_io_stop(s->l, &s->out_io);
+	close_fd(&s->out_fd);
+}
+
+static void
+stop_errpipe(struct spawn *s)
+{
+	loop_io_stop(s->l, &s->ep_io);
+	close_fd(&s->ep_fd);
+}
+
+/* Reports the end and frees s.  The child has been reaped. */
+static void
+finish(struct spawn *s)
+{
+	const char *out;
+	size_t len;
+
+	loop_timer_stop(s->l, &s->timer);
+	stop_stdin(s);
+	stop_stdout(s);
+	stop_errpipe(s);
+	list_remove(s);
+	if (s->err == DROVE_ESPAWN || s->err == DROVE_EIO) {
+		if (s->err == DROVE_ESPAWN)
+			s->status = -1;
+		out = s->reason;
+		len = strlen(s->reason);
+	} else {
+		out = buf_str(&s->out);
+		len = s->out.len;
+	}
+	s->on_exit(s->arg, s->status, s->err, out, len);
+	spawn_free(s);
+}
+
+static void
+maybe_finish(struct spawn *s)
+{
+	if (s->reaped && s->out_fd < 0 && s->ep_fd < 0)
+		finish(s);
+}
+
+static void
+on_timer(struct loop *l, struct loop_timer *t)
+{
+	struct spawn *s = t->data;
+
+	switch (s->phase) {
+	case PHASE_RUN:
+		if (s->err == 0)
+			s->err = DROVE_ETIMEDOUT;
+		kill_group(s, SIGTERM);
+		s->phase = PHASE_KILL;
+		loop_timer_start(l, &s->timer, secs_to_ms(spawn_grace_s),
+		    on_timer, s);
+		break;
+	case PHASE_KILL:
+		kill_group(s, SIGKILL);
+		break;
+	case PHASE_DRAIN:
+		finish(s);
+		break;
+	}
+}
+
+/* TERM the group now and KILL it after the grace period. */
+static void
+start_kill(struct spawn *s, int sig)
+{
+	if (s->reaped) {
+		/* only grandchildren are left; the drain timer is running */
+		kill_group(s, SIGKILL);
+		return;
+	}
+	kill_group(s, sig);
+	if (s->phase == PHASE_RUN && sig != SIGKILL) {
+		s->phase = PHASE_KILL;
+		loop_timer_start(s->l, &s->timer, secs_to_ms(spawn_grace_s),
+		    on_timer, s);
+	} else if (sig == SIGKILL) {
+		s->phase = PHASE_KILL;
+		loop_timer_stop(s->l, &s->timer);
+	}
+}
+
+static void
+on_child(struct loop *l, struct loop_child *c, int wstatus)
+{
+	struct spawn *s = c->data;
+
+	s->reaped = 1;
+	if (wstatus == -1)
+		s->status = -1;	/* reaped elsewhere: unknown */
+	else if (WIFEXITED(wstatus))
+		s->status = WEXITSTATUS(wstatus);
+	else if (WIFSIGNALED(wstatus))
+		s->status = -WTERMSIG(wstatus);
+	else
+		s->status = -1;
+	loop_timer_stop(l, &s->timer);
+	/* a killed group goes entirely, grandchildren included */
+	if (s->phase == PHASE_KILL)
+		kill_group(s, SIGKILL);
+	if (s->out_fd >= 0 || s->ep_fd >= 0) {
+		s->phase = PHASE_DRAIN;
+		loop_timer_start(l, &s->timer, secs_to_ms(spawn_drain_s),
+		    on_timer, s);
+	}
+	maybe_finish(s);
+}
+
+static void
+on_stdin(struct loop *l, struct loop_io *w, unsigned ev)
+{
+	struct spawn *s = w->data;
+
+	while (s->in_off < s->in_len) {
+		ssize_t n = write(s->in_fd, s->in_data + s->in_off,
+		    s->in_len - s->in_off);
+
+		if (n > 0) {
+			s->in_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		/* EPIPE: the child does not want the rest */
+		break;
+	}
+	stop_stdin(s);
+}
+
+static void
+overflow(struct spawn *s)
+{
+	if (s->err == 0) {
+		s->err = DROVE_EIO;
+		snprintf(s->reason, sizeof(s->reason),
+		    "output of '%s' exceeds %zu bytes", s->argv0,
+		    spawn_max_output);
+	}
+	stop_stdout(s);
+	start_kill(s, SIGTERM);
+}
+
+static void
+on_stdout(struct loop *l, struct loop_io *w, unsigned ev)
+{
+	struct spawn *s = w->data;
+
+	for (;;) {
+		size_t want = spawn_max_output + 1 - s->out.len;
+		ssize_t n;
+
+		if (want > 65536)
+			want = 65536;
+		buf_grow(&s->out, want);
+		n = read(s->out_fd, s->out.data + s->out.len, want);
+		if (n > 0) {
+			s->out.len += (size_t)n;
+			if (s->out.len > spawn_max_output) {
+				s->out.len = spawn_max_output;
+				s->out.data[s->out.len] = '\0';
+				overflow(s);
+				maybe_finish(s);
+				return;
+			}
+			s->out.data[s->out.len] = '\0';
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		stop_stdout(s);
+		maybe_finish(s);
+		return;
+	}
+}
+
+static void
+on_errpipe(struct loop *l, struct loop_io *w, unsigned ev)
+{
+	struct spawn *s = w->data;
+	char *p = (char *)&s->ce;
+
+	for (;;) {
+		ssize_t n = read(s->ep_fd, p + s->ce_len,
+		    sizeof(s->ce) - s->ce_len);
+
+		if (n > 0) {
+			s->ce_len += (size_t)n;
+			if (s->ce_len < sizeof(s->ce))
+				continue;
+			break;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;
+	}
+	if (s->ce_len == sizeof(s->ce)) {
+		const char *why = strerror(s->ce.errnum);
+
+		s->err = DROVE_ESPAWN;
+		switch (s->ce.stage) {
+		case STAGE_STDERR:
+			snprintf(s->reason, sizeof(s->reason),
+			    "cannot open '%s': %s", s->stderr_path, why);
+			break;
+		case STAGE_CHDIR:
+			snprintf(s->reason, sizeof(s->reason),
+			    "cannot change directory to '%s': %s", s->cwd,
+			    why);
+			break;
+		case STAGE_EXEC:
+			snprintf(s->reason, sizeof(s->reason),
+			    "cannot run '%s': %s", s->argv0, why);
+			break;
+		default:
+			snprintf(s->reason, sizeof(s->reason),
+			    "cannot set up '%s': %s", s->argv0, why);
+			break;
+		}
+	}
+	stop_errpipe(s);
+	maybe_finish(s);
+}
+
+/* Same variable name: "A=1" and "A=2" (or "A"). */
+static int
+same_name(const char *a, const char *b)
+{
+	while (*a != '\0' && *a != '=' && *a == *b) {
+		a++;
+		b++;
+	}
+	return (*a == '=' || *a == '\0') && (*b == '=' || *b == '\0');
+}
+
+/* environ without the names add overrides, then add (the last of equal
+ * names wins).  The array is the caller's; the strings are borrowed. */
+static char **
+make_env(const char *const *add)
+{
+	size_t n = 0, m = 0, k = 0, i, j;
+	char **envp;
+
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	while (add != NULL && add[m] != NULL)
+		m++;
+	envp = xcalloc(n + m + 1, sizeof(*envp));
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < m; j++)
+			if (same_name(environ[i], add[j]))
+				break;
+		if (j == m)
+			envp[k++] = environ[i];
+	}
+	for (i = 0; i < m; i++) {
+		for (j = i + 1; j < m; j++)
+			if (same_name(add[i], add[j]))
+				break;
+		if (j == m)
+			envp[k++] = (char *)add[i];
+	}
+	envp[k] = NULL;
+	return envp;
+}
+
+static const char *
+env_path(char *const *envp)
+{
+	size_t i;
+
+	for (i = 0; envp[i] != NULL; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			return envp[i] + 5;
+	return "/usr/local/bin:/usr/bin:/bin";
+}
+
+/*
+ * The child between fork and exec: async-signal-safe calls only.  Reports
+ * the failing stage and errno through ep and exits 127.
+ */
+static void __attribute__((noreturn))
+child_fail(int ep, int stage)
+{
+	struct child_err ce = { stage, errno };
+
+	(void)!write(ep, &ce, sizeof(ce));
+	_exit(127);
+}
+
+/* Moves fd above the standard descriptors so dup2 cannot clobber it. */
+static int
+above_std(int fd, int ep)
+{
+	int nfd;
+
+	if (fd > STDERR_FILENO)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (nfd < 0)
+		child_fail(ep, STAGE_SETUP);
+	return nfd;
+}
+
+/* execvp without a shell fallback, searching path from the new env. */
+static void
+exec_search(char *const argv[], char *const envp[], const char *path)
+{
+	const char *file = argv[0], *p, *e;
+	char full[PATH_MAX];
+	size_t flen = strlen(file), dlen;
+	int saved = ENOENT;
+
+	if (flen == 0) {
+		errno = ENOENT;
+		return;
+	}
+	if (strchr(file, '/') != NULL) {
+		execve(file, argv, envp);
+		return;
+	}
+	for (p = path; p != NULL; p = (*e == ':') ? e + 1 : NULL) {
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		dlen = (size_t)(e - p);
+		if (dlen + 1 + flen + 1 > sizeof(full)) {
+			saved = ENAMETOOLONG;
+			continue;
+		}
+		if (dlen == 0) {
+			full[0] = '.';
+			dlen = 1;
+		} else
+			memcpy(full, p, dlen);
+		full[dlen] = '/';
+		memcpy(full + dlen + 1, file, flen + 1);
+		execve(full, argv, envp);
+		switch (errno) {
+		case EACCES:
+			saved = EACCES;
+			break;
+		case ENOENT:
+		case ENOTDIR:
+		case ESTALE:
+		case ELOOP:
+		case ENAMETOOLONG:
+		case ENODEV:
+		case ETIMEDOUT:
+			break;
+		default:
+			return;
+		}
+	}
+	errno = saved;
+}
+
+static void __attribute__((noreturn))
+child(struct loop *l, const struct drove_spawn *req, char *const envp[],
+    const char *path, int in, int out, int ep)
+{
+	const char *errpath = req->stderr_path ? req->stderr_path :
+	    "/dev/null";
+	int fd;
+
+	loop_child_after_fork(l);
+	/* the core ignores SIGPIPE; the child gets the usual default */
+	signal(SIGPIPE, SIG_DFL);
+	(void)setpgid(0, 0);
+	ep = above_std(ep, ep);
+	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+	    O_CLOEXEC, 0644);
+	if (fd < 0)
+		child_fail(ep, STAGE_STDERR);
+	in = above_std(in, ep);
+	out = above_std(out, ep);
+	fd = above_std(fd, ep);
+	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+	    dup2(fd, STDERR_FILENO) < 0)
+		child_fail(ep, STAGE_SETUP);
+	if (req->cwd != NULL && chdir(req->cwd) < 0)
+		child_fail(ep, STAGE_CHDIR);
+	exec_search((char *const *)req->argv, envp, path);
+	child_fail(ep, STAGE_EXEC);
+}
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+int
+spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
+    char *err, size_t errlen)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	struct spawn *s;
+	char **envp;
+	const char *path;
+	size_t i;
+	pid_t pid;
+	int rc, e;
+
+	if (req == NULL || !DROVE_HAS(req, arg) || req->argv == NULL ||
+	    req->argv[0] == NULL || req->on_exit == NULL) {
+		errf(err, errlen, "bad spawn request");
+		return DROVE_EINVAL;
+	}
+	for (i = 0; req->env_add != NULL && req->env_add[i] != NULL; i++) {
+		const char *eq = strchr(req->env_add[i], '=');
+
+		if (eq == NULL || eq == req->env_add[i]) {
+			errf(err, errlen, "bad environment entry '%s'",
+			    req->env_add[i]);
+			return DROVE_EINVAL;
+		}
+	}
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0 ||
+	    set_nonblock(out[0]) < 0 || set_nonblock(ep[0]) < 0) {
+		e = errno;
+		rc = DROVE_ESPAWN;
+		errf(err, errlen, "cannot make pipes for '%s': %s",
+		    req->argv[0], strerror(e));
+		goto fail_pipes;
+	}
+	envp = make_env(req->env_add);
+	path = env_path(envp);
+	pid = fork();
+	if (pid == 0)
+		child(l, req, envp, path, in[0], out[1], ep[1]);
+	e = errno;
+	free(envp);
+	if (pid < 0) {
+		rc = DROVE_ESPAWN;
+		errf(err, errlen, "cannot start '%s': fork: %s", req->argv[0],
+		    strerror(e));
+		goto fail_pipes;
+	}
+	/* also here, so a kill right away reaches the whole group */
+	(void)setpgid(pid, pid);
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&ep[1]);
+
+	s = xcalloc(1, sizeof(*s));
+	s->l = l;
+	s->pid = pid;
+	s->in_fd = in[1];
+	s->out_fd = out[0];
+	s->ep_fd = ep[0];
+	s->phase = PHASE_RUN;
+	s->argv0 = xstrdup(req->argv[0]);
+	s->cwd = req->cwd ? xstrdup(req->cwd) : NULL;
+	s->stderr_path = xstrdup(req->stderr_path ? req->stderr_path :
+	    "/dev/null");
+	s->on_exit = req->on_exit;
+	s->arg = req->arg;
+	buf_init(&s->out);
+	if (req->stdin_data != NULL && req->stdin_len > 0) {
+		s->in_data = xmalloc(req->stdin_len);
+		memcpy(s->in_data, req->stdin_data, req->stdin_len);
+		s->in_len = req->stdin_len;
+	}
+
+	if ((rc = loop_child_start(l, &s->child, pid, on_child, s)) < 0) {
+		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
+		    strerror(-rc));
+		goto fail_child;
+	}
+	if ((rc = loop_io_start(l, &s->out_io, s->out_fd, LOOP_READ,
+	    on_stdout, s)) < 0 ||
+	    (rc = loop_io_start(l, &s->ep_io, s->ep_fd, LOOP_READ,
+	    on_errpipe, s)) < 0 ||
+	    (s->in_len > 0 && (rc = loop_io_start(l, &s->in_io, s->in_fd,
+	    LOOP_WRITE, on_stdin, s)) < 0)) {
+		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
+		    strerror(-rc));
+		loop_child_stop(l, &s->child);
+		goto fail_child;
+	}
+	if (s->in_len == 0)
+		stop_stdin(s);
+	if (req->timeout_s > 0)
+		loop_timer_start(l, &s->timer, secs_to_ms(req->timeout_s),
+		    on_timer, s);
+
+	s->next = live;
+	if (live != NULL)
+		live->prev = s;
+	live = s;
+	nlive++;
+	*sp = s;
+	return 0;
+
+fail_child:
+	/* nobody will reap it through the loop: do it here */
+	kill_group(s, SIGKILL);
+	for (i = 0; i < 100; i++)
+		if (waitpid(pid, NULL, 0) >= 0 || errno != EINTR)
+			break;
+	stop_stdin(s);
+	stop_stdout(s);
+	stop_errpipe(s);
+	spawn_free(s);
+	return DROVE_ESPAWN;
+
+fail_pipes:
+	for (i = 0; i < 2; i++) {
+		close_fd(&in[i]);
+		close_fd(&out[i]);
+		close_fd(&ep[i]);
+	}
+	return rc;
+}
+
+void
+spawn_kill(struct spawn *s)
+{
+	if (s->err == 0)
+		s->err = DROVE_ECANCELED;
+	start_kill(s, SIGTERM);
+}
+
+void
+spawn_kill_all(int sig_now)
+{
+	struct spawn *s;
+
+	for (s = live; s != NULL; s = s->next) {
+		if (s->err == 0)
+			s->err = DROVE_ECANCELED;
+		start_kill(s, sig_now ? sig_now : SIGTERM);
+	}
+}
+
+size_t
+spawn_count(void)
+{
+	return nlive;
+}

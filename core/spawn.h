@@ -1,0 +1,62 @@
+/*
+ * Child processes on the event loop: argv run without a shell in its own
+ * process group, stdin fed from memory, stdout collected into memory,
+ * stderr sent to a file, exit reaped by the loop, with a timeout and
+ * cancellation that kill the whole group.
+ *
+ * The process must ignore SIGPIPE (the core does): a child that exits
+ * without reading its stdin makes the write fail with EPIPE, which ends
+ * the input quietly.  Children start with SIGPIPE at its default.
+ */
+#ifndef DROVE_SPAWN_H
+#define DROVE_SPAWN_H
+
+#include <stddef.h>
+
+#include "drove/plugin.h"
+
+struct loop;
+struct spawn;
+
+/* Seconds between SIGTERM and SIGKILL when a group is killed (default 2). */
+extern double spawn_grace_s;
+/* Seconds to wait for stdout's end once the child has exited, while a
+ * grandchild may still hold the pipe (default 0.5). */
+extern double spawn_drain_s;
+/* Most bytes of stdout kept; beyond, the group is killed and the spawn
+ * fails with DROVE_EIO (default 64 MiB). */
+extern size_t spawn_max_output;
+
+/*
+ * Starts req->argv[0] (looked up in PATH, or the one in env_add) with
+ * argv, environ plus env_add (overriding equal names; a later entry wins),
+ * cwd, stdin_data, stderr_path (created, truncated, appended; NULL:
+ * /dev/null) and timeout_s (0: none).
+ *
+ * req and all it points to are borrowed for this call only (stdin_data is
+ * copied).  Returns 0, stores a handle in *sp (valid until on_exit runs)
+ * and later calls req->on_exit exactly once from the loop, never from
+ * within spawn_start; then the spawn frees itself.  on_exit's err is 0,
+ * DROVE_ETIMEDOUT, DROVE_ECANCELED, DROVE_ESPAWN (status -1, out holds
+ * "cannot run 'foo': No such file or directory" or the like) or DROVE_EIO
+ * (output over spawn_max_output; out holds the reason).  Otherwise returns
+ * < 0 (DROVE_EINVAL, DROVE_ESPAWN) with a reason in err and never calls
+ * on_exit.
+ */
+int spawn_start(struct loop *l, const struct drove_spawn *req,
+    struct spawn **sp, char *err, size_t errlen);
+
+/* Sends SIGTERM to the child's process group and SIGKILL after
+ * spawn_grace_s; on_exit then gets DROVE_ECANCELED (unless the spawn had
+ * already failed otherwise).  s must not have finished yet. */
+void spawn_kill(struct spawn *s);
+
+/* Cancels every live spawn: sig_now (SIGTERM or SIGKILL) goes to each
+ * process group at once, SIGKILL follows after the grace period; sig_now
+ * 0 means SIGTERM.  For Ctrl-C. */
+void spawn_kill_all(int sig_now);
+
+/* Number of spawns whose on_exit has not run yet. */
+size_t spawn_count(void);
+
+#endif /* DROVE_SPAWN_H */

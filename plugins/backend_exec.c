@@ -1,0 +1,489 @@
+/*
+ * The exec backend: a command-line agent (claude -p, codex exec, aider, any
+ * command) run as a child process through the host, never through a shell.
+ *
+ *   [backend sh]
+ *   type = exec
+ *   command = claude -p     ; split like a shell splits words, no expansion
+ *   prompt_via = stdin      ; stdin | arg (last argument) | env (DROVE_PROMPT)
+ *   cwd = /some/dir         ; optional; a task's worktree wins over it
+ *   env = K=V, K2=V2        ; optional additions to the environment
+ *
+ * Each call also gets DROVE_TASK, DROVE_REPLICA, DROVE_ATTEMPT, DROVE_MODEL
+ * (when a model is set) and DROVE_WORKTREE (when the call has a workdir).
+ * Built only against drove/plugin.h and libc.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "drove/plugin.h"
+
+/* How much of the end of the stderr file is searched for its last line. */
+#define STDERR_TAIL 4096
+
+enum via {
+	VIA_STDIN,
+	VIA_ARG,
+	VIA_ENV,
+};
+
+/* One [backend NAME] section.  Everything is a host allocation. */
+struct exec_backend {
+	const struct drove_host *h;
+	char **argv;		/* from h->split_argv: one allocation */
+	size_t argc;
+	enum via via;
+	char *cwd;		/* or NULL */
+	char *model;		/* the section's model, or NULL */
+	char **env;		/* "K=V" from the env key, NULL-ended */
+	size_t nenv;
+};
+
+/* One call in flight; lives until on_exit has reported it. */
+struct exec_call {
+	struct exec_backend *b;
+	struct drove_call *call;
+	void *handle;		/* the host's spawn */
+	const char **argv;	/* borrowed strings, but the prompt */
+	char *prompt;		/* NUL-terminated copy for arg and env */
+	const char **env;	/* section env, then the own entries */
+	char *own[8];		/* DROVE_* entries this call made */
+	size_t nown;
+};
+
+static const char *const exec_keys[] = {
+	"type", "command", "prompt_via", "cwd", "env",
+	/* handled by the core for every backend */
+	"concurrency", "rpm", "tpm", "price_in", "price_out", "model",
+	"max_tokens", "timeout",
+	NULL,
+};
+
+static char *
+fmt(const struct drove_host *h, const char *f, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* printf into a new host allocation. */
+static char *
+fmt(const struct drove_host *h, const char *f, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(NULL, 0, f, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	p = h->alloc((size_t)n + 1);
+	va_start(ap, f);
+	vsnprintf(p, (size_t)n + 1, f, ap);
+	va_end(ap);
+	return p;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int
+valid_env_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Parses "K=V, K2=V2" into b->env.  Returns 0 or DROVE_EINVAL. */
+static int
+parse_env(struct exec_backend *b, const char *s, char *err, size_t errlen)
+{
+	const struct drove_host *h = b->h;
+	const char *p, *e, *end, *eq;
+	size_t n = 1;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p == ',')
+			n++;
+	b->env = h->alloc((n + 1) * sizeof(*b->env));
+	b->nenv = 0;
+	for (p = s; p != NULL; p = (*end == ',') ? end + 1 : NULL) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		e = end;
+		while (p < e && is_space(*p))
+			p++;
+		while (e > p && is_space(e[-1]))
+			e--;
+		if (p == e)
+			continue;
+		eq = memchr(p, '=', (size_t)(e - p));
+		if (eq == NULL || !valid_env_name(p, (size_t)(eq - p))) {
+			snprintf(err, errlen, "env: '%.*s' is not NAME=VALUE",
+			    (int)(e - p), p);
+			return DROVE_EINVAL;
+		}
+		b->env[b->nenv] = h->alloc((size_t)(e - p) + 1);
+		memcpy(b->env[b->nenv], p, (size_t)(e - p));
+		b->env[b->nenv][e - p] = '\0';
+		b->nenv++;
+	}
+	b->env[b->nenv] = NULL;
+	return 0;
+}
+
+static void
+exec_close(void *state)
+{
+	struct exec_backend *b = state;
+	const struct drove_host *h;
+	size_t i;
+
+	if (b == NULL)
+		return;
+	h = b->h;
+	if (b->argv != NULL)
+		h->free(b->argv);
+	for (i = 0; i < b->nenv; i++)
+		h->free(b->env[i]);
+	if (b->env != NULL)
+		h->free(b->env);
+	if (b->cwd != NULL)
+		h->free(b->cwd);
+	if (b->model != NULL)
+		h->free(b->model);
+	h->free(b);
+}
+
+static int
+exec_open(const struct drove_host *h, const struct drove_conf *c,
+    void **state, char *err, size_t errlen)
+{
+	struct exec_backend *b;
+	const char *cmd, *via, *v;
+	char why[256] = "";
+	int rc;
+
+	if (!DROVE_HAS(h, split_argv)) {
+		snprintf(err, errlen, "the host is too old for this plugin");
+		return DROVE_ENOTSUP;
+	}
+	cmd = h->conf_get(c, "command");
+	if (cmd == NULL) {
+		snprintf(err, errlen, "missing key 'command' (the program to "
+		    "run, like: command = claude -p)");
+		return DROVE_EINVAL;
+	}
+	b = h->alloc(sizeof(*b));
+	memset(b, 0, sizeof(*b));
+	b->h = h;
+	b->argv = h->split_argv(cmd, why, sizeof(why));
+	if (b->argv == NULL) {
+		snprintf(err, errlen, "command: %s", why);
+		rc = DROVE_EINVAL;
+		goto fail;
+	}
+	while (b->argv[b->argc] != NULL)
+		b->argc++;
+	via = h->conf_get(c, "prompt_via");
+	if (via == NULL || strcmp(via, "stdin") == 0)
+		b->via = VIA_STDIN;
+	else if (strcmp(via, "arg") == 0)
+		b->via = VIA_ARG;
+	else if (strcmp(via, "env") == 0)
+		b->via = VIA_ENV;
+	else {
+		snprintf(err, errlen, "prompt_via: '%s' is not stdin, arg or "
+		    "env", via);
+		rc = DROVE_EINVAL;
+		goto fail;
+	}
+	if ((v = h->conf_get(c, "cwd")) != NULL && *v != '\0')
+		b->cwd = h->strdup(v);
+	if ((v = h->conf_get(c, "model")) != NULL && *v != '\0')
+		b->model = h->strdup(v);
+	if ((v = h->conf_get(c, "env")) != NULL &&
+	    (rc = parse_env(b, v, err, errlen)) < 0)
+		goto fail;
+	*state = b;
+	return 0;
+
+fail:
+	exec_close(b);
+	return rc;
+}
+
+static void
+call_free(struct exec_call *ec)
+{
+	const struct drove_host *h = ec->b->h;
+	size_t i;
+
+	for (i = 0; i < ec->nown; i++)
+		h->free(ec->own[i]);
+	if (ec->argv != NULL)
+		h->free(ec->argv);
+	if (ec->env != NULL)
+		h->free(ec->env);
+	if (ec->prompt != NULL)
+		h->free(ec->prompt);
+	h->free(ec);
+}
+
+/*
+ * Copies the last non-empty line of the last STDERR_TAIL bytes of path
+ * into line.  Returns its length, 0 when there is none.
+ */
+static size_t
+stderr_last_line(const char *path, char *line, size_t size)
+{
+	char buf[STDERR_TAIL + 1];
+	struct stat st;
+	off_t from = 0;
+	ssize_t n;
+	size_t len = 0, i;
+	char *s, *e;
+	int fd;
+
+	if (path == NULL || size == 0)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && st.st_size > STDERR_TAIL)
+		from = st.st_size - STDERR_TAIL;
+	while (len < STDERR_TAIL) {
+		n = pread(fd, buf + len, STDERR_TAIL - len,
+		    from + (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	e = buf + len;
+	while (e > buf && is_space(e[-1]))
+		e--;
+	for (s = e; s > buf && s[-1] != '\n'; s--)
+		;
+	while (s < e && is_space(*s))
+		s++;
+	len = (size_t)(e - s);
+	if (len >= size)
+		len = size - 1;
+	memcpy(line, s, len);
+	line[len] = '\0';
+	/* keep the message on one line even if it holds odd bytes */
+	for (i = 0; i < len; i++)
+		if (line[i] == '\r' || line[i] == '\0')
+			line[i] = ' ';
+	return len;
+}
+
+static void
+exec_exit(void *arg, int status, int err, const char *out, size_t len)
+{
+	struct exec_call *ec = arg;
+	struct drove_call *call = ec->call;
+	const struct drove_host *h = ec->b->h;
+	const char *name = ec->b->argv[0];
+	struct drove_result r;
+	char msg[STDERR_TAIL + 512], line[STDERR_TAIL];
+	int n = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.retry_after_ms = -1;
+	r.text = out;
+	r.len = len;
+	msg[0] = '\0';
+	if (err == 0 && status == 0) {
+		r.status = 0;
+	} else if (err == 0 || err == DROVE_ETIMEDOUT) {
+		r.status = err == 0 ? DROVE_ECHILD : DROVE_ETIMEDOUT;
+		r.retryable = 1;
+		if (err == DROVE_ETIMEDOUT)
+			n = snprintf(msg, sizeof(msg), "command '%s' timed "
+			    "out after %gs", name, call->timeout_s);
+		else if (status > 0)
+			n = snprintf(msg, sizeof(msg), "command '%s' exited "
+			    "with status %d", name, status);
+		else
+			n = snprintf(msg, sizeof(msg), "command '%s' killed "
+			    "by signal %d", name, -status);
+		if (n > 0 && (size_t)n < sizeof(msg) &&
+		    stderr_last_line(call->stderr_path, line, sizeof(line)))
+			snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
+			    line);
+	} else if (err == DROVE_ECANCELED) {
+		r.status = DROVE_ECANCELED;
+		snprintf(msg, sizeof(msg), "command '%s' cancelled", name);
+	} else {
+		/* DROVE_ESPAWN, or output too large: out is the reason */
+		r.status = err;
+		snprintf(msg, sizeof(msg), "%.*s", (int)len, out);
+		r.text = NULL;
+		r.len = 0;
+	}
+	if (r.status != 0)
+		r.error = msg;
+	call->plugin_data = NULL;
+	call_free(ec);
+	h->call_done(call, &r);
+}
+
+/* Ends a call that could not start: call_done now, start returns 0. */
+static int
+fail_now(struct exec_call *ec, int status, const char *msg)
+{
+	struct drove_call *call = ec->call;
+	const struct drove_host *h = ec->b->h;
+	struct drove_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.status = status;
+	r.error = msg;
+	r.retry_after_ms = -1;
+	call->plugin_data = NULL;
+	call_free(ec);
+	h->call_done(call, &r);
+	return 0;
+}
+
+static int
+exec_start(void *state, struct drove_call *call)
+{
+	struct exec_backend *b = state;
+	const struct drove_host *h = b->h;
+	const char *model, *cwd;
+	struct drove_spawn req;
+	struct exec_call *ec;
+	char msg[512];
+	size_t i, k;
+	int rc;
+
+	ec = h->alloc(sizeof(*ec));
+	memset(ec, 0, sizeof(*ec));
+	ec->b = b;
+	ec->call = call;
+	call->plugin_data = ec;
+
+	if (b->via != VIA_STDIN) {
+		if (call->prompt_len > 0 &&
+		    memchr(call->prompt, '\0', call->prompt_len) != NULL) {
+			snprintf(msg, sizeof(msg), "the prompt holds a NUL "
+			    "byte, which prompt_via = %s cannot pass; use "
+			    "stdin", b->via == VIA_ARG ? "arg" : "env");
+			return fail_now(ec, DROVE_EINVAL, msg);
+		}
+		ec->prompt = h->alloc(call->prompt_len + 1);
+		if (call->prompt_len > 0)
+			memcpy(ec->prompt, call->prompt, call->prompt_len);
+		ec->prompt[call->prompt_len] = '\0';
+	}
+
+	ec->argv = h->alloc((b->argc + 2) * sizeof(*ec->argv));
+	for (i = 0; i < b->argc; i++)
+		ec->argv[i] = b->argv[i];
+	if (b->via == VIA_ARG)
+		ec->argv[i++] = ec->prompt;
+	ec->argv[i] = NULL;
+
+	model = call->model != NULL ? call->model : b->model;
+	ec->own[ec->nown++] = fmt(h, "DROVE_TASK=%s",
+	    call->task ? call->task : "");
+	ec->own[ec->nown++] = fmt(h, "DROVE_REPLICA=%d", call->replica);
+	ec->own[ec->nown++] = fmt(h, "DROVE_ATTEMPT=%d", call->attempt);
+	if (model != NULL)
+		ec->own[ec->nown++] = fmt(h, "DROVE_MODEL=%s", model);
+	if (call->workdir != NULL)
+		ec->own[ec->nown++] = fmt(h, "DROVE_WORKTREE=%s",
+		    call->workdir);
+	if (b->via == VIA_ENV)
+		ec->own[ec->nown++] = fmt(h, "DROVE_PROMPT=%s", ec->prompt);
+	ec->env = h->alloc((b->nenv + ec->nown + 1) * sizeof(*ec->env));
+	for (k = 0, i = 0; i < b->nenv; i++)
+		ec->env[k++] = b->env[i];
+	for (i = 0; i < ec->nown; i++)
+		ec->env[k++] = ec->own[i];
+	ec->env[k] = NULL;
+	cwd = call->workdir != NULL ? call->workdir : b->cwd;
+
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.argv = ec->argv;
+	req.env_add = ec->env;
+	req.cwd = cwd;
+	if (b->via == VIA_STDIN) {
+		req.stdin_data = call->prompt;
+		req.stdin_len = call->prompt_len;
+	}
+	req.stderr_path = call->stderr_path;
+	req.timeout_s = call->timeout_s;
+	req.on_exit = exec_exit;
+	req.arg = ec;
+	rc = h->spawn(&req, &ec->handle);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "cannot start command '%s' "
+		    "(error %d)", b->argv[0], rc);
+		return fail_now(ec, DROVE_ESPAWN, msg);
+	}
+	return 0;
+}
+
+static void
+exec_cancel(void *state, struct drove_call *call)
+{
+	struct exec_backend *b = state;
+	struct exec_call *ec = call->plugin_data;
+
+	if (ec != NULL && ec->handle != NULL)
+		b->h->spawn_kill(ec->handle);
+}
+
+static const struct drove_backend_ops exec_ops = {
+	sizeof(struct drove_backend_ops),
+	exec_open,
+	exec_close,
+	exec_start,
+	exec_cancel,
+};
+
+static const struct drove_plugin exec_plugin = {
+	DROVE_ABI_MAJOR,
+	DROVE_ABI_MINOR,
+	sizeof(struct drove_plugin),
+	DROVE_PLUGIN_BACKEND,
+	"exec",
+	"1.0",
+	"runs a command-line agent as a child process, without a shell",
+	exec_keys,
+	&exec_ops,
+	NULL,
+};
+
+__attribute__((visibility("default"))) const struct drove_plugin *
+DROVE_PLUGIN_ENTRY(void)
+{
+	return &exec_plugin;
+}
