@@ -17,7 +17,7 @@
 
 static const char *const task_keys[] = {
 	"backend", "prompt", "prompt_file", "system", "after", "replicas",
-	"merge", "inputs", "judge", "score", "weights", "quorum", "timeout",
+	"merge", "inputs", "timeout",
 	"retries", "writes", "isolation", "output", "model", "max_tokens",
 	NULL
 };

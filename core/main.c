@@ -1,19 +1,501 @@
 /* drove: run many AI agents in parallel from one binary. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "conf.h"
 #include "drove/plugin.h"
+#include "graph.h"
+#include "registry.h"
+#include "report.h"
+#include "sched.h"
+#include "util.h"
 
 #define DROVE_VERSION "0.1.0"
+
+static const char *const drove_keys[] = {
+	"jobs", "plugin_dir", "backend", "run_dir", NULL
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: drove COMMAND [ARGS]\n"
+	    "\n"
+	    "Runs many AI agents in parallel from an INI file of tasks.\n"
+	    "\n"
+	    "commands:\n"
+	    "  run FILE.ini     run the task graph (see 'drove run --help')\n"
+	    "  graph FILE.ini   show the graph: waves, edges, critical path\n"
+	    "  report [RUN]     per-task times, speedup, tokens and cost\n"
+	    "  plugins          built-in and loaded plugins, and the ABI\n"
+	    "  version          print the version\n"
+	    "\n"
+	    "'drove COMMAND --help' describes a command.\n");
+}
+
+/* Everything a command that reads a task file needs. */
+struct setup {
+	struct conf conf;
+	struct registry reg;
+	struct graph graph;
+	const char **merges;
+	const char **merge_keys;
+};
+
+static int
+exists(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The configuration file: -c, $DROVE_CONFIG, ./drove.ini,
+ * $XDG_CONFIG_HOME/drove/drove.ini, /etc/drove/drove.ini. */
+static char *
+find_config(const char *opt, int *explicit)
+{
+	const char *env = getenv("DROVE_CONFIG"), *xdg, *home;
+	char *p;
+
+	*explicit = 1;
+	if (opt)
+		return xstrdup(opt);
+	if (env && *env)
+		return xstrdup(env);
+	*explicit = 0;
+	if (exists("drove.ini"))
+		return xstrdup("drove.ini");
+	xdg = getenv("XDG_CONFIG_HOME");
+	home = getenv("HOME");
+	if (xdg && *xdg)
+		p = xasprintf("%s/drove/drove.ini", xdg);
+	else if (home && *home)
+		p = xasprintf("%s/.config/drove/drove.ini", home);
+	else
+		p = NULL;
+	if (p && exists(p))
+		return p;
+	free(p);
+	if (exists("/etc/drove/drove.ini"))
+		return xstrdup("/etc/drove/drove.ini");
+	return NULL;
+}
+
+static void
+setup_release(struct setup *s)
+{
+	graph_release(&s->graph);
+	conf_release(&s->conf);
+	registry_release(&s->reg);
+	free(s->merges);
+	free(s->merge_keys);
+}
+
+/* Loads plugins, configuration and the task file, and builds the graph.
+ * Returns 0 or an exit status (2) after printing the error. */
+static int
+setup_load(struct setup *s, const char *task_file, const char *config)
+{
+	const struct conf_section *d;
+	struct graph_opts go;
+	char err[1024];
+	char *cfg;
+	int explicit, rc;
+
+	memset(s, 0, sizeof(*s));
+	conf_init(&s->conf);
+	registry_init(&s->reg);
+	graph_init(&s->graph);
+	if (registry_add_builtins(&s->reg, err, sizeof(err)) < 0)
+		goto fail;
+	cfg = find_config(config, &explicit);
+	if (cfg && !(task_file && same_file(cfg, task_file))) {
+		rc = conf_load(&s->conf, cfg, err, sizeof(err));
+		free(cfg);
+		if (rc < 0)
+			goto fail;
+	} else {
+		free(cfg);
+	}
+	if (task_file && conf_load(&s->conf, task_file, err,
+	    sizeof(err)) < 0)
+		goto fail;
+	d = conf_find(&s->conf, "drove", "");
+	if (d && conf_check_keys(d, err, sizeof(err), drove_keys,
+	    (const char *const *)NULL) < 0)
+		goto fail;
+	if (d && conf_get(d, "plugin_dir") &&
+	    registry_load_dir(&s->reg, conf_get(d, "plugin_dir"), err,
+	    sizeof(err)) < 0)
+		goto fail;
+	if (task_file == NULL)
+		return 0;
+	if (sched_check_backends(&s->conf, &s->reg, err, sizeof(err)) < 0)
+		goto fail;
+	s->merges = registry_names(&s->reg, DROVE_PLUGIN_MERGE);
+	s->merge_keys = registry_merge_keys(&s->reg);
+	go.merges = s->merges;
+	go.merge_keys = s->merge_keys;
+	go.default_backend = d ? conf_get(d, "backend") : NULL;
+	if (graph_build(&s->graph, &s->conf, &go, err, sizeof(err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	log_warnx("%s", err);
+	setup_release(s);
+	return EXIT_USAGE;
+}
+
+static const char *
+edge_name(enum edge_kind k)
+{
+	switch (k) {
+	case EDGE_AFTER:
+		return "after";
+	case EDGE_REF:
+		return "reference";
+	case EDGE_INPUT:
+		return "input";
+	case EDGE_WRITES:
+		return "writes";
+	}
+	return "?";
+}
+
+static void
+print_waves(FILE *f, const struct graph *g)
+{
+	for (int w = 0; w < g->nwaves; w++) {
+		fprintf(f, "wave %d:", w + 1);
+		for (size_t i = 0; i < g->n; i++)
+			if (g->tasks[i].wave == w)
+				fprintf(f, " %s", g->tasks[i].name);
+		fprintf(f, "\n");
+	}
+}
+
+static void
+print_graph_text(FILE *f, const struct graph *g, const char *file)
+{
+	size_t *path = xcalloc(g->n + 1, sizeof(*path));
+	size_t np, nedges = 0;
+	double len;
+
+	np = graph_critical_path(g, NULL, path, g->n, &len);
+	fprintf(f, "%s: %zu tasks, %d waves\n", file, g->n, g->nwaves);
+	print_waves(f, g);
+	for (size_t i = 0; i < g->n; i++)
+		nedges += g->tasks[i].ndeps;
+	if (nedges)
+		fprintf(f, "edges:\n");
+	for (size_t i = 0; i < g->n; i++) {
+		const struct task *t = &g->tasks[i];
+
+		for (size_t k = 0; k < t->ndeps; k++) {
+			const struct edge *e = &t->deps[k];
+
+			fprintf(f, "  %s -> %s  (%s%s%s)\n",
+			    g->tasks[e->task].name, t->name,
+			    edge_name(e->kind), e->detail ? ": " : "",
+			    e->detail ? e->detail : "");
+		}
+	}
+	fprintf(f, "critical path (%zu tasks):", np);
+	for (size_t k = 0; k < np; k++)
+		fprintf(f, "%s %s", k ? " ->" : "", g->tasks[path[k]].name);
+	fprintf(f, "\n");
+	free(path);
+}
+
+static void
+dot_id(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void
+print_graph_dot(FILE *f, const struct graph *g)
+{
+	size_t *path = xcalloc(g->n + 1, sizeof(*path));
+	char *oncp = xcalloc(g->n + 1, 1);
+	size_t np;
+	double len;
+
+	np = graph_critical_path(g, NULL, path, g->n, &len);
+	for (size_t k = 0; k < np; k++)
+		oncp[path[k]] = 1;
+	fprintf(f, "digraph drove {\n\trankdir=LR;\n\tnode [shape=box];\n");
+	for (size_t i = 0; i < g->n; i++) {
+		fputc('\t', f);
+		dot_id(f, g->tasks[i].name);
+		fprintf(f, " [label=\"%s\\nwave %d\"%s];\n", g->tasks[i].name,
+		    g->tasks[i].wave + 1, oncp[i] ? ", penwidth=2" : "");
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		const struct task *t = &g->tasks[i];
+
+		for (size_t k = 0; k < t->ndeps; k++) {
+			const struct edge *e = &t->deps[k];
+
+			fputc('\t', f);
+			dot_id(f, g->tasks[e->task].name);
+			fprintf(f, " -> ");
+			dot_id(f, t->name);
+			fprintf(f, " [label=\"%s\"%s];\n", edge_name(e->kind),
+			    e->kind == EDGE_WRITES ? ", style=dashed" : "");
+		}
+	}
+	fprintf(f, "}\n");
+	free(path);
+	free(oncp);
+}
+
+static int
+cmd_graph(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dot", no_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL;
+	struct setup s;
+	int c, dot = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dot = 1; break;
+		case 'c': config = optarg; break;
+		case 'h':
+			printf("usage: drove graph FILE.ini [--dot] "
+			    "[-c CONFIG]\n"
+			    "  Shows the task graph: waves (tasks that run "
+			    "together), every edge and why\n"
+			    "  it exists, and the critical path.  --dot "
+			    "prints Graphviz input instead.\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: drove graph FILE.ini [--dot]\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: drove graph FILE.ini [--dot]\n");
+		return EXIT_USAGE;
+	}
+	rc = setup_load(&s, argv[optind], config);
+	if (rc)
+		return rc;
+	if (dot)
+		print_graph_dot(stdout, &s.graph);
+	else
+		print_graph_text(stdout, &s.graph, argv[optind]);
+	setup_release(&s);
+	return 0;
+}
+
+static void
+run_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: drove run FILE.ini [-j N] [-c CONFIG] [-k] "
+	    "[--resume RUN|last]\n"
+	    "                 [--dry-run] [--json] [-q] [-v] "
+	    "[--run-dir DIR]\n"
+	    "  Runs every task whose inputs are ready, all at once, up to "
+	    "the caps.\n"
+	    "  -j, --jobs N       agents in flight at most (default: [drove] "
+	    "jobs, else 8)\n"
+	    "  -c, --config FILE  configuration file (default: "
+	    "$DROVE_CONFIG, ./drove.ini,\n"
+	    "                     $XDG_CONFIG_HOME/drove/drove.ini, "
+	    "/etc/drove/drove.ini)\n"
+	    "  -k, --keep-going   after a failure, keep running what does "
+	    "not depend on it\n"
+	    "  --resume RUN       finish an earlier run ('last', a run id "
+	    "or directory)\n"
+	    "  --dry-run          print the waves and run nothing\n"
+	    "  --json             JSON lines on stdout: one per finished "
+	    "task, then the summary\n"
+	    "  -q, --quiet        no progress on stderr\n"
+	    "  -v, --verbose      more progress on stderr\n"
+	    "  --run-dir DIR      keep runs in DIR (default .drove/runs)\n"
+	    "exit status: 0 all tasks succeeded, 1 a task failed, 2 usage "
+	    "or config error,\n"
+	    "130 interrupted.\n");
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "keep-going", no_argument, NULL, 'k' },
+		{ "resume", required_argument, NULL, 'R' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "run-dir", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o;
+	const char *config = NULL;
+	struct setup s;
+	int c, dry = 0, rc;
+	char *end;
+
+	memset(&o, 0, sizeof(o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "j:c:kqvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			errno = 0;
+			o.jobs = strtol(optarg, &end, 10);
+			if (errno || *end || o.jobs < 1 || o.jobs > 100000) {
+				log_warnx("run: bad value '%s' for -j (expected "
+				    "a number from 1 to 100000)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'c': config = optarg; break;
+		case 'k': o.keep_going = 1; break;
+		case 'R': o.resume = optarg; break;
+		case 'n': dry = 1; break;
+		case 'J': o.json = 1; break;
+		case 'q': o.quiet = 1; log_verbosity = 0; break;
+		case 'v': log_verbosity = 2; break;
+		case 'D': o.run_root = optarg; break;
+		case 'h': run_usage(stdout); return 0;
+		default: run_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		run_usage(stderr);
+		return EXIT_USAGE;
+	}
+	o.task_file = argv[optind];
+	rc = setup_load(&s, o.task_file, config);
+	if (rc)
+		return rc;
+	if (o.run_root == NULL) {
+		const struct conf_section *d = conf_find(&s.conf, "drove", "");
+
+		o.run_root = d ? conf_get(d, "run_dir") : NULL;
+	}
+	if (dry) {
+		print_graph_text(stdout, &s.graph, o.task_file);
+		printf("dry run: nothing was run\n");
+		setup_release(&s);
+		return 0;
+	}
+	rc = sched_run(&s.conf, &s.graph, &s.reg, &o);
+	setup_release(&s);
+	return rc;
+}
+
+static int
+cmd_plugins(int argc, char **argv)
+{
+	const char *config = NULL;
+	struct setup s;
+	int c, rc;
+
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'h':
+			printf("usage: drove plugins [-c CONFIG]\n"
+			    "  Lists the built-in plugins and those loaded "
+			    "from [drove] plugin_dir.\n");
+			return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	rc = setup_load(&s, NULL, config);
+	if (rc)
+		return rc;
+	printf("drove %s, plugin ABI %d.%d\n", DROVE_VERSION, DROVE_ABI_MAJOR,
+	    DROVE_ABI_MINOR);
+	for (size_t i = 0; i < s.reg.n; i++) {
+		const struct drove_plugin *p = s.reg.v[i].p;
+
+		printf("%-8s %-12s %-6s ABI %u.%u  %-9s %s\n",
+		    p->kind == DROVE_PLUGIN_BACKEND ? "backend" : "merge",
+		    p->name, p->version ? p->version : "-", p->abi_major,
+		    p->abi_minor, s.reg.v[i].path ? "loaded" : "built-in",
+		    s.reg.v[i].path ? s.reg.v[i].path :
+		    p->description ? p->description : "");
+	}
+	setup_release(&s);
+	return 0;
+}
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "version") == 0) {
+	const char *cmd;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "graph") == 0)
+		return cmd_graph(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "plugins") == 0)
+		return cmd_plugins(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("drove %s (plugin ABI %d.%d)\n", DROVE_VERSION,
 		    DROVE_ABI_MAJOR, DROVE_ABI_MINOR);
 		return 0;
 	}
-	fprintf(stderr, "usage: drove COMMAND [ARGS]\n");
-	return 2;
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	log_warnx("unknown command '%s'", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
 }

@@ -35,7 +35,10 @@ build_opts(const char *text, const struct graph_opts *o)
 static int
 build(const char *text)
 {
-	struct graph_opts o = { merges, NULL, NULL };
+	/* the merge plugins' own task keys come from the registry */
+	static const char *const merge_keys[] = { "judge", "score",
+		"weights", "quorum", NULL };
+	struct graph_opts o = { merges, merge_keys, NULL };
 
 	return build_opts(text, &o);
 }
@@ -642,11 +645,17 @@ test_numbers_and_strings(void)
 static void
 test_unknown_keys(void)
 {
-	static const char *const mkeys[] = { "temperature", NULL };
+	static const char *const mkeys[] = { "temperature", "weights",
+		"quorum", "score", NULL };
 	struct graph_opts o = { merges, mkeys, NULL };
+	struct graph_opts none = { merges, NULL, NULL };
 
 	expect_error(BACKEND "[task a]\nprompt = p\npromt = q\n",
 	    "tasks.ini:5: task 'a': unknown key 'promt'");
+	/* a merge key no loaded plugin takes is unknown */
+	CHECK_INT(build_opts(BACKEND "[task a]\nprompt = p\nscore = ./s\n",
+	    &none), DROVE_EINVAL);
+	CHECK_HAS(err, "tasks.ini:5: task 'a': unknown key 'score'");
 	expect_error(BACKEND "[task a]\nprompt = p\ntemperature = 1\n",
 	    "tasks.ini:5: task 'a': unknown key 'temperature'");
 	/* keys that merge plugins take are accepted */

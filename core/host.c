@@ -1,0 +1,218 @@
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "argv.h"
+#include "conf.h"
+#include "sched.h"
+#include "spawn.h"
+#include "util.h"
+
+static struct loop *host_l;
+
+void
+host_set_loop(struct loop *l)
+{
+	host_l = l;
+}
+
+struct loop *
+host_loop(void)
+{
+	return host_l;
+}
+
+static void *
+h_alloc(size_t n)
+{
+	return xmalloc(n);
+}
+
+static void *
+h_realloc(void *p, size_t n)
+{
+	return xrealloc(p, n);
+}
+
+static void
+h_free(void *p)
+{
+	free(p);
+}
+
+static char *
+h_strdup(const char *s)
+{
+	return xstrdup(s);
+}
+
+static void
+h_log(int level, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	switch (level) {
+	case DROVE_LOG_ERROR:
+	case DROVE_LOG_WARN:
+		log_warnx("%s", buf_str(&b));
+		break;
+	case DROVE_LOG_INFO:
+		log_info("%s", buf_str(&b));
+		break;
+	default:
+		log_debug("%s", buf_str(&b));
+		break;
+	}
+	buf_release(&b);
+}
+
+static const char *
+h_conf_get(const struct drove_conf *c, const char *key)
+{
+	return c ? conf_get((const struct conf_section *)c, key) : NULL;
+}
+
+static void
+h_conf_where(const struct drove_conf *c, const char *key, char *buf,
+    size_t len)
+{
+	if (c == NULL) {
+		errf(buf, len, "?");
+		return;
+	}
+	conf_where((const struct conf_section *)c, key, buf, len);
+}
+
+static const char *
+h_conf_name(const struct drove_conf *c)
+{
+	return c ? ((const struct conf_section *)c)->name : "";
+}
+
+static int
+h_spawn(const struct drove_spawn *req, void **handle)
+{
+	struct spawn *sp;
+	char err[256];
+	int rc;
+
+	if (host_l == NULL)
+		return DROVE_EINVAL;
+	rc = spawn_start(host_l, req, &sp, err, sizeof(err));
+	if (rc < 0) {
+		log_warnx("%s", err);
+		return rc;
+	}
+	*handle = sp;
+	return 0;
+}
+
+static void
+h_spawn_kill(void *handle)
+{
+	spawn_kill(handle);
+}
+
+static char **
+h_split_argv(const char *cmd, char *err, size_t errlen)
+{
+	return argv_split(cmd, err, errlen);
+}
+
+struct htimer {
+	struct loop_timer t;
+	void (*cb)(void *);
+	void *arg;
+};
+
+static void
+htimer_fire(struct loop *l, struct loop_timer *t)
+{
+	struct htimer *ht = t->data;
+	void (*cb)(void *) = ht->cb;
+	void *arg = ht->arg;
+
+	(void)l;
+	free(ht);
+	cb(arg);
+}
+
+static void *
+h_timer_start(double after_s, void (*cb)(void *), void *arg)
+{
+	struct htimer *ht = xcalloc(1, sizeof(*ht));
+
+	ht->cb = cb;
+	ht->arg = arg;
+	loop_timer_start(host_l, &ht->t, after_s <= 0 ? 0 :
+	    (uint64_t)(after_s * 1000 + 0.5), htimer_fire, ht);
+	return ht;
+}
+
+static void
+h_timer_stop(void *timer)
+{
+	struct htimer *ht = timer;
+
+	if (ht == NULL)
+		return;
+	loop_timer_stop(host_l, &ht->t);
+	free(ht);
+}
+
+char *
+host_expand_output(const char *tmpl, const char *name, int replica)
+{
+	struct buf b = BUF_INIT;
+	const char *p = tmpl;
+
+	while (*p) {
+		if (strncmp(p, "{{name}}", 8) == 0) {
+			buf_adds(&b, name);
+			p += 8;
+		} else if (strncmp(p, "{{replica}}", 11) == 0) {
+			buf_printf(&b, "%d", replica);
+			p += 11;
+		} else {
+			buf_addc(&b, *p++);
+		}
+	}
+	return buf_detach(&b, NULL);
+}
+
+static const struct drove_host host_table = {
+	.abi_major = DROVE_ABI_MAJOR,
+	.abi_minor = DROVE_ABI_MINOR,
+	.size = sizeof(struct drove_host),
+	.alloc = h_alloc,
+	.realloc = h_realloc,
+	.free = h_free,
+	.strdup = h_strdup,
+	.log = h_log,
+	.conf_get = h_conf_get,
+	.conf_where = h_conf_where,
+	.conf_name = h_conf_name,
+	.spawn = h_spawn,
+	.spawn_kill = h_spawn_kill,
+	.split_argv = h_split_argv,
+	.timer_start = h_timer_start,
+	.timer_stop = h_timer_stop,
+	.call_progress = sched_call_progress,
+	.call_done = sched_call_done,
+	.write_output = sched_write_output,
+	.expand_output = host_expand_output,
+	.merge_done = sched_merge_done,
+};
+
+const struct drove_host *
+host_get(void)
+{
+	return &host_table;
+}

@@ -1,0 +1,272 @@
+#include "report.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static double
+num(json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+static const char *
+str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+void
+report_print_summary(FILE *f, json_t *s)
+{
+	json_t *tasks = json_object_get(s, "tasks"), *t, *cp;
+	size_t counts[4] = { 0, 0, 0, 0 }, i;
+	const char *name;
+	double wall = num(s, "wall_s");
+
+	json_object_foreach(tasks, name, t) {
+		const char *st = str(t, "status");
+
+		counts[strcmp(st, "ok") == 0 ? 0 : strcmp(st, "failed") == 0 ?
+		    1 : strcmp(st, "skipped") == 0 ? 2 : 3]++;
+	}
+	fprintf(f, "run %s %s: %zu ok, %zu failed, %zu skipped", str(s, "run"),
+	    str(s, "status"), counts[0], counts[1], counts[2]);
+	if (counts[3])
+		fprintf(f, ", %zu cancelled", counts[3]);
+	fprintf(f, "\n");
+	fprintf(f, "  wall time       %8.2f s\n", wall);
+	fprintf(f, "  sum of tasks    %8.2f s   (one after another)\n",
+	    num(s, "sum_s"));
+	fprintf(f, "  speedup         %8.2fx\n", num(s, "speedup"));
+	fprintf(f, "  critical path   %8.2f s   ", num(s, "critical_path_s"));
+	cp = json_object_get(s, "critical_path");
+	for (i = 0; i < json_array_size(cp); i++)
+		fprintf(f, "%s%s", i ? " -> " : "",
+		    json_string_value(json_array_get(cp, i)));
+	fprintf(f, "\n");
+	fprintf(f, "  efficiency      %8.0f %%   (critical path / wall time)\n",
+	    wall > 0 ? 100 * num(s, "efficiency") : 0);
+	fprintf(f, "  tokens          %lld in, %lld out   cost $%.4f\n",
+	    (long long)json_integer_value(json_object_get(s, "tokens_in")),
+	    (long long)json_integer_value(json_object_get(s, "tokens_out")),
+	    num(s, "cost_usd"));
+	fprintf(f, "  run directory   %s\n", str(s, "run_dir"));
+}
+
+struct row {
+	const char *name;
+	json_t *t;
+};
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	double sx = num(x->t, "start_s"), sy = num(y->t, "start_s");
+
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static struct row *
+sorted_rows(json_t *s, size_t *n)
+{
+	json_t *tasks = json_object_get(s, "tasks"), *t;
+	struct row *rows = xcalloc(json_object_size(tasks) + 1,
+	    sizeof(*rows));
+	const char *name;
+
+	*n = 0;
+	json_object_foreach(tasks, name, t) {
+		rows[*n].name = name;
+		rows[*n].t = t;
+		(*n)++;
+	}
+	qsort(rows, *n, sizeof(*rows), row_cmp);
+	return rows;
+}
+
+void
+report_print_tasks(FILE *f, json_t *s)
+{
+	size_t n;
+	struct row *rows = sorted_rows(s, &n);
+
+	fprintf(f, "%-20s %-9s %-10s %8s %8s %8s %3s %9s %9s %9s\n", "task",
+	    "status", "backend", "start", "end", "time", "try", "tok in",
+	    "tok out", "cost $");
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = rows[i].t;
+		const char *be = json_string_value(json_object_get(t,
+		    "backend"));
+
+		fprintf(f, "%-20s %-9s %-10s %8.2f %8.2f %8.2f %3lld %9lld "
+		    "%9lld %9.4f\n", rows[i].name, str(t, "status"),
+		    be ? be : "-", num(t, "start_s"), num(t, "end_s"),
+		    num(t, "end_s") - num(t, "start_s"),
+		    (long long)json_integer_value(json_object_get(t,
+		    "attempts")),
+		    (long long)json_integer_value(json_object_get(t,
+		    "tokens_in")),
+		    (long long)json_integer_value(json_object_get(t,
+		    "tokens_out")), num(t, "cost_usd"));
+		if (json_string_value(json_object_get(t, "error")))
+			fprintf(f, "%-20s   %s\n", "", str(t, "error"));
+	}
+	free(rows);
+}
+
+static void
+xml_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': buf_adds(b, "&lt;"); break;
+		case '>': buf_adds(b, "&gt;"); break;
+		case '&': buf_adds(b, "&amp;"); break;
+		case '"': buf_adds(b, "&quot;"); break;
+		default: buf_addc(b, *s); break;
+		}
+	}
+}
+
+int
+report_write_svg(json_t *s, const char *path)
+{
+	size_t n;
+	struct row *rows = sorted_rows(s, &n);
+	double wall = num(s, "wall_s"), scale;
+	int width = 900, left = 160, rowh = 24, h;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (wall <= 0)
+		wall = 1;
+	scale = (double)(width - left - 20) / wall;
+	h = (int)n * rowh + 60;
+	buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+	    "width=\"%d\" height=\"%d\" font-family=\"monospace\" "
+	    "font-size=\"12\">\n", width, h);
+	buf_printf(&b, "<rect width=\"100%%\" height=\"100%%\" "
+	    "fill=\"white\"/>\n");
+	buf_adds(&b, "<text x=\"10\" y=\"18\">run ");
+	xml_escape(&b, str(s, "run"));
+	buf_printf(&b, ": wall %.2fs, sum %.2fs, speedup %.2fx</text>\n",
+	    num(s, "wall_s"), num(s, "sum_s"), num(s, "speedup"));
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = rows[i].t;
+		const char *st = str(t, "status");
+		double x0 = num(t, "start_s"), x1 = num(t, "end_s");
+		int y = 30 + (int)i * rowh;
+		const char *color = strcmp(st, "ok") == 0 ? "#4c9a2a" :
+		    strcmp(st, "failed") == 0 ? "#c0392b" : "#999999";
+
+		buf_printf(&b, "<text x=\"10\" y=\"%d\">", y + 16);
+		xml_escape(&b, rows[i].name);
+		buf_printf(&b, "</text>\n<rect x=\"%.1f\" y=\"%d\" "
+		    "width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>",
+		    left + x0 * scale, y + 3, (x1 - x0) * scale < 1 ? 1 :
+		    (x1 - x0) * scale, rowh - 6, color);
+		xml_escape(&b, rows[i].name);
+		buf_printf(&b, " %s %.2fs-%.2fs</title></rect>\n", st, x0, x1);
+	}
+	buf_adds(&b, "</svg>\n");
+	rc = write_file_atomic(path, b.data, b.len);
+	buf_release(&b);
+	free(rows);
+	return rc;
+}
+
+static void
+report_usage(FILE *f)
+{
+	fprintf(f, "usage: drove report [RUN] [--svg FILE] [--json] "
+	    "[--run-dir DIR]\n"
+	    "  Per-task times, speedup, critical path, tokens and cost of "
+	    "a run.\n"
+	    "  RUN is a run id, a run directory, or 'last' (default).\n"
+	    "  --svg FILE     also write a timeline of the tasks as SVG\n"
+	    "  --json         print summary.json instead\n"
+	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n");
+}
+
+int
+cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "svg", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *svg = NULL, *root = ".drove/runs", *which = "last";
+	char *dir, *path, *data;
+	json_error_t je;
+	json_t *s;
+	size_t len;
+	int c, json = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': svg = optarg; break;
+		case 'j': json = 1; break;
+		case 'r': root = optarg; break;
+		case 'h': report_usage(stdout); return 0;
+		default: report_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc)
+		which = argv[optind++];
+	if (optind < argc) {
+		report_usage(stderr);
+		return 2;
+	}
+	dir = strchr(which, '/') ? xstrdup(which) :
+	    xasprintf("%s/%s", root, which);
+	path = xasprintf("%s/summary.json", dir);
+	rc = read_file(path, &data, &len);
+	if (rc < 0) {
+		log_warnx("report: cannot read '%s': %s%s", path,
+		    strerror(-rc), rc == -ENOENT ? " (no such run, or it "
+		    "did not finish: 'drove run FILE --resume' completes it)" :
+		    "");
+		free(dir);
+		free(path);
+		return 2;
+	}
+	s = json_loadb(data, len, 0, &je);
+	free(data);
+	if (s == NULL) {
+		log_warnx("report: '%s':%d: %s", path, je.line, je.text);
+		free(dir);
+		free(path);
+		return 2;
+	}
+	if (json) {
+		char *txt = json_dumps(s, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER);
+
+		printf("%s\n", txt);
+		free(txt);
+	} else {
+		report_print_tasks(stdout, s);
+		printf("\n");
+		report_print_summary(stdout, s);
+	}
+	rc = 0;
+	if (svg && (rc = report_write_svg(s, svg)) < 0)
+		log_warnx("report: cannot write '%s': %s", svg, strerror(-rc));
+	json_decref(s);
+	free(dir);
+	free(path);
+	return rc < 0 ? 1 : 0;
+}

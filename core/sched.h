@@ -1,0 +1,55 @@
+/*
+ * The scheduler: runs a task graph on the event loop.  Every ready task
+ * starts at once, up to the global `jobs` cap and each backend's
+ * `concurrency`; results are written to the run directory the moment they
+ * land; the journal makes a killed run resumable.
+ */
+#ifndef DROVE_SCHED_H
+#define DROVE_SCHED_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "drove/plugin.h"
+#include "graph.h"
+#include "registry.h"
+
+struct run_opts {
+	const char *task_file;
+	long jobs;		/* 0: [drove] jobs, else 8 */
+	int keep_going;		/* -k */
+	int json;		/* JSON lines on stdout */
+	int quiet;		/* -q */
+	const char *run_root;	/* parent of run directories */
+	const char *resume;	/* NULL, "last", a run id or a directory */
+};
+
+/* Exit statuses (DESIGN §4). */
+#define EXIT_OK 0
+#define EXIT_TASK_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+
+/* Runs the graph and returns the process exit status.  Borrows
+ * everything. */
+int sched_run(const struct conf *c, const struct graph *g,
+    const struct registry *reg, const struct run_opts *o);
+
+/*
+ * Checks every [backend] section against the plugins (type known, keys
+ * known) and, for the backends tasks use, opens them.  Used by `run` and
+ * `--dry-run`.  Returns 0 or DROVE_EINVAL with "file:line: ..." in err.
+ */
+int sched_check_backends(const struct conf *c, const struct registry *reg,
+    char *err, size_t errlen);
+
+/* Host services implemented by the scheduler (see struct drove_host). */
+void sched_call_progress(struct drove_call *call, const char *text,
+    size_t len);
+void sched_call_done(struct drove_call *call, const struct drove_result *r);
+void sched_merge_done(struct drove_merge_call *m, int outcome,
+    const char *text, size_t len, const char *error);
+int sched_write_output(struct drove_merge_call *m, const char *path,
+    const void *data, size_t len, char *err, size_t errlen);
+
+#endif /* DROVE_SCHED_H */
