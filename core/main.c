@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "drove/plugin.h"
+#include "fetch.h"
 
 #define DROVE_VERSION "0.1.0"
 
@@ -14,6 +15,8 @@ main(int argc, char **argv)
 		    DROVE_ABI_MAJOR, DROVE_ABI_MINOR);
 		return 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "fetch") == 0)
+		return cmd_fetch(argc - 1, argv + 1);
 	fprintf(stderr, "usage: drove COMMAND [ARGS]\n");
 	return 2;
 }
