@@ -47,8 +47,8 @@ struct tls_conn {
 	char *host;
 	int ip_len;		/* 4 or 16 for an IP-literal host, else 0 */
 	unsigned char ip[16];
-	unsigned char offered_id[32];
-	size_t offered_id_len;
+	int offered;		/* a saved session was offered */
+	int handshake_done;
 	/* what the verify callback saw */
 	int chain_len;
 	int top_self_signed;
@@ -321,11 +321,8 @@ tls_conn_new(struct tls_ctx *ctx, int fd, const char *host,
 	}
 	mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
-	if (sess != NULL && mbedtls_ssl_set_session(&c->ssl, &sess->s) == 0 &&
-	    sess->s.id_len <= sizeof(c->offered_id)) {
-		memcpy(c->offered_id, sess->s.id, sess->s.id_len);
-		c->offered_id_len = sess->s.id_len;
-	}
+	if (sess != NULL && mbedtls_ssl_set_session(&c->ssl, &sess->s) == 0)
+		c->offered = 1;
 	return c;
 fail:
 	tls_conn_free(c);
@@ -392,8 +389,10 @@ tls_conn_handshake(struct tls_conn *c, char *err, size_t errlen)
 	int rc;
 
 	rc = mbedtls_ssl_handshake(&c->ssl);
-	if (rc == 0)
+	if (rc == 0) {
+		c->handshake_done = 1;
 		return 0;
+	}
 	if (rc == MBEDTLS_ERR_SSL_WANT_READ)
 		return TLS_WANT_READ;
 	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -481,18 +480,9 @@ tls_conn_session(struct tls_conn *c)
 int
 tls_conn_resumed(const struct tls_conn *c)
 {
-	mbedtls_ssl_session s;
-	int same;
-
-	if (c->offered_id_len == 0)
-		return 0;
-	mbedtls_ssl_session_init(&s);
-	if (mbedtls_ssl_get_session(&c->ssl, &s) != 0)
-		return 0;
-	same = s.id_len == c->offered_id_len &&
-	    memcmp(s.id, c->offered_id, s.id_len) == 0;
-	mbedtls_ssl_session_free(&s);
-	return same;
+	/* a full handshake verifies the peer's chain; a resumed one has no
+	 * certificate to verify */
+	return c->offered && c->chain_len == 0 && c->handshake_done;
 }
 
 void
