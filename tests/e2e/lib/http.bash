@@ -155,3 +155,19 @@ CONF
 	PIDS+=($!)
 	NGX_PID=$!
 }
+
+# start_mock NAME SCRIPT ARGS...: runs tests/mock/SCRIPT PORTFILE ARGS...;
+# sets MOCK_PORT
+start_mock() {
+	local pf=$T/$1.port i
+	shift
+	python3 "$DROVE_ROOT/tests/mock/$1" "$pf" "${@:2}" \
+	    >>"$T/mock.log" 2>&1 &
+	PIDS+=($!)
+	for i in $(seq 1 100); do
+		[ -s "$pf" ] && break
+		sleep 0.1
+	done
+	[ -s "$pf" ] || fail "mock $1 did not start"
+	MOCK_PORT=$(cat "$pf")
+}
