@@ -23,7 +23,26 @@ struct fetch {
 	int err;
 	char errtext[512];
 	int out_err;
+	int pending;		/* requests in flight */
+	int failed;
 };
+
+/* Resident set size in KiB, from /proc (0 where there is none). */
+static long
+rss_kb(void)
+{
+	FILE *fp = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(fp);
+	return kb;
+}
 
 static void
 usage(FILE *f)
@@ -34,6 +53,7 @@ usage(FILE *f)
 	    " [--tls-timeout S]\n"
 	    "                   [--first-byte-timeout S] [--idle-timeout S] "
 	    "[--stats]\n"
+	    "                   [-P N]   (N requests at once per URL)\n"
 	    "One HTTP(S) request per URL, in turn: the body goes to stdout, or "
 	    "with --sse\none JSON line per event: {\"event\": E, \"data\": D, "
 	    "\"id\": I}.\n");
@@ -44,7 +64,8 @@ on_head(void *arg, int status, const struct drove_http_header *h, size_t n)
 {
 	struct fetch *f = arg;
 
-	f->status = status;
+	if (status > f->status)
+		f->status = status;
 }
 
 static void
@@ -82,10 +103,14 @@ on_done(void *arg, int err, const char *errtext)
 {
 	struct fetch *f = arg;
 
-	f->err = err;
-	if (err)
-		snprintf(f->errtext, sizeof(f->errtext), "%s", errtext);
-	loop_stop(f->loop);
+	if (err) {
+		f->failed++;
+		if (f->err == 0)
+			snprintf(f->errtext, sizeof(f->errtext), "%s", errtext);
+		f->err = err;
+	}
+	if (--f->pending == 0)
+		loop_stop(f->loop);
 }
 
 static int
@@ -108,7 +133,10 @@ cmd_fetch(int argc, char **argv)
 	const char **headers;
 	const char **urls;
 	size_t nh = 0, nu = 0;
-	int i, rc = 0, stats = 0;
+	int i, j, rc = 0, stats = 0;
+	long par = 1, rss0 = 0, rss1 = 0;
+	double t0 = 0, t1 = 0;
+	struct http_stats pst;
 	double *to;
 	char err[512];
 
@@ -139,6 +167,14 @@ cmd_fetch(int argc, char **argv)
 		} else if (strcmp(a, "-d") == 0) {
 			r.body = argv[++i];
 			r.body_len = strlen(argv[i]);
+		} else if (strcmp(a, "-P") == 0) {
+			par = strtol(argv[++i], NULL, 10);
+			if (par < 1 || par > 100000) {
+				fprintf(stderr, "drove: fetch: bad -P '%s'\n",
+				    argv[i]);
+				rc = 2;
+				goto out;
+			}
 		} else if (strcmp(a, "-X") == 0) {
 			r.method = argv[++i];
 		} else if (strcmp(a, "--ca-file") == 0) {
@@ -188,12 +224,23 @@ cmd_fetch(int argc, char **argv)
 		r.url = urls[i];
 		f.status = 0;
 		f.err = 0;
-		if (http_request(f.client, &r, &h, err, sizeof(err)) != 0) {
-			fprintf(stderr, "drove: fetch: %s\n", err);
-			rc = 2;
-			break;
+		f.failed = 0;
+		rss0 = rss_kb();
+		t0 = now_mono();
+		for (j = 0; j < par; j++) {
+			if (http_request(f.client, &r, &h, err,
+			    sizeof(err)) != 0) {
+				fprintf(stderr, "drove: fetch: %s\n", err);
+				rc = 2;
+				goto out;
+			}
+			f.pending++;
 		}
 		loop_run(f.loop);
+		t1 = now_mono();
+		/* the connections are still open, in the pool */
+		rss1 = rss_kb();
+		http_client_stats(f.client, &pst);
 		fflush(stdout);
 		if (f.err) {
 			fprintf(stderr, "drove: fetch: %s\n", f.errtext);
@@ -213,6 +260,11 @@ cmd_fetch(int argc, char **argv)
 		fprintf(stderr, "connects=%lu reuses=%lu resumed=%lu "
 		    "retries=%lu\n", st.connects, st.reuses, st.resumed,
 		    st.retries);
+		if (par > 1)
+			fprintf(stderr, "parallel=%ld failed=%d wall_s=%.3f "
+			    "open_conns=%lu peak_conns=%lu rss_before_kb=%ld "
+			    "rss_after_kb=%ld\n", par, f.failed, t1 - t0,
+			    pst.open_conns, pst.peak_conns, rss0, rss1);
 	}
 out:
 	if (f.client)

@@ -546,7 +546,8 @@ try_connect(struct http_req *q)
 		c->fd = fd;
 		c->key = xstrdup(q->key);
 		c->req = q;
-		cl->st.open_conns++;
+		if (++cl->st.open_conns > cl->st.peak_conns)
+			cl->st.peak_conns = cl->st.open_conns;
 		if (loop_io_start(cl->loop, &c->io, fd, LOOP_WRITE, conn_io,
 		    c) != 0) {
 			e = errno ? errno : EIO;

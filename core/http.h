@@ -53,6 +53,7 @@ struct http_stats {
 	unsigned long resumed;		/* TLS sessions resumed */
 	unsigned long retries;		/* retried on a fresh connection */
 	unsigned long open_conns;	/* connections open now */
+	unsigned long peak_conns;	/* most connections open at once */
 };
 void http_client_stats(const struct http_client *c, struct http_stats *st);
 
