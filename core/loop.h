@@ -61,6 +61,7 @@ struct loop_child {
 	void *data;
 	int pidfd;		/* internal: -1 when SIGCHLD is used */
 	struct loop_io io;	/* internal */
+	struct loop_timer retry; /* internal: exit seen, not yet reapable */
 	struct loop_child *next; /* internal */
 	int active;
 };

@@ -422,13 +422,30 @@ child_reap(struct loop *l, struct loop_child *c, int flags)
 }
 
 static void
+child_retry_cb(struct loop *l, struct loop_timer *t)
+{
+	struct loop_child *c = t->data;
+
+	if (child_reap(l, c, WNOHANG) == 0)
+		loop_timer_start(l, &c->retry, 1, child_retry_cb, c);
+}
+
+static void
 child_pidfd_cb(struct loop *l, struct loop_io *w, unsigned ev)
 {
 	struct loop_child *c;
 
 	c = (struct loop_child *)((char *)w - offsetof(struct loop_child, io));
-	/* A readable pidfd means the process has exited: this cannot block. */
-	(void)child_reap(l, c, 0);
+	/*
+	 * A readable pidfd means the process is exiting, but newer kernels
+	 * say so before it can be reaped; a blocking wait here would stall
+	 * every other child and fd (milliseconds each on a busy machine).
+	 * Retry on a short timer until the zombie is there.
+	 */
+	if (child_reap(l, c, WNOHANG) == 0) {
+		io_stop(l, &c->io);
+		loop_timer_start(l, &c->retry, 1, child_retry_cb, c);
+	}
 }
 
 static void
@@ -482,6 +499,7 @@ loop_child_start(struct loop *l, struct loop_child *c, pid_t pid,
 	c->pidfd = -1;
 	c->next = NULL;
 	c->io.active = 0;
+	c->retry.active = 0;
 	r = child_pidfd(l, c);
 	if (r < 0)
 		return r;
@@ -511,6 +529,7 @@ loop_child_stop(struct loop *l, struct loop_child *c)
 		return;
 	if (c->pidfd != -1) {
 		io_stop(l, &c->io);
+		loop_timer_stop(l, &c->retry);
 		close(c->pidfd);
 		c->pidfd = -1;
 	} else {
