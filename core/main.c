@@ -202,7 +202,8 @@ print_graph_text(FILE *f, const struct graph *g, const char *file)
 	double len;
 
 	np = graph_critical_path(g, NULL, path, g->n, &len);
-	fprintf(f, "%s: %zu tasks, %d waves\n", file, g->n, g->nwaves);
+	fprintf(f, "%s: %zu task%s, %d wave%s\n", file, g->n,
+	    g->n == 1 ? "" : "s", g->nwaves, g->nwaves == 1 ? "" : "s");
 	print_waves(f, g);
 	for (size_t i = 0; i < g->n; i++)
 		nedges += g->tasks[i].ndeps;
@@ -220,7 +221,7 @@ print_graph_text(FILE *f, const struct graph *g, const char *file)
 			    e->detail ? e->detail : "");
 		}
 	}
-	fprintf(f, "critical path (%zu tasks):", np);
+	fprintf(f, "critical path (%zu task%s):", np, np == 1 ? "" : "s");
 	for (size_t k = 0; k < np; k++)
 		fprintf(f, "%s %s", k ? " ->" : "", g->tasks[path[k]].name);
 	fprintf(f, "\n");

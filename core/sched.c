@@ -1412,8 +1412,9 @@ sched_run(const struct conf *c, const struct graph *g,
 	json_object_set_new(ev, "resume", json_boolean(o->resume != NULL));
 	jlog(r, ev, 1);
 	if (!o->quiet)
-		log_info("run %s: %zu tasks, %d waves, jobs %ld -> %s", r->id,
-		    g->n, g->nwaves, r->jobs_cap, r->dir);
+		log_info("run %s: %zu task%s, %d wave%s, jobs %ld -> %s",
+		    r->id, g->n, g->n == 1 ? "" : "s", g->nwaves,
+		    g->nwaves == 1 ? "" : "s", r->jobs_cap, r->dir);
 	loop_signal_start(r->loop, &r->sigint, SIGINT, on_signal, r);
 	loop_signal_start(r->loop, &r->sigterm, SIGTERM, on_signal, r);
 	/* resumed tasks count as done for their dependents */
