@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "drove/plugin.h"
 #include "graph.h"
+#include "merge.h"
 #include "registry.h"
 #include "report.h"
 #include "sched.h"
@@ -156,6 +157,8 @@ setup_load(struct setup *s, const char *task_file, const char *config)
 	go.merge_keys = s->merge_keys;
 	go.default_backend = d ? conf_get(d, "backend") : NULL;
 	if (graph_build(&s->graph, &s->conf, &go, err, sizeof(err)) < 0)
+		goto fail;
+	if (merge_check_tasks(&s->graph, &s->reg, err, sizeof(err)) < 0)
 		goto fail;
 	return 0;
 fail:
