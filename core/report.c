@@ -120,7 +120,8 @@ print_merge_details(FILE *f, json_t *t)
 
 	json_array_foreach(a, i, v) {
 		json_t *sc = json_object_get(v, "score");
-		char what[64];
+		char what[64], line[512];
+		size_t n;
 
 		source_label(v, lb, sizeof(lb));
 		if (json_is_number(sc))
@@ -132,10 +133,15 @@ print_merge_details(FILE *f, json_t *t)
 			    "judge_number")));
 		else
 			snprintf(what, sizeof(what), "no score");
-		fprintf(f, "%-20s   candidate %-3lld %-24s %-16s%s", "",
-		    (long long)json_integer_value(json_object_get(v,
-		    "candidate")), lb, what, json_is_true(json_object_get(v,
-		    "winner")) ? " winner" : "");
+		snprintf(line, sizeof(line), "%-20s   candidate %-3lld %-24s "
+		    "%-16s%s", "", (long long)json_integer_value(
+		    json_object_get(v, "candidate")), lb, what,
+		    json_is_true(json_object_get(v, "winner")) ? " winner" :
+		    "");
+		/* no trailing blanks from the padding */
+		for (n = strlen(line); n && line[n - 1] == ' ';)
+			line[--n] = '\0';
+		fprintf(f, "%s", line);
 		if (json_string_value(json_object_get(v, "error")))
 			fprintf(f, " (%s)", str(v, "error"));
 		fprintf(f, "\n");
