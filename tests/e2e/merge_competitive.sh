@@ -167,6 +167,27 @@ judge_prompt = choose 2' >u.ini
 	expect_py 't["j"]["tokens_in"] == 10 and t["j"]["tokens_out"] == 20 and abs(t["j"]["cost_usd"] - 10) < 1e-9' "judge usage and cost count toward the task"
 fi
 
+# Ctrl-C while the judge thinks: the judge is stopped, the run exits 130
+printf '%s%s\n' "$head" '[backend judge]
+type = exec
+command = sh -c "touch judging; exec sleep 30"
+[task j]
+backend = a
+replicas = 2
+prompt = 0=x;1=y
+merge = competitive
+judge = judge' >int.ini
+"$DROVE" run int.ini >/dev/null 2>int.err &
+pid=$!
+for _ in $(seq 100); do [ -e judging ] && break; sleep 0.1; done
+start=$(date +%s)
+kill -INT $pid
+wait $pid
+rc=$?
+expect_eq "$rc" 130 "interrupted judge: exit 130"
+expect_eq "$(( $(date +%s) - start < 10 ))" 1 "interrupted judge: stopped at once"
+expect_py 't["j"]["status"] == "cancelled"' "interrupted judge: task cancelled"
+
 # load errors: exit 2 with file:line, nothing runs
 printf '%s%s\n' "$head" '[task x]
 backend = a
