@@ -150,8 +150,8 @@ print_merge_details(FILE *f, json_t *t)
 	if (votes == NULL)
 		return;
 	json_array_foreach(json_object_get(votes, "tally"), i, v)
-		fprintf(f, "%-20s   vote '%.40s' %lld, weight %g, share %.2f%s\n",
-		    "", str(v, "answer"), (long long)json_integer_value(
+		fprintf(f, "%-20s   vote '%.40s' %lld, weight %g, share "
+		    "%.2f%s\n", "", str(v, "answer"), (long long)json_integer_value(
 		    json_object_get(v, "votes")), num(v, "weight"),
 		    num(v, "share"), json_is_true(json_object_get(v,
 		    "winner")) ? "  winner" : "");
