@@ -196,11 +196,15 @@ cmd_build() {
 }
 
 cmd_plugins() {
-	local n
+	local n libs
 	mkdir -p "$B/plugins"
 	for n in $(plugin_names); do
+		# a plugin that uses jansson links the shared library itself:
+		# the binary's static copy is not exported to it
+		libs=
+		grep -q '#include <jansson.h>' "plugins/$n.c" && libs=-ljansson
 		$CC $CFLAGS_BASE $OPT -fPIC -shared -fvisibility=hidden \
-		    -o "$B/plugins/$n.so" "plugins/$n.c"
+		    -o "$B/plugins/$n.so" "plugins/$n.c" $libs
 	done
 	echo "built $(plugin_names | wc -l) plugins into $B/plugins/" >&2
 }

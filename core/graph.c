@@ -30,6 +30,15 @@ struct build {
 	size_t errlen;
 };
 
+int
+graph_is_task_key(const char *key)
+{
+	for (size_t i = 0; task_keys[i]; i++)
+		if (strcmp(task_keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
 void
 graph_init(struct graph *g)
 {
@@ -410,6 +419,9 @@ parse_task(struct build *b, struct task *t)
 		t->system = xstrdup(v);
 	if ((v = conf_get(s, "judge")) != NULL &&
 	    check_backend(b, t, "judge", v) < 0)
+		return DROVE_EINVAL;
+	if ((v = conf_get(s, "summarize")) != NULL &&
+	    check_backend(b, t, "summarize", v) < 0)
 		return DROVE_EINVAL;
 
 	if (conf_get_long(s, "replicas", 1, 1, 1000, &t->replicas, b->err,

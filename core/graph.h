@@ -75,6 +75,10 @@ struct graph_opts {
 	const char *default_backend;
 };
 
+/* True if key is one the core reads in every [task] section (merge
+ * plugins add their own). */
+int graph_is_task_key(const char *key);
+
 void graph_init(struct graph *g);
 void graph_release(struct graph *g);
 

@@ -209,6 +209,10 @@ static const struct drove_host host_table = {
 	.write_output = sched_write_output,
 	.expand_output = host_expand_output,
 	.merge_done = sched_merge_done,
+	/* merges: calls to backends */
+	.backend_call = sched_backend_call,
+	.backend_call_cancel = sched_backend_call_cancel,
+	.merge_note = sched_merge_note,
 };
 
 const struct drove_host *

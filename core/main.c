@@ -13,6 +13,7 @@
 #include "drove/plugin.h"
 #include "fetch.h"
 #include "graph.h"
+#include "merge.h"
 #include "registry.h"
 #include "report.h"
 #include "sched.h"
@@ -158,6 +159,8 @@ setup_load(struct setup *s, const char *task_file, const char *config)
 	go.merge_keys = s->merge_keys;
 	go.default_backend = d ? conf_get(d, "backend") : NULL;
 	if (graph_build(&s->graph, &s->conf, &go, err, sizeof(err)) < 0)
+		goto fail;
+	if (merge_check_tasks(&s->graph, &s->reg, err, sizeof(err)) < 0)
 		goto fail;
 	return 0;
 fail:

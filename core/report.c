@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,74 @@ sorted_rows(json_t *s, size_t *n)
 	return rows;
 }
 
+/* "replica 2 (sh)" or "'task'": how a merge's source is named. */
+static void
+source_label(json_t *o, char *buf, size_t len)
+{
+	json_t *rep = json_object_get(o, "replica");
+	const char *be = json_string_value(json_object_get(o, "backend"));
+
+	if (json_is_integer(rep))
+		snprintf(buf, len, "replica %lld%s%s%s",
+		    (long long)json_integer_value(rep), be ? " (" : "",
+		    be ? be : "", be ? ")" : "");
+	else
+		snprintf(buf, len, "'%s'", str(o, "task"));
+}
+
+/* What a merge added to a task: the competitive merge's candidates and
+ * scores, the consensus merge's tally. */
+static void
+print_merge_details(FILE *f, json_t *t)
+{
+	json_t *a = json_object_get(t, "candidates"), *v, *votes;
+	char lb[160];
+	size_t i;
+
+	json_array_foreach(a, i, v) {
+		json_t *sc = json_object_get(v, "score");
+		char what[64], line[512];
+		size_t n;
+
+		source_label(v, lb, sizeof(lb));
+		if (json_is_number(sc))
+			snprintf(what, sizeof(what), "score %g",
+			    json_number_value(sc));
+		else if (json_is_integer(json_object_get(v, "judge_number")))
+			snprintf(what, sizeof(what), "judge's #%lld",
+			    (long long)json_integer_value(json_object_get(v,
+			    "judge_number")));
+		else
+			snprintf(what, sizeof(what), "no score");
+		snprintf(line, sizeof(line), "%-20s   candidate %-3lld %-24s "
+		    "%-16s%s", "", (long long)json_integer_value(
+		    json_object_get(v, "candidate")), lb, what,
+		    json_is_true(json_object_get(v, "winner")) ? " winner" :
+		    "");
+		/* no trailing blanks from the padding */
+		for (n = strlen(line); n && line[n - 1] == ' ';)
+			line[--n] = '\0';
+		fprintf(f, "%s", line);
+		if (json_string_value(json_object_get(v, "error")))
+			fprintf(f, " (%s)", str(v, "error"));
+		fprintf(f, "\n");
+	}
+	votes = json_object_get(t, "votes");
+	if (votes == NULL)
+		return;
+	json_array_foreach(json_object_get(votes, "tally"), i, v)
+		fprintf(f, "%-20s   vote '%.40s' %lld, weight %g, share "
+		    "%.2f%s\n", "", str(v, "answer"), (long long)json_integer_value(
+		    json_object_get(v, "votes")), num(v, "weight"),
+		    num(v, "share"), json_is_true(json_object_get(v,
+		    "winner")) ? "  winner" : "");
+	json_array_foreach(json_object_get(votes, "no_vote"), i, v) {
+		source_label(v, lb, sizeof(lb));
+		fprintf(f, "%-20s   no vote: %s: %s\n", "", lb,
+		    str(v, "why"));
+	}
+}
+
 void
 report_print_tasks(FILE *f, json_t *s)
 {
@@ -119,6 +188,7 @@ report_print_tasks(FILE *f, json_t *s)
 		    "tokens_out")), num(t, "cost_usd"));
 		if (json_string_value(json_object_get(t, "error")))
 			fprintf(f, "%-20s   %s\n", "", str(t, "error"));
+		print_merge_details(f, t);
 	}
 	free(rows);
 }

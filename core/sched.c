@@ -93,6 +93,13 @@ struct trun {
 	int started;
 	int resumed;
 	char *out_path;		/* tasks/<name>.out */
+	/* merges: calls to backends, and what the merge adds to the
+	 * summary */
+	char *artifact_dir;	/* tasks/<name>.merge */
+	int ncalls;
+	struct drove_usage musage;
+	double mcost, mbusy_s;
+	json_t *notes;
 };
 
 struct claim {
@@ -125,6 +132,7 @@ struct run {
 	struct loop_signal sigint, sigterm;
 	int nsignals;
 	json_t *summary;
+	struct mcall *mcalls;	/* merges' calls to backends */
 };
 
 static struct run *cur;
@@ -159,6 +167,11 @@ state_name(enum tstate s)
 static void pump(struct run *r);
 static void maybe_finish(struct run *r);
 static void task_failed(struct run *r, size_t i, const char *error);
+static int mcall_owns(struct run *r, struct drove_call *call);
+static void mcall_call_done(struct run *r, struct drove_call *call,
+    const struct drove_result *res);
+static void mcall_pump(struct run *r);
+static void mcall_cancel_all(struct run *r);
 
 /* --- backends ----------------------------------------------------------- */
 
@@ -340,21 +353,51 @@ claim(struct run *r, const char *path, size_t task, char *err,
 	return 0;
 }
 
-/* Declared outputs are claimed before anything runs, so two tasks that
- * name the same file are a load error, not a race. */
+/*
+ * Declared outputs are claimed before anything runs, so two sources that
+ * name the same file are a load error, not a race.  With the additive
+ * merge every replica (or every input of a merge node) writes its own
+ * file, so each of those paths is claimed; otherwise the task writes one.
+ */
 static int
 claim_declared(struct run *r, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < r->g->n; i++) {
 		const struct task *t = &r->g->tasks[i];
+		int additive, rc = 0;
+		size_t n = 1;
+		char **p;
 		char msg[512], where[256];
 
-		if (t->output == NULL || strstr(t->output, "{{replica}}"))
+		if (t->output == NULL)
 			continue;
-		char *p = host_expand_output(t->output, t->name, 0);
-		int rc = claim(r, p, i, msg, sizeof(msg));
-
-		free(p);
+		additive = strcmp(t->merge, "additive") == 0;
+		if (additive)
+			n = t->ninputs ? t->ninputs : (size_t)t->replicas;
+		p = xcalloc(n + 1, sizeof(*p));
+		for (size_t k = 0; k < n && rc == 0; k++) {
+			p[k] = host_expand_output(t->output, additive &&
+			    t->ninputs ? t->inputs[k] : t->name, additive &&
+			    !t->ninputs ? (int)k : 0);
+			for (size_t j = 0; j < k && rc == 0; j++) {
+				if (strcmp(p[j], p[k]) != 0)
+					continue;
+				if (t->ninputs)
+					errf(msg, sizeof(msg), "'%s' would be "
+					    "written for inputs '%s' and '%s' "
+					    "(put {{name}} in output)", p[k],
+					    t->inputs[j], t->inputs[k]);
+				else
+					errf(msg, sizeof(msg), "'%s' would be "
+					    "written by replicas %zu and %zu "
+					    "(put {{replica}} in output)", p[k],
+					    j, k);
+				rc = DROVE_EINVAL;
+			}
+			if (rc == 0)
+				rc = claim(r, p[k], i, msg, sizeof(msg));
+		}
+		strv_free(p);
 		if (rc < 0) {
 			conf_where(t->sec, "output", where, sizeof(where));
 			errf(err, errlen, "%s: task '%s': output %s", where,
@@ -587,7 +630,10 @@ merge_start(struct run *r, size_t i, struct drove_merge_input *in, size_t n)
 	t->mc.n = n;
 	t->mc.inputs = in;
 	t->mc.output = gt->output;
-	t->mc.artifact_dir = r->dir;
+	if (t->artifact_dir == NULL)
+		t->artifact_dir = xasprintf("%s/tasks/%s.merge", r->dir,
+		    gt->name);
+	t->mc.artifact_dir = t->artifact_dir;
 	t->mc.core = (void *)(uintptr_t)i;
 	if (p == NULL) {
 		task_failed(r, i, "unknown merge");
@@ -842,6 +888,10 @@ sched_call_progress(struct drove_call *call, const char *text, size_t len)
 void
 sched_call_done(struct drove_call *call, const struct drove_result *res)
 {
+	if (mcall_owns(cur, call)) {
+		mcall_call_done(cur, call, res);
+		return;
+	}
 	struct job *jb = call->core;
 	struct run *r = jb->run;
 	const struct task *gt = &r->g->tasks[jb->task];
@@ -928,6 +978,7 @@ pump(struct run *r)
 	r->in_pump = 1;
 	do {
 		r->pump_again = 0;
+		mcall_pump(r);
 		for (size_t k = 0; k < r->qlen && !r->stopping;) {
 			struct job *jb = r->queue[k];
 
@@ -1022,7 +1073,310 @@ on_signal(struct loop *l, struct loop_signal *s, int signo)
 				p->merge->cancel(host_get(), &t->mc);
 		}
 	}
+	mcall_cancel_all(r);
 	maybe_finish(r);
+}
+
+/* --- merges: calls to backends ----------------------------------------- */
+
+/*
+ * A call a merge plugin makes to a backend (a judge, a summary), through
+ * host->backend_call.  It waits for a free slot of the backend's
+ * `concurrency`, is retried after a rate limit, and its usage counts
+ * toward the merging task.  done runs once, from the loop.
+ */
+struct mcall {
+	struct run *run;
+	size_t task;
+	struct backend *be;
+	struct drove_call call;
+	char *prompt;
+	char *system;
+	char *stderr_path;
+	void (*done)(void *arg, const struct drove_result *r);
+	void *arg;
+	enum jstate state;	/* JS_DONE: a failure waits to be told */
+	int attempts;
+	int cancel_sent;
+	int status;		/* JS_DONE: the failure */
+	char *error;
+	double attempt_start;
+	struct loop_timer timer;
+	struct mcall *next;
+};
+
+static int
+mcall_owns(struct run *r, struct drove_call *call)
+{
+	for (struct mcall *mc = r ? r->mcalls : NULL; mc; mc = mc->next)
+		if (&mc->call == call)
+			return 1;
+	return 0;
+}
+
+static void
+mcall_unlink(struct run *r, struct mcall *mc)
+{
+	for (struct mcall **pp = &r->mcalls; *pp; pp = &(*pp)->next) {
+		if (*pp == mc) {
+			*pp = mc->next;
+			return;
+		}
+	}
+}
+
+/* Unlinks and frees mc, then tells the merge. */
+static void
+mcall_finish(struct run *r, struct mcall *mc, const struct drove_result *res)
+{
+	void (*done)(void *, const struct drove_result *) = mc->done;
+	void *arg = mc->arg;
+
+	loop_timer_stop(r->loop, &mc->timer);
+	mcall_unlink(r, mc);
+	free(mc->prompt);
+	free(mc->system);
+	free(mc->stderr_path);
+	free(mc->error);
+	free(mc);
+	done(arg, res);
+	pump(r);
+}
+
+static void
+mcall_timer(struct loop *l, struct loop_timer *tm)
+{
+	struct mcall *mc = tm->data;
+	struct run *r = mc->run;
+
+	(void)l;
+	if (mc->state == JS_BACKOFF) {
+		mc->state = JS_QUEUED;
+		pump(r);
+		return;
+	}
+	struct drove_result res = {
+		.size = sizeof(res),
+		.status = mc->status,
+		.error = mc->error,
+		.retry_after_ms = -1,
+	};
+
+	mcall_finish(r, mc, &res);
+}
+
+/* Ends mc with a failure from the loop, not from the caller's stack. */
+static void
+mcall_fail_later(struct run *r, struct mcall *mc, int status,
+    const char *error)
+{
+	mc->state = JS_DONE;
+	mc->status = status;
+	free(mc->error);
+	mc->error = xstrdup(error);
+	loop_timer_start(r->loop, &mc->timer, 0, mcall_timer, mc);
+}
+
+static void
+mcall_start(struct run *r, struct mcall *mc)
+{
+	const struct task *gt = &r->g->tasks[mc->task];
+	int rc;
+
+	mc->state = JS_RUNNING;
+	mc->attempts++;
+	mc->cancel_sent = 0;
+	mc->attempt_start = rel(r);
+	mc->be->inflight++;
+	memset(&mc->call, 0, sizeof(mc->call));
+	mc->call.size = sizeof(mc->call);
+	mc->call.task = gt->name;
+	mc->call.replica = -1;
+	mc->call.attempt = mc->attempts;
+	mc->call.prompt = mc->prompt;
+	mc->call.prompt_len = strlen(mc->prompt);
+	mc->call.system = mc->system;
+	mc->call.timeout_s = gt->timeout_s;
+	mc->call.stderr_path = mc->stderr_path;
+	mc->call.task_conf = (const struct drove_conf *)gt->sec;
+	mc->call.core = mc;
+	rc = mc->be->p->backend->start(mc->be->state, &mc->call);
+	if (rc < 0 && mc->state == JS_RUNNING) {
+		mc->be->inflight--;
+		mcall_fail_later(r, mc, rc, "the backend could not start the "
+		    "call");
+	}
+}
+
+/* Starts the queued calls whose backend has a free slot. */
+static void
+mcall_pump(struct run *r)
+{
+	struct mcall *mc;
+
+again:
+	for (mc = r->mcalls; mc; mc = mc->next) {
+		if (mc->state != JS_QUEUED)
+			continue;
+		if (mc->be->concurrency > 0 &&
+		    mc->be->inflight >= mc->be->concurrency)
+			continue;
+		mcall_start(r, mc);
+		goto again;
+	}
+}
+
+static void
+mcall_call_done(struct run *r, struct drove_call *call,
+    const struct drove_result *res)
+{
+	struct mcall *mc = call->core;
+	struct trun *t = &r->t[mc->task];
+
+	if (mc->state != JS_RUNNING)
+		return;
+	mc->be->inflight--;
+	t->mbusy_s += rel(r) - mc->attempt_start;
+	t->musage.tokens_in += res->usage.tokens_in;
+	t->musage.tokens_out += res->usage.tokens_out;
+	t->musage.cache_read += res->usage.cache_read;
+	t->musage.cache_write += res->usage.cache_write;
+	t->mcost += ((double)res->usage.tokens_in * mc->be->price_in +
+	    (double)res->usage.tokens_out * mc->be->price_out) / 1e6;
+	if (res->status == DROVE_ERATELIMIT && !r->interrupted &&
+	    !mc->cancel_sent) {
+		/* a rate limit is not the merge's fault: wait and redo */
+		mc->attempts--;
+		mc->state = JS_BACKOFF;
+		loop_timer_start(r->loop, &mc->timer, backoff_ms(mc->attempts <
+		    1 ? 1 : mc->attempts, res->retry_after_ms), mcall_timer,
+		    mc);
+		pump(r);
+		return;
+	}
+	mcall_finish(r, mc, res);
+}
+
+/* Opens a backend no task runs on, the first time a merge calls it. */
+static int
+mcall_open(struct backend *b, char *err, size_t errlen)
+{
+	char msg[512] = "";
+	int rc;
+
+	if (b->used)
+		return 0;
+	rc = b->p->backend->open(host_get(),
+	    (const struct drove_conf *)b->sec, &b->state, msg, sizeof(msg));
+	if (rc < 0) {
+		errf(err, errlen, "backend '%s': %s", b->name,
+		    msg[0] ? msg : "cannot open");
+		return rc;
+	}
+	b->used = 1;
+	return 0;
+}
+
+int
+sched_backend_call(struct drove_merge_call *m, const char *backend,
+    const char *prompt, const char *system,
+    void (*done)(void *arg, const struct drove_result *r), void *arg,
+    void **handle)
+{
+	struct run *r = cur;
+	struct backend *b;
+	struct mcall *mc;
+	struct trun *t;
+	char err[1024];
+	int rc;
+
+	if (r == NULL || m == NULL || backend == NULL || done == NULL ||
+	    (b = find_backend(r, backend)) == NULL)
+		return DROVE_EINVAL;
+	t = &r->t[(size_t)(uintptr_t)m->core];
+	mc = xcalloc(1, sizeof(*mc));
+	mc->run = r;
+	mc->task = (size_t)(uintptr_t)m->core;
+	mc->be = b;
+	mc->prompt = xstrdup(prompt ? prompt : "");
+	mc->system = system ? xstrdup(system) : NULL;
+	mc->done = done;
+	mc->arg = arg;
+	if (t->artifact_dir && mkdir_p(t->artifact_dir, 0777) == 0)
+		mc->stderr_path = xasprintf("%s/call-%d.err",
+		    t->artifact_dir, t->ncalls);
+	t->ncalls++;
+	mc->next = r->mcalls;
+	r->mcalls = mc;
+	*handle = mc;
+	rc = mcall_open(b, err, sizeof(err));
+	if (rc < 0) {
+		mcall_fail_later(r, mc, rc, err);
+		return 0;
+	}
+	/* queued from the loop: done must not run within backend_call */
+	mc->state = JS_BACKOFF;
+	loop_timer_start(r->loop, &mc->timer, 0, mcall_timer, mc);
+	return 0;
+}
+
+void
+sched_backend_call_cancel(void *handle)
+{
+	struct mcall *mc = handle;
+	struct run *r = cur;
+
+	if (r == NULL || mc == NULL || mc->cancel_sent)
+		return;
+	mc->cancel_sent = 1;
+	switch (mc->state) {
+	case JS_RUNNING:
+		if (mc->be->p->backend->cancel)
+			mc->be->p->backend->cancel(mc->be->state, &mc->call);
+		break;
+	case JS_QUEUED:
+	case JS_BACKOFF:
+		loop_timer_stop(r->loop, &mc->timer);
+		mcall_fail_later(r, mc, DROVE_ECANCELED, "cancelled");
+		break;
+	case JS_DONE:
+		break;
+	}
+}
+
+static void
+mcall_cancel_all(struct run *r)
+{
+	struct mcall *mc;
+
+	/* a cancel may end a call at once, unlinking it: rescan */
+again:
+	for (mc = r->mcalls; mc; mc = mc->next) {
+		if (!mc->cancel_sent) {
+			sched_backend_call_cancel(mc);
+			goto again;
+		}
+	}
+}
+
+int
+sched_merge_note(struct drove_merge_call *m, const char *key,
+    const char *json)
+{
+	struct run *r = cur;
+	struct trun *t;
+	json_t *v;
+
+	if (r == NULL || m == NULL || key == NULL || json == NULL)
+		return DROVE_EINVAL;
+	v = json_loads(json, JSON_DECODE_ANY, NULL);
+	if (v == NULL)
+		return DROVE_EINVAL;
+	t = &r->t[(size_t)(uintptr_t)m->core];
+	if (t->notes == NULL)
+		t->notes = json_object();
+	json_object_set_new(t->notes, key, v);
+	return 0;
 }
 
 /* --- run directory ------------------------------------------------------ */
@@ -1211,6 +1565,11 @@ build_summary(struct run *r, double wall)
 				be = be ? be : jb->be->name;
 			}
 		}
+		/* what the merge's own calls (a judge, a summary) took */
+		busy += t->mbusy_s;
+		ti += t->musage.tokens_in;
+		to += t->musage.tokens_out;
+		tc += t->mcost;
 		dur[i] = t->started ? t->end_s - t->start_s : 0;
 		sum += busy;
 		tin += ti;
@@ -1238,6 +1597,8 @@ build_summary(struct run *r, double wall)
 		    json_integer(g->tasks[i].replicas));
 		if (t->resumed)
 			json_object_set_new(o, "resumed", json_true());
+		if (t->notes)
+			json_object_update_missing(o, t->notes);
 		json_object_set_new(tasks, g->tasks[i].name, o);
 	}
 	np = graph_critical_path(g, dur, path, g->n, &cplen);
@@ -1332,6 +1693,8 @@ run_release(struct run *r)
 		free(t->text);
 		free(t->error);
 		free(t->out_path);
+		free(t->artifact_dir);
+		json_decref(t->notes);
 	}
 	free(r->t);
 	free(r->queue);

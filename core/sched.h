@@ -51,5 +51,12 @@ void sched_merge_done(struct drove_merge_call *m, int outcome,
     const char *text, size_t len, const char *error);
 int sched_write_output(struct drove_merge_call *m, const char *path,
     const void *data, size_t len, char *err, size_t errlen);
+int sched_backend_call(struct drove_merge_call *m, const char *backend,
+    const char *prompt, const char *system,
+    void (*done)(void *arg, const struct drove_result *r), void *arg,
+    void **handle);
+void sched_backend_call_cancel(void *handle);
+int sched_merge_note(struct drove_merge_call *m, const char *key,
+    const char *json);
 
 #endif /* DROVE_SCHED_H */

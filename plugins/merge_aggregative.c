@@ -2,12 +2,19 @@
  * aggregative merge: the sources' outputs concatenated in declared order,
  * each part preceded by an optional header (`header = ## {{name}}`) and
  * separated by `separator` (default: nothing; every part ends in a
- * newline).  The result goes to the task's `output` when it has one.
+ * newline).  With `summarize = BACKEND` that backend is asked to
+ * summarise the collected parts (`summarize_prompt` leads the prompt); the
+ * summary is then the result, and the parts are kept as parts.md in the
+ * task's artifact directory.  The result goes to the task's `output` when
+ * it has one.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "drove/plugin.h"
+
+#define DEFAULT_SUMMARIZE_PROMPT "Summarise the following parts into " \
+	"one coherent result. Keep every fact that matters; drop repetition."
 
 struct sbuf {
 	const struct drove_host *h;
@@ -43,17 +50,116 @@ sb_add_unescaped(struct sbuf *b, const char *s)
 	}
 }
 
+/* A summary in flight. */
+struct summary {
+	const struct drove_host *h;
+	struct drove_merge_call *m;
+	const char *backend;
+	void *call;
+};
+
+/* Writes the merged result to the task's output, if it has one, and
+ * reports the outcome. */
+static void
+finish(const struct drove_host *h, struct drove_merge_call *m,
+    const char *text, size_t len, const char *error)
+{
+	char err[512], msg[600];
+
+	if (error) {
+		h->merge_done(m, DROVE_MERGE_ERROR, NULL, 0, error);
+		return;
+	}
+	if (m->output) {
+		char *path = h->expand_output(m->output, m->task, 0);
+		int rc = h->write_output(m, path, text, len, err,
+		    sizeof(err));
+
+		h->free(path);
+		if (rc < 0) {
+			snprintf(msg, sizeof(msg), "%s", err);
+			h->merge_done(m, DROVE_MERGE_ERROR, NULL, 0, msg);
+			return;
+		}
+	}
+	h->merge_done(m, DROVE_MERGE_CLEAN, text, len, NULL);
+}
+
+static void
+summary_done(void *arg, const struct drove_result *r)
+{
+	struct summary *sm = arg;
+	const struct drove_host *h = sm->h;
+	struct drove_merge_call *m = sm->m;
+	char msg[1024];
+
+	m->plugin_data = NULL;
+	if (r->status != 0) {
+		snprintf(msg, sizeof(msg), "summarize: backend '%s' failed: "
+		    "%s", sm->backend, r->error ? r->error : "error");
+		finish(h, m, NULL, 0, msg);
+	} else {
+		finish(h, m, r->text ? r->text : "", r->text ? r->len : 0,
+		    NULL);
+	}
+	h->free(sm);
+}
+
+/* Keeps the parts in the artifact directory and asks the backend for a
+ * summary of them; the summary becomes the result. */
+static void
+summarize(const struct drove_host *h, struct drove_merge_call *m,
+    const char *backend, struct sbuf *parts)
+{
+	const char *intro = h->conf_get(m->conf, "summarize_prompt");
+	struct sbuf p = { h, NULL, 0, 0 };
+	struct summary *sm;
+	char err[512], msg[600], *path;
+	size_t dl = strlen(m->artifact_dir);
+	int rc;
+
+	path = h->alloc(dl + sizeof("/parts.md"));
+	memcpy(path, m->artifact_dir, dl);
+	memcpy(path + dl, "/parts.md", sizeof("/parts.md"));
+	rc = h->write_output(m, path, parts->p, parts->len, err, sizeof(err));
+	h->free(path);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "%s", err);
+		finish(h, m, NULL, 0, msg);
+		return;
+	}
+	if (intro == NULL)
+		intro = DEFAULT_SUMMARIZE_PROMPT;
+	sb_add(&p, intro, strlen(intro));
+	sb_add(&p, "\n\n", 2);
+	sb_add(&p, parts->p, parts->len);
+	sm = h->alloc(sizeof(*sm));
+	sm->h = h;
+	sm->m = m;
+	sm->backend = backend;
+	sm->call = NULL;
+	m->plugin_data = sm;
+	rc = h->backend_call(m, backend, p.p, NULL, summary_done, sm,
+	    &sm->call);
+	h->free(p.p);
+	if (rc < 0) {
+		m->plugin_data = NULL;
+		h->free(sm);
+		snprintf(msg, sizeof(msg), "summarize: cannot call backend "
+		    "'%s'", backend);
+		finish(h, m, NULL, 0, msg);
+	}
+}
+
 static int
 aggregative_start(const struct drove_host *h, struct drove_merge_call *m)
 {
 	const char *header = h->conf_get(m->conf, "header");
 	const char *sep = h->conf_get(m->conf, "separator");
+	const char *sumb = h->conf_get(m->conf, "summarize");
 	struct sbuf b = { h, NULL, 0, 0 };
-	char err[512], msg[512];
 	size_t ok = 0;
-	int outcome = DROVE_MERGE_CLEAN;
 
-	msg[0] = '\0';
 	sb_add(&b, "", 0);
 	for (size_t i = 0; i < m->n; i++) {
 		const struct drove_merge_input *in = &m->inputs[i];
@@ -75,30 +181,49 @@ aggregative_start(const struct drove_host *h, struct drove_merge_call *m)
 		if (in->len && in->text[in->len - 1] != '\n')
 			sb_add(&b, "\n", 1);
 	}
-	if (ok == 0) {
-		snprintf(msg, sizeof(msg), "every source failed");
-		outcome = DROVE_MERGE_ERROR;
-	} else if (m->output) {
-		char *path = h->expand_output(m->output, m->task, 0);
-
-		if (h->write_output(m, path, b.p, b.len, err,
-		    sizeof(err)) < 0) {
-			snprintf(msg, sizeof(msg), "%s", err);
-			outcome = DROVE_MERGE_ERROR;
-		}
-		h->free(path);
-	}
-	h->merge_done(m, outcome, b.p, b.len, msg[0] ? msg : NULL);
+	if (ok == 0)
+		finish(h, m, NULL, 0, "every source failed");
+	else if (sumb)
+		summarize(h, m, sumb, &b);
+	else
+		finish(h, m, b.p, b.len, NULL);
 	h->free(b.p);
+	return 0;
+}
+
+static void
+aggregative_cancel(const struct drove_host *h, struct drove_merge_call *m)
+{
+	struct summary *sm = m->plugin_data;
+
+	if (sm && sm->call)
+		h->backend_call_cancel(sm->call);
+}
+
+static int
+aggregative_check(const struct drove_host *h, const struct drove_conf *c,
+    const char **key, char *err, size_t errlen)
+{
+	if (h->conf_get(c, "summarize_prompt") &&
+	    !h->conf_get(c, "summarize")) {
+		*key = "summarize_prompt";
+		snprintf(err, errlen, "summarize_prompt without summarize = "
+		    "BACKEND");
+		return DROVE_EINVAL;
+	}
 	return 0;
 }
 
 static const struct drove_merge_ops aggregative_ops = {
 	.size = sizeof(struct drove_merge_ops),
 	.start = aggregative_start,
+	.cancel = aggregative_cancel,
+	.check = aggregative_check,
 };
 
-static const char *const aggregative_keys[] = { "header", "separator", NULL };
+static const char *const aggregative_keys[] = {
+	"header", "separator", "summarize", "summarize_prompt", NULL
+};
 
 static const struct drove_plugin aggregative_plugin = {
 	.abi_major = DROVE_ABI_MAJOR,

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define DROVE_ABI_MAJOR 1
-#define DROVE_ABI_MINOR 0
+#define DROVE_ABI_MINOR 1
 
 /* True when the struct at p, whose size field says how much the other side
  * wrote, has the member m. */
@@ -144,7 +144,8 @@ struct drove_merge_call {
 	size_t n;
 	const struct drove_merge_input *inputs;
 	const char *output;	/* the task's `output` template, or NULL */
-	const char *artifact_dir; /* a directory the merge may write into */
+	const char *artifact_dir; /* this task's own directory for files the
+				   * merge keeps; write_output creates it */
 	void *core;
 	void *plugin_data;
 };
@@ -236,6 +237,32 @@ struct drove_host {
 	 * runs with DROVE_ECANCELED (at once when not called from one of
 	 * the request's callbacks), unless it already ran. */
 	void (*http_cancel)(void *handle);
+
+	/* merges: calls to backends */
+	/*
+	 * Starts one call on the configured backend named `backend` on
+	 * behalf of merge m (a judge, a summary).  prompt and system (may
+	 * be NULL) are copied.  Returns 0, fills *handle, and later calls
+	 * done(arg, r) exactly once from the loop, never from within
+	 * backend_call (r is borrowed for that call only; a failure to open
+	 * the backend also arrives there); or returns DROVE_EINVAL (no such
+	 * backend) and never calls done.  The call's usage and cost count
+	 * toward m's task; it waits for a free slot of the backend's
+	 * `concurrency`.
+	 */
+	int (*backend_call)(struct drove_merge_call *m, const char *backend,
+	    const char *prompt, const char *system,
+	    void (*done)(void *arg, const struct drove_result *r), void *arg,
+	    void **handle);
+	/* Stops a call backend_call started whose done has not run yet;
+	 * done still follows, with DROVE_ECANCELED. */
+	void (*backend_call_cancel)(void *handle);
+	/* Adds key = json (a JSON value as text, e.g. "[1,2]") to m's task
+	 * in summary.json, where `drove report` shows it; a key the core
+	 * already writes is left alone.  Returns 0, or DROVE_EINVAL when
+	 * json does not parse. */
+	int (*merge_note)(struct drove_merge_call *m, const char *key,
+	    const char *json);
 };
 
 /* Backend plugins: one configured [backend NAME] section is one state. */
@@ -261,7 +288,14 @@ struct drove_merge_ops {
 	 * once (it may do so before returning), or returns < 0 and never
 	 * calls it. */
 	int (*start)(const struct drove_host *h, struct drove_merge_call *m);
+	/* Asks a running merge to stop; merge_done still follows. */
 	void (*cancel)(const struct drove_host *h, struct drove_merge_call *m);
+	/* Optional: checks the merge's keys in a task's section before
+	 * anything runs.  Returns 0, or < 0 with a one-line reason in err
+	 * and the key at fault in *key (or NULL); the core adds
+	 * "file:line: task 'x': " and the run does not start. */
+	int (*check)(const struct drove_host *h, const struct drove_conf *task,
+	    const char **key, char *err, size_t errlen);
 };
 
 struct drove_plugin {
