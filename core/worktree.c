@@ -970,6 +970,25 @@ merge_bases(struct wt *w, size_t i, char **bases, char *err, size_t errlen)
 	return 0;
 }
 
+static void
+jlog_worktree(struct wt *w, size_t i)
+{
+	struct wtask *t = &w->t[i];
+	json_t *ev = json_object(), *copied = json_array();
+
+	for (size_t k = 0; t->copy != NULL && t->copy[k] != NULL; k++)
+		json_array_append_new(copied, json_sprintf("%s%s", w->prefix,
+		    t->copy[k]));
+	json_object_set_new(ev, "ev", json_string("worktree"));
+	json_object_set_new(ev, "task", json_string(tname(w, i)));
+	json_object_set_new(ev, "branch", json_string(t->branch));
+	json_object_set_new(ev, "worktree", json_string(t->path));
+	json_object_set_new(ev, "start", t->start ? json_string(t->start) :
+	    json_null());
+	json_object_set_new(ev, "copied", copied);
+	jlog(w, ev);
+}
+
 int
 wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 {
@@ -977,7 +996,6 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 	char **bases;
 	int rc = 0, have_branch;
 	char *ref;
-	json_t *ev, *copied;
 
 	if (w == NULL || !w->t[i].on)
 		return 0;
@@ -1031,9 +1049,13 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 		rc = DROVE_EIO;
 		goto out;
 	}
+	/* journaled at once, so clean finds it whatever happens next; the
+	 * start commit follows when the agent may start */
+	free(t->start);
+	t->start = NULL;
+	jlog_worktree(w, i);
 	if ((rc = merge_bases(w, i, bases, err, errlen)) < 0)
 		goto out;
-	free(t->start);
 	t->start = git_str(w, t->path, GIT_ARGS("rev-parse", "HEAD"), err,
 	    errlen);
 	if (t->start == NULL) {
@@ -1043,18 +1065,7 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 	(void)mkdir_p(t->workdir, 0777);
 	if ((rc = copy_in(w, i, 0, err, errlen)) < 0)
 		goto out;
-	ev = json_object();
-	json_object_set_new(ev, "ev", json_string("worktree"));
-	json_object_set_new(ev, "task", json_string(tname(w, i)));
-	json_object_set_new(ev, "branch", json_string(t->branch));
-	json_object_set_new(ev, "worktree", json_string(t->path));
-	json_object_set_new(ev, "start", json_string(t->start));
-	copied = json_array();
-	for (size_t k = 0; t->copy != NULL && t->copy[k] != NULL; k++)
-		json_array_append_new(copied, json_sprintf("%s%s", w->prefix,
-		    t->copy[k]));
-	json_object_set_new(ev, "copied", copied);
-	jlog(w, ev);
+	jlog_worktree(w, i);
 out:
 	strv_free(bases);
 	return rc;
