@@ -1312,7 +1312,7 @@ int
 wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet)
 {
 	const struct graph *g;
-	char *dir = NULL, *tmp = NULL, *dirty;
+	char *dir = NULL, *tmp = NULL, *dirty, *head = NULL;
 	char msg[512];
 	size_t n = 0;
 	int failed = 0;
@@ -1341,6 +1341,16 @@ wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet)
 			dir = xstrdup(tmp);
 		}
 	}
+	if (dir != NULL && (head = git_str(w, dir, GIT_ARGS("symbolic-ref",
+	    "--short", "-q", "HEAD"), NULL, 0), head == NULL ||
+	    strcmp(head, w->into) != 0)) {
+		/* someone checked out another branch there meanwhile */
+		w->refused = xasprintf("'%s' is no longer on '%s'", dir,
+		    w->into);
+		free(dir);
+		dir = NULL;
+	}
+	free(head);
 	if (dir != NULL && (dirty = dirty_files(w, dir)) != NULL) {
 		w->refused = xasprintf("'%s' has uncommitted changes (%s)",
 		    dir, dirty);

@@ -104,9 +104,38 @@ sed -i "s|AGENT|$T/agent.sh|" "$T/side.ini"
 drove run "$T/side.ini"
 expect_eq "$rc" 0 "merge_into run succeeds"
 expect_eq "$(git show side:f.txt)" f "merged into side"
+side_run=$(basename "$(readlink .drove/runs/last)")
 expect_eq "$(git rev-parse main)" "$head" "main untouched"
 expect_eq "$(git worktree list | wc -l | tr -d ' ')" 7 \
     "the temporary merge worktree is gone (main + 5 + 1 task worktrees)"
+
+# a task without a worktree dirties main during the run: the merge phase
+# is refused and the branch kept
+cat >"$T/dirty.ini" <<'INI'
+[backend agent]
+type = exec
+command = sh AGENT
+[task plain]
+prompt = Edit main's a.txt in place
+  sed -i 4s/.*/P/ a.txt
+[task g]
+isolation = worktree
+prompt = Add g.txt
+  echo g >g.txt
+INI
+sed -i "s|AGENT|$T/agent.sh|" "$T/dirty.ini"
+drove run "$T/dirty.ini"
+expect_eq "$rc" 1 "a refused merge phase fails the run"
+expect_has "$err" "merge phase refused" "refusal is reported"
+expect_has "$err" "uncommitted changes (a.txt)" "with the dirty file"
+[ -e g.txt ] && fail "g merged into a dirty tree" || ok "nothing merged into the dirty tree"
+grun=$(basename "$(readlink .drove/runs/last)")
+expect_eq "$(git rev-list --count "main..drove/$grun/g")" 1 "g's branch is kept"
+expect_py 'not t["g"]["merged"] and "a.txt" in s["merge"]["refused"]' "summary: refused"
+git checkout -q a.txt
+drove clean --force
+expect_eq "$rc" 0 "clean --force after a refused merge"
+expect_has "$out" "unmerged, removing: g" "clean defaults to the last run"
 
 # drove clean: everything is merged, so it all goes
 drove clean "$run"
@@ -114,8 +143,8 @@ expect_eq "$rc" 0 "clean succeeds"
 expect_has "$out" "removed 5, kept 0" "clean removes the merged worktrees"
 expect_eq "$(git branch --list "drove/$run/*")" "" "and their branches"
 [ -d ".drove/runs/$run/worktrees" ] && fail "worktrees dir left" || ok "worktrees dir gone"
-drove clean
-expect_has "$out" "removed 1, kept 0" "clean defaults to the last run"
+drove clean "$side_run"
+expect_has "$out" "removed 1, kept 0" "clean takes a run id"
 expect_eq "$(git worktree list | wc -l | tr -d ' ')" 1 "only main is left"
 drove clean --help
 expect_has "$out" "usage: drove clean" "clean --help"
