@@ -26,18 +26,8 @@
 #include <unistd.h>
 
 #include "drove/plugin.h"
-#include "host.h"
-#include "loop.h"
+#include "git.h"
 #include "util.h"
-
-extern char **environ;
-
-/* A NULL-ended argument list for git_run. */
-#define GIT_ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
-/* Identity for drove's own commits when git has none configured. */
-#define FALLBACK_NAME "user.name=drove"
-#define FALLBACK_EMAIL "user.email=drove@localhost"
 
 struct wtask {
 	int on;			/* isolation = worktree */
@@ -59,14 +49,13 @@ struct wt {
 	const struct graph *g;
 	const struct conf_section *d;
 	struct journal *j;
-	char *git;		/* path of the git binary */
+	struct git git;
 	char *top;		/* top level of the main worktree */
 	char *prefix;		/* the cwd below top: "" or "sub/dir/" */
 	char *common;		/* the common git directory */
 	char *base;		/* HEAD when the run started */
 	char *into;		/* target branch of the merge phase */
 	char *target_dir;	/* where into is checked out, or NULL */
-	int ident;		/* pass FALLBACK_NAME and FALLBACK_EMAIL */
 	char *id, *dir;
 	struct wtask *t;
 	json_t *overlaps, *violations;
@@ -74,219 +63,27 @@ struct wt {
 	int phase_ran;
 };
 
-/* --- running git -------------------------------------------------------- */
+/* --- git, in the repository of w -------------------------------------- */
 
-static char *
-find_git(void)
-{
-	const char *path = getenv("PATH"), *p, *e;
-
-	if (path == NULL || *path == '\0')
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; p != NULL; p = *e ? e + 1 : NULL) {
-		char *full;
-
-		e = strchr(p, ':');
-		if (e == NULL)
-			e = p + strlen(p);
-		if (e == p)
-			full = xstrdup("./git");
-		else
-			full = xasprintf("%.*s/git", (int)(e - p), p);
-		if (access(full, X_OK) == 0)
-			return full;
-		free(full);
-	}
-	return NULL;
-}
-
-/* The environment git runs with: the user's, minus what would point it at
- * another repository, plus what keeps it from asking anything. */
-static char **
-git_env(void)
-{
-	static const char *const drop[] = {
-		"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=", "GIT_PREFIX=",
-		"GIT_COMMON_DIR=", "GIT_OBJECT_DIRECTORY=", "LC_ALL=",
-		"GIT_TERMINAL_PROMPT=", "GIT_EDITOR=", "GIT_MERGE_AUTOEDIT=",
-		NULL
-	};
-	size_t n, k = 0;
-	char **v;
-
-	for (n = 0; environ[n] != NULL; n++)
-		;
-	v = xcalloc(n + 8, sizeof(*v));
-	for (size_t i = 0; i < n; i++) {
-		int keep = 1;
-
-		for (size_t d = 0; drop[d] != NULL && keep; d++)
-			keep = strncmp(environ[i], drop[d],
-			    strlen(drop[d])) != 0;
-		if (keep)
-			v[k++] = environ[i];
-	}
-	v[k++] = (char *)"LC_ALL=C";
-	v[k++] = (char *)"GIT_TERMINAL_PROMPT=0";
-	v[k++] = (char *)"GIT_EDITOR=true";
-	v[k++] = (char *)"GIT_MERGE_AUTOEDIT=no";
-	v[k] = NULL;
-	return v;
-}
-
-/* Reads both pipes to their end. */
-static void
-drain(int ofd, int efd, struct buf *out, struct buf *eb)
-{
-	struct pollfd pf[2] = { { ofd, POLLIN, 0 }, { efd, POLLIN, 0 } };
-	char tmp[8192];
-
-	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int k = 0; k < 2; k++) {
-			ssize_t n;
-
-			if (pf[k].fd < 0 || pf[k].revents == 0)
-				continue;
-			n = read(pf[k].fd, tmp, sizeof(tmp));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(pf[k].fd);
-				pf[k].fd = -1;
-				continue;
-			}
-			buf_add(k == 0 ? out : eb, tmp, (size_t)n);
-		}
-	}
-}
-
-/*
- * Runs "git -C dir ARGS" and waits for it.  stdout goes to out (may be
- * NULL), stdin is /dev/null; when git fails, the last line of its stderr
- * goes to err.  The child has its own process group, so a Ctrl-C meant for
- * drove does not tear a git command in half.  Returns git's exit status, or
- * 128 + the signal that ended it, or -1 when it could not run.
- */
 static int
-git_run(struct wt *w, const char *dir, const char *const *args,
+wt_git(struct wt *w, const char *dir, const char *const *args,
     struct buf *out, char *err, size_t errlen)
 {
-	const char *argv[64];
-	struct buf ob = BUF_INIT, eb = BUF_INIT;
-	int op[2], ep[2], status = 0, code;
-	size_t n = 0;
-	char **envp;
-	pid_t pid;
-
-	argv[n++] = "git";
-	argv[n++] = "-C";
-	argv[n++] = dir;
-	if (w->ident) {
-		argv[n++] = "-c";
-		argv[n++] = FALLBACK_NAME;
-		argv[n++] = "-c";
-		argv[n++] = FALLBACK_EMAIL;
-	}
-	argv[n++] = "-c";
-	argv[n++] = "commit.gpgsign=false";
-	for (size_t i = 0; args[i] != NULL && n < ARRAY_SIZE(argv) - 1; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	if (pipe2(op, O_CLOEXEC) < 0)
-		goto fail;
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		close(op[0]);
-		close(op[1]);
-		goto fail;
-	}
-	envp = git_env();
-	pid = fork();
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-
-		if (host_loop() != NULL)
-			loop_child_after_fork(host_loop());
-		signal(SIGPIPE, SIG_DFL);
-		(void)setpgid(0, 0);
-		if (nul < 0 || dup2(nul, STDIN_FILENO) < 0 ||
-		    dup2(op[1], STDOUT_FILENO) < 0 ||
-		    dup2(ep[1], STDERR_FILENO) < 0)
-			_exit(127);
-		execve(w->git, (char *const *)argv, envp);
-		_exit(127);
-	}
-	free(envp);
-	close(op[1]);
-	close(ep[1]);
-	if (pid < 0) {
-		close(op[0]);
-		close(ep[0]);
-		goto fail;
-	}
-	drain(op[0], ep[0], out ? out : &ob, &eb);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	code = WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
-	if (code != 0 && err != NULL) {
-		char *s = strtrim((char *)buf_str(&eb));
-		char *nl = strrchr(s, '\n');
-
-		errf(err, errlen, "git %s: %s", args[0], nl ? nl + 1 :
-		    *s ? s : code == 127 ? "cannot run git" : "failed");
-	}
-	log_debug("git -C %s %s ... -> %d", dir, args[0], code);
-	buf_release(&ob);
-	buf_release(&eb);
-	return code;
-fail:
-	errf(err, errlen, "cannot run git: %s", strerror(errno));
-	return -1;
+	return git_run(&w->git, dir, args, out, err, errlen);
 }
 
-/* git's stdout, trimmed, or NULL when it failed. */
 static char *
-git_str(struct wt *w, const char *dir, const char *const *args, char *err,
+wt_gits(struct wt *w, const char *dir, const char *const *args, char *err,
     size_t errlen)
 {
-	struct buf b = BUF_INIT;
-	char *s;
-
-	if (git_run(w, dir, args, &b, err, errlen) != 0) {
-		buf_release(&b);
-		return NULL;
-	}
-	s = xstrdup(strtrim((char *)buf_str(&b)));
-	buf_release(&b);
-	return s;
+	return git_str(&w->git, dir, args, err, errlen);
 }
 
-/* git's NUL-separated stdout (-z) as a NULL-ended list, or NULL. */
 static char **
-git_list(struct wt *w, const char *dir, const char *const *args, char *err,
+wt_gitl(struct wt *w, const char *dir, const char *const *args, char *err,
     size_t errlen)
 {
-	struct buf b = BUF_INIT;
-	char **v;
-	size_t n = 0, k = 0;
-
-	if (git_run(w, dir, args, &b, err, errlen) != 0) {
-		buf_release(&b);
-		return NULL;
-	}
-	for (size_t i = 0; i < b.len; i++)
-		n += b.data[i] == '\0';
-	v = xcalloc(n + 2, sizeof(*v));
-	for (size_t i = 0; i < b.len; i += strlen(b.data + i) + 1)
-		if (b.data[i] != '\0')
-			v[k++] = xstrdup(b.data + i);
-	buf_release(&b);
-	return v;
+	return git_list(&w->git, dir, args, err, errlen);
 }
 
 /* --- small helpers ------------------------------------------------------ */
@@ -493,16 +290,17 @@ check_tasks(const struct graph *g, int *any, char *err, size_t errlen)
 			conf_where(t->sec, "worktree_copy", where,
 			    sizeof(where));
 			if (!inside_path(v[k])) {
-				errf(err, errlen, "%s: task '%s': worktree_copy "
-				    "'%s' must be a relative path that stays "
-				    "in the tree", where, t->name, v[k]);
+				errf(err, errlen, "%s: task '%s': "
+				    "worktree_copy '%s' must be a relative "
+				    "path that stays in the tree", where,
+				    t->name, v[k]);
 				strv_free(v);
 				return DROVE_EINVAL;
 			}
 			if (lstat(v[k], &st) < 0) {
-				errf(err, errlen, "%s: task '%s': worktree_copy "
-				    "'%s': %s", where, t->name, v[k],
-				    strerror(errno));
+				errf(err, errlen, "%s: task '%s': "
+				    "worktree_copy '%s': %s", where, t->name,
+				    v[k], strerror(errno));
 				strv_free(v);
 				return DROVE_EINVAL;
 			}
@@ -517,7 +315,7 @@ static char *
 checked_out_at(struct wt *w, const char *branch)
 {
 	char *ref = xasprintf("refs/heads/%s", branch);
-	char **v = git_list(w, ".", GIT_ARGS("worktree", "list",
+	char **v = wt_gitl(w, ".", GIT_ARGS("worktree", "list",
 	    "--porcelain", "-z"), NULL, 0);
 	const char *path = NULL;
 	char *found = NULL;
@@ -539,7 +337,7 @@ checked_out_at(struct wt *w, const char *branch)
 static char *
 dirty_files(struct wt *w, const char *dir)
 {
-	char **v = git_list(w, dir, GIT_ARGS("status", "--porcelain", "-z",
+	char **v = wt_gitl(w, dir, GIT_ARGS("status", "--porcelain", "-z",
 	    "--untracked-files=no"), NULL, 0);
 	struct buf b = BUF_INIT;
 	size_t n = 0;
@@ -587,13 +385,13 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 	w->t = xcalloc(g->n + 1, sizeof(*w->t));
 	w->overlaps = json_array();
 	w->violations = json_array();
-	if ((w->git = find_git()) == NULL) {
+	if ((w->git.path = git_find()) == NULL) {
 		errf(err, errlen, "%s: task '%s': isolation = worktree needs "
 		    "git, and there is none in PATH", where,
 		    g->tasks[first].name);
 		goto fail;
 	}
-	w->top = git_str(w, ".", GIT_ARGS("rev-parse", "--show-toplevel"),
+	w->top = wt_gits(w, ".", GIT_ARGS("rev-parse", "--show-toplevel"),
 	    msg, sizeof(msg));
 	if (w->top == NULL || *w->top == '\0') {
 		errf(err, errlen, "%s: task '%s': isolation = worktree needs a "
@@ -602,11 +400,11 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 		    ".");
 		goto fail;
 	}
-	w->prefix = git_str(w, ".", GIT_ARGS("rev-parse", "--show-prefix"),
+	w->prefix = wt_gits(w, ".", GIT_ARGS("rev-parse", "--show-prefix"),
 	    NULL, 0);
-	w->common = git_str(w, ".", GIT_ARGS("rev-parse",
+	w->common = wt_gits(w, ".", GIT_ARGS("rev-parse",
 	    "--path-format=absolute", "--git-common-dir"), NULL, 0);
-	w->base = git_str(w, ".", GIT_ARGS("rev-parse", "--verify", "-q",
+	w->base = wt_gits(w, ".", GIT_ARGS("rev-parse", "--verify", "-q",
 	    "HEAD^{commit}"), NULL, 0);
 	if (w->base == NULL) {
 		errf(err, errlen, "%s: the repository '%s' has no commit yet; "
@@ -615,8 +413,8 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 	}
 	if (w->prefix == NULL)
 		w->prefix = xstrdup("");
-	w->ident = git_run(w, ".", GIT_ARGS("var", "GIT_AUTHOR_IDENT"), NULL,
-	    NULL, 0) != 0 || git_run(w, ".", GIT_ARGS("var",
+	w->git.ident = wt_git(w, ".", GIT_ARGS("var", "GIT_AUTHOR_IDENT"), NULL,
+	    NULL, 0) != 0 || wt_git(w, ".", GIT_ARGS("var",
 	    "GIT_COMMITTER_IDENT"), NULL, NULL, 0) != 0;
 	for (size_t i = 0; i < g->n; i++) {
 		char *ref;
@@ -624,7 +422,7 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 		if (g->tasks[i].isolation != ISOLATION_WORKTREE)
 			continue;
 		ref = xasprintf("drove/run/%s", g->tasks[i].name);
-		rc = git_run(w, ".", GIT_ARGS("check-ref-format", "--branch",
+		rc = wt_git(w, ".", GIT_ARGS("check-ref-format", "--branch",
 		    ref), NULL, NULL, 0);
 		free(ref);
 		if (rc != 0) {
@@ -640,7 +438,7 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 	if (into != NULL && *into != '\0') {
 		char *ref = xasprintf("refs/heads/%s", into);
 
-		rc = git_run(w, ".", GIT_ARGS("rev-parse", "--verify", "-q",
+		rc = wt_git(w, ".", GIT_ARGS("rev-parse", "--verify", "-q",
 		    ref), NULL, NULL, 0);
 		free(ref);
 		if (rc != 0) {
@@ -652,7 +450,7 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 		w->into = xstrdup(into);
 		w->target_dir = checked_out_at(w, into);
 	} else {
-		w->into = git_str(w, ".", GIT_ARGS("symbolic-ref", "--short",
+		w->into = wt_gits(w, ".", GIT_ARGS("symbolic-ref", "--short",
 		    "-q", "HEAD"), NULL, 0);
 		if (w->into == NULL) {
 			errf(err, errlen, "%s: HEAD is detached in '%s': check "
@@ -920,7 +718,7 @@ discard_unstarted(struct wt *w, size_t i, char **bases, char *err,
 		args[n++] = bases[k];
 	args[n++] = "--";
 	args[n] = NULL;
-	own = git_str(w, w->top, args, err, errlen);
+	own = wt_gits(w, w->top, args, err, errlen);
 	if (own == NULL || *own != '\0') {
 		if (own != NULL)
 			errf(err, errlen, "branch '%s' already exists and has "
@@ -930,12 +728,12 @@ discard_unstarted(struct wt *w, size_t i, char **bases, char *err,
 		return DROVE_ECONFLICT;
 	}
 	free(own);
-	if (path_exists(t->path) && git_run(w, w->top, GIT_ARGS("worktree",
+	if (path_exists(t->path) && wt_git(w, w->top, GIT_ARGS("worktree",
 	    "remove", "--force", t->path), NULL, err, errlen) != 0)
 		return DROVE_EIO;
-	(void)git_run(w, w->top, GIT_ARGS("worktree", "prune"), NULL, NULL,
+	(void)wt_git(w, w->top, GIT_ARGS("worktree", "prune"), NULL, NULL,
 	    0);
-	if (git_run(w, w->top, GIT_ARGS("branch", "-D", "-q", t->branch),
+	if (wt_git(w, w->top, GIT_ARGS("branch", "-D", "-q", t->branch),
 	    NULL, err, errlen) != 0)
 		return DROVE_EIO;
 	return 0;
@@ -951,13 +749,13 @@ merge_bases(struct wt *w, size_t i, char **bases, char *err, size_t errlen)
 		char **files;
 		char *list;
 
-		if (git_run(w, t->path, GIT_ARGS("merge", "-q", "--no-edit",
+		if (wt_git(w, t->path, GIT_ARGS("merge", "-q", "--no-edit",
 		    "--no-verify", bases[k]), NULL, err, errlen) == 0)
 			continue;
-		files = git_list(w, t->path, GIT_ARGS("diff", "--name-only",
+		files = wt_gitl(w, t->path, GIT_ARGS("diff", "--name-only",
 		    "-z", "--diff-filter=U"), NULL, 0);
 		list = strv_join(files, ", ");
-		(void)git_run(w, t->path, GIT_ARGS("merge", "--abort"), NULL,
+		(void)wt_git(w, t->path, GIT_ARGS("merge", "--abort"), NULL,
 		    NULL, 0);
 		if (files != NULL && files[0] != NULL)
 			errf(err, errlen, "the branches of its dependencies "
@@ -1007,20 +805,20 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 	t->changed = NULL;
 	bases = dep_branches(w, i);
 	ref = xasprintf("refs/heads/%s", t->branch);
-	have_branch = git_run(w, w->top, GIT_ARGS("rev-parse", "--verify",
+	have_branch = wt_git(w, w->top, GIT_ARGS("rev-parse", "--verify",
 	    "-q", ref), NULL, NULL, 0) == 0;
 	free(ref);
 	if (have_branch && t->start != NULL) {
 		/* an interrupted run's worktree: keep all it holds */
 		if (!path_exists(t->path)) {
-			(void)git_run(w, w->top, GIT_ARGS("worktree", "prune"),
+			(void)wt_git(w, w->top, GIT_ARGS("worktree", "prune"),
 			    NULL, NULL, 0);
-			if (git_run(w, w->top, GIT_ARGS("worktree", "add", "-q",
+			if (wt_git(w, w->top, GIT_ARGS("worktree", "add", "-q",
 			    t->path, t->branch), NULL, err, errlen) != 0) {
 				rc = DROVE_EIO;
 				goto out;
 			}
-		} else if (git_run(w, t->path, GIT_ARGS("rev-parse",
+		} else if (wt_git(w, t->path, GIT_ARGS("rev-parse",
 		    "--git-dir"), NULL, NULL, 0) != 0) {
 			errf(err, errlen, "'%s' exists and is not a worktree; "
 			    "move it away", t->path);
@@ -1043,7 +841,7 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 		rc = DROVE_EIO;
 		goto out;
 	}
-	if (git_run(w, w->top, GIT_ARGS("worktree", "add", "-q", "-b",
+	if (wt_git(w, w->top, GIT_ARGS("worktree", "add", "-q", "-b",
 	    t->branch, t->path, bases[0] ? bases[0] : w->base), NULL, err,
 	    errlen) != 0) {
 		rc = DROVE_EIO;
@@ -1056,7 +854,7 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 	jlog_worktree(w, i);
 	if ((rc = merge_bases(w, i, bases, err, errlen)) < 0)
 		goto out;
-	t->start = git_str(w, t->path, GIT_ARGS("rev-parse", "HEAD"), err,
+	t->start = wt_gits(w, t->path, GIT_ARGS("rev-parse", "HEAD"), err,
 	    errlen);
 	if (t->start == NULL) {
 		rc = DROVE_EIO;
@@ -1097,30 +895,30 @@ wt_finish(struct wt *w, size_t i, char *err, size_t errlen)
 	if (w == NULL || !w->t[i].on)
 		return 0;
 	t = &w->t[i];
-	if (git_run(w, t->path, GIT_ARGS("add", "-A"), NULL, err,
+	if (wt_git(w, t->path, GIT_ARGS("add", "-A"), NULL, err,
 	    errlen) != 0)
 		return DROVE_EIO;
 	/* copied-in files stay out of the commit (.env and the like) */
 	for (size_t k = 0; t->copy != NULL && t->copy[k] != NULL; k++) {
 		char *p = xasprintf("%s%s", w->prefix, t->copy[k]);
 
-		(void)git_run(w, t->path, GIT_ARGS("reset", "-q", t->start,
+		(void)wt_git(w, t->path, GIT_ARGS("reset", "-q", t->start,
 		    "--", p), NULL, NULL, 0);
 		free(p);
 	}
 	/* one commit per task, even when the agent committed itself */
-	head = git_str(w, t->path, GIT_ARGS("rev-parse", "HEAD"), err,
+	head = wt_gits(w, t->path, GIT_ARGS("rev-parse", "HEAD"), err,
 	    errlen);
 	if (head == NULL)
 		return DROVE_EIO;
-	if (strcmp(head, t->start) != 0 && git_run(w, t->path,
+	if (strcmp(head, t->start) != 0 && wt_git(w, t->path,
 	    GIT_ARGS("reset", "-q", "--soft", t->start), NULL, err,
 	    errlen) != 0) {
 		free(head);
 		return DROVE_EIO;
 	}
 	free(head);
-	rc = git_run(w, t->path, GIT_ARGS("diff", "--cached", "--quiet"),
+	rc = wt_git(w, t->path, GIT_ARGS("diff", "--cached", "--quiet"),
 	    NULL, err, errlen);
 	if (rc != 0 && rc != 1)
 		return DROVE_EIO;
@@ -1130,16 +928,16 @@ wt_finish(struct wt *w, size_t i, char *err, size_t errlen)
 	t->changed = NULL;
 	if (rc == 1) {
 		msg = commit_message(w, i);
-		rc = git_run(w, t->path, GIT_ARGS("commit", "-q", "--no-verify",
+		rc = wt_git(w, t->path, GIT_ARGS("commit", "-q", "--no-verify",
 		    "-m", msg), NULL, err, errlen);
 		free(msg);
 		if (rc != 0)
 			return DROVE_EIO;
-		t->commit = git_str(w, t->path, GIT_ARGS("rev-parse", "HEAD"),
+		t->commit = wt_gits(w, t->path, GIT_ARGS("rev-parse", "HEAD"),
 		    err, errlen);
 		if (t->commit == NULL)
 			return DROVE_EIO;
-		t->changed = git_list(w, t->path, GIT_ARGS("diff",
+		t->changed = wt_gitl(w, t->path, GIT_ARGS("diff",
 		    "--name-only", "-z", t->start, t->commit), NULL, 0);
 	} else {
 		log_info("task '%s': no changes in its worktree", tname(w, i));
@@ -1178,85 +976,88 @@ glob_literal(struct wt *w, const char *path)
 	return buf_detach(&b, NULL);
 }
 
+/* Reports the files both a and b changed. */
+static void
+overlap(struct wt *w, size_t a, size_t b, int quiet)
+{
+	char **ca = w->t[a].changed, **cb = w->t[b].changed;
+	char **both = xcalloc(strv_len(ca) + 1, sizeof(*both));
+	json_t *o, *tk;
+	char *list;
+	size_t n = 0;
+
+	for (size_t k = 0; ca[k] != NULL; k++)
+		if (strv_has(cb, ca[k]))
+			both[n++] = ca[k];
+	if (n == 0) {
+		free(both);
+		return;
+	}
+	o = json_object();
+	tk = json_array();
+	json_array_append_new(tk, json_string(tname(w, a)));
+	json_array_append_new(tk, json_string(tname(w, b)));
+	json_object_set_new(o, "tasks", tk);
+	json_object_set_new(o, "files", json_strv(both));
+	json_array_append_new(w->overlaps, o);
+	list = strv_join(both, ", ");
+	if (!quiet)
+		log_warnx("overlap: tasks '%s' and '%s' both changed %s",
+		    tname(w, a), tname(w, b), list);
+	free(list);
+	free(both);
+}
+
+/* Reports a's change of file when another task declared it in writes. */
+static void
+violation(struct wt *w, size_t a, const char *file, int quiet)
+{
+	const struct graph *g = w->g;
+	char *lit = glob_literal(w, file);
+
+	for (size_t b = 0; lit != NULL && b < g->n; b++) {
+		const struct task *gb = &g->tasks[b];
+		json_t *o;
+		size_t x;
+
+		if (b == a)
+			continue;
+		for (x = 0; x < gb->nwrites; x++)
+			if (glob_overlap(lit, gb->writes[x]))
+				break;
+		if (x == gb->nwrites)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "task", json_string(tname(w, a)));
+		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "owner", json_string(gb->name));
+		json_object_set_new(o, "writes", json_string(gb->writes[x]));
+		json_array_append_new(w->violations, o);
+		if (!quiet)
+			log_warnx("violation: task '%s' changed '%s', which "
+			    "task '%s' declared in writes (%s)", tname(w, a),
+			    file, gb->name, gb->writes[x]);
+	}
+	free(lit);
+}
+
+/* Overlaps between tasks that do not depend on each other, and writes
+ * violations, among the tasks that succeeded. */
 static void
 find_overlaps(struct wt *w, const unsigned char *ok, int quiet)
 {
 	const struct graph *g = w->g;
 
 	for (size_t a = 0; a < g->n; a++) {
-		struct wtask *ta = &w->t[a];
-
-		if (!ta->on || !ok[a] || ta->changed == NULL)
+		if (!w->t[a].on || !ok[a] || w->t[a].changed == NULL)
 			continue;
-		for (size_t b = a + 1; b < g->n; b++) {
-			struct wtask *tb = &w->t[b];
-			char **both;
-			size_t n = 0;
-
-			if (!tb->on || !ok[b] || tb->changed == NULL ||
-			    graph_depends_on(g, a, b) ||
-			    graph_depends_on(g, b, a))
-				continue;
-			both = xcalloc(strv_len(ta->changed) + 1,
-			    sizeof(*both));
-			for (size_t k = 0; ta->changed[k] != NULL; k++)
-				if (strv_has(tb->changed, ta->changed[k]))
-					both[n++] = ta->changed[k];
-			if (n > 0) {
-				json_t *o = json_object(), *tk = json_array();
-				char *list = strv_join(both, ", ");
-
-				json_array_append_new(tk,
-				    json_string(tname(w, a)));
-				json_array_append_new(tk,
-				    json_string(tname(w, b)));
-				json_object_set_new(o, "tasks", tk);
-				json_object_set_new(o, "files",
-				    json_strv(both));
-				json_array_append_new(w->overlaps, o);
-				if (!quiet)
-					log_warnx("overlap: tasks '%s' and '%s' "
-					    "both changed %s", tname(w, a),
-					    tname(w, b), list);
-				free(list);
-			}
-			free(both);
-		}
-		for (size_t k = 0; ta->changed[k] != NULL; k++) {
-			char *lit = glob_literal(w, ta->changed[k]);
-
-			for (size_t b = 0; lit && b < g->n; b++) {
-				const struct task *gb = &g->tasks[b];
-
-				for (size_t x = 0; b != a && x < gb->nwrites;
-				    x++) {
-					json_t *o;
-
-					if (!glob_overlap(lit, gb->writes[x]))
-						continue;
-					o = json_object();
-					json_object_set_new(o, "task",
-					    json_string(tname(w, a)));
-					json_object_set_new(o, "file",
-					    json_string(ta->changed[k]));
-					json_object_set_new(o, "owner",
-					    json_string(gb->name));
-					json_object_set_new(o, "writes",
-					    json_string(gb->writes[x]));
-					json_array_append_new(w->violations,
-					    o);
-					if (!quiet)
-						log_warnx("violation: task '%s' "
-						    "changed '%s', which task "
-						    "'%s' declared in writes "
-						    "(%s)", tname(w, a),
-						    ta->changed[k], gb->name,
-						    gb->writes[x]);
-					break;
-				}
-			}
-			free(lit);
-		}
+		for (size_t b = a + 1; b < g->n; b++)
+			if (w->t[b].on && ok[b] && w->t[b].changed != NULL &&
+			    !graph_depends_on(g, a, b) &&
+			    !graph_depends_on(g, b, a))
+				overlap(w, a, b, quiet);
+		for (size_t k = 0; w->t[a].changed[k] != NULL; k++)
+			violation(w, a, w->t[a].changed[k], quiet);
 	}
 }
 
@@ -1270,19 +1071,19 @@ merge_one(struct wt *w, size_t i, const char *dir)
 	int rc;
 
 	t->merge_tried = 1;
-	if (git_run(w, dir, GIT_ARGS("merge-base", "--is-ancestor",
+	if (wt_git(w, dir, GIT_ARGS("merge-base", "--is-ancestor",
 	    t->branch, "HEAD"), NULL, NULL, 0) == 0) {
 		t->merged = 1;
-	} else if ((rc = git_run(w, dir, GIT_ARGS("merge", "-q", "--no-edit",
+	} else if ((rc = wt_git(w, dir, GIT_ARGS("merge", "-q", "--no-edit",
 	    "--no-verify", t->branch), NULL, msg, sizeof(msg))) == 0) {
 		t->merged = 1;
-	} else if (git_run(w, dir, GIT_ARGS("rev-parse", "-q", "--verify",
+	} else if (wt_git(w, dir, GIT_ARGS("rev-parse", "-q", "--verify",
 	    "MERGE_HEAD"), NULL, NULL, 0) == 0) {
-		t->conflict = git_list(w, dir, GIT_ARGS("diff", "--name-only",
+		t->conflict = wt_gitl(w, dir, GIT_ARGS("diff", "--name-only",
 		    "-z", "--diff-filter=U"), NULL, 0);
 		if (t->conflict == NULL)
 			t->conflict = xcalloc(1, sizeof(*t->conflict));
-		(void)git_run(w, dir, GIT_ARGS("merge", "--abort"), NULL,
+		(void)wt_git(w, dir, GIT_ARGS("merge", "--abort"), NULL,
 		    NULL, 0);
 	} else {
 		t->merge_error = xstrdup(msg);
@@ -1292,7 +1093,7 @@ merge_one(struct wt *w, size_t i, const char *dir)
 		char *dirty = dirty_files(w, dir);
 
 		if (dirty != NULL)
-			(void)git_run(w, dir, GIT_ARGS("reset", "-q", "--hard",
+			(void)wt_git(w, dir, GIT_ARGS("reset", "-q", "--hard",
 			    "HEAD"), NULL, NULL, 0);
 		free(dirty);
 	}
@@ -1331,7 +1132,7 @@ wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet)
 		dir = xstrdup(w->target_dir);
 	} else {
 		tmp = xasprintf("%s/merge-tree", w->dir);
-		if (git_run(w, w->top, GIT_ARGS("worktree", "add", "-q", tmp,
+		if (wt_git(w, w->top, GIT_ARGS("worktree", "add", "-q", tmp,
 		    w->into), NULL, msg, sizeof(msg)) != 0) {
 			w->refused = xasprintf("cannot check out '%s': %s",
 			    w->into, msg);
@@ -1341,7 +1142,7 @@ wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet)
 			dir = xstrdup(tmp);
 		}
 	}
-	if (dir != NULL && (head = git_str(w, dir, GIT_ARGS("symbolic-ref",
+	if (dir != NULL && (head = wt_gits(w, dir, GIT_ARGS("symbolic-ref",
 	    "--short", "-q", "HEAD"), NULL, 0), head == NULL ||
 	    strcmp(head, w->into) != 0)) {
 		/* someone checked out another branch there meanwhile */
@@ -1413,7 +1214,7 @@ wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet)
 	}
 out:
 	if (tmp != NULL) {
-		(void)git_run(w, w->top, GIT_ARGS("worktree", "remove",
+		(void)wt_git(w, w->top, GIT_ARGS("worktree", "remove",
 		    "--force", tmp), NULL, NULL, 0);
 		free(tmp);
 	}
@@ -1487,7 +1288,7 @@ wt_free(struct wt *w)
 		free(t->merge_error);
 	}
 	free(w->t);
-	free(w->git);
+	free(w->git.path);
 	free(w->top);
 	free(w->prefix);
 	free(w->common);
@@ -1500,259 +1301,4 @@ wt_free(struct wt *w)
 	json_decref(w->overlaps);
 	json_decref(w->violations);
 	free(w);
-}
-
-/* --- drove clean -------------------------------------------------------- */
-
-struct centry {
-	char *task, *branch, *path;
-	char **copied;
-};
-
-struct cstate {
-	char *top, *into;
-	struct centry *e;
-	size_t n;
-};
-
-static void
-clean_event(json_t *ev, void *arg)
-{
-	struct cstate *c = arg;
-	const char *type = json_string_value(json_object_get(ev, "ev"));
-	const char *task = json_string_value(json_object_get(ev, "task"));
-	const char *br = json_string_value(json_object_get(ev, "branch"));
-	const char *wd = json_string_value(json_object_get(ev, "worktree"));
-	struct centry *e = NULL;
-
-	if (type != NULL && strcmp(type, "repo") == 0) {
-		const char *top = json_string_value(json_object_get(ev, "top"));
-		const char *into = json_string_value(json_object_get(ev,
-		    "into"));
-
-		if (top && into) {
-			free(c->top);
-			free(c->into);
-			c->top = xstrdup(top);
-			c->into = xstrdup(into);
-		}
-		return;
-	}
-	if (type == NULL || strcmp(type, "worktree") != 0 || !task || !br ||
-	    !wd)
-		return;
-	for (size_t i = 0; i < c->n && e == NULL; i++)
-		if (strcmp(c->e[i].task, task) == 0)
-			e = &c->e[i];
-	if (e == NULL) {
-		c->e = xrealloc(c->e, (c->n + 1) * sizeof(*c->e));
-		e = &c->e[c->n++];
-		memset(e, 0, sizeof(*e));
-		e->task = xstrdup(task);
-	}
-	free(e->branch);
-	free(e->path);
-	strv_free(e->copied);
-	e->branch = xstrdup(br);
-	e->path = xstrdup(wd);
-	e->copied = strv_json(json_object_get(ev, "copied"));
-}
-
-/* Changes in the worktree at path that no commit holds, copied-in files
- * aside. */
-static size_t
-uncommitted(struct wt *w, const char *path, char *const *copied)
-{
-	char **v = git_list(w, path, GIT_ARGS("status", "--porcelain", "-z",
-	    "--untracked-files=all"), NULL, 0);
-	size_t n = 0;
-
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
-		const char *p = strlen(v[i]) > 3 ? v[i] + 3 : v[i];
-		int copy = 0;
-
-		if (v[i][0] == 'R' || v[i][0] == 'C')
-			i++;
-		for (size_t k = 0; copied && copied[k] && !copy; k++) {
-			size_t cl = strlen(copied[k]);
-
-			copy = strncmp(p, copied[k], cl) == 0 &&
-			    (p[cl] == '\0' || p[cl] == '/');
-		}
-		n += !copy;
-	}
-	if (v == NULL)
-		n = 1;		/* cannot tell: count it as work */
-	strv_free(v);
-	return n;
-}
-
-static void
-clean_usage(FILE *f)
-{
-	fprintf(f, "usage: drove clean [RUN] [--force] [--run-dir DIR]\n"
-	    "  Removes the git worktrees and branches of a run's tasks "
-	    "(isolation = worktree)\n"
-	    "  that are merged.  One that holds unmerged commits or "
-	    "uncommitted changes is\n"
-	    "  listed and kept; --force removes it too, after listing it.\n"
-	    "  RUN is a run id, a run directory, or 'last' (default).\n"
-	    "  --force        also remove unmerged worktrees and branches\n"
-	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n");
-}
-
-int
-cmd_clean(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "run-dir", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *root = ".drove/runs", *which = "last";
-	struct cstate cs;
-	struct wt w;
-	char *dir, *jp, *ref;
-	size_t removed = 0, kept = 0, errors = 0;
-	int c, force = 0, rc, have_into;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': force = 1; break;
-		case 'r': root = optarg; break;
-		case 'h': clean_usage(stdout); return 0;
-		default: clean_usage(stderr); return 2;
-		}
-	}
-	if (optind < argc)
-		which = argv[optind++];
-	if (optind < argc) {
-		clean_usage(stderr);
-		return 2;
-	}
-	memset(&cs, 0, sizeof(cs));
-	memset(&w, 0, sizeof(w));
-	dir = strchr(which, '/') ? xstrdup(which) :
-	    xasprintf("%s/%s", root, which);
-	jp = xasprintf("%s/journal.jsonl", dir);
-	rc = journal_replay(jp, clean_event, &cs, NULL);
-	if (rc < 0) {
-		log_warnx("clean: cannot read '%s': %s", jp, strerror(-rc));
-		rc = 2;
-		goto out;
-	}
-	rc = 0;
-	if (cs.n == 0 || cs.top == NULL) {
-		printf("run '%s' has no worktrees\n", which);
-		goto out;
-	}
-	if ((w.git = find_git()) == NULL) {
-		log_warnx("clean: git is not in PATH");
-		rc = 2;
-		goto out;
-	}
-	ref = xasprintf("refs/heads/%s", cs.into);
-	have_into = git_run(&w, cs.top, GIT_ARGS("rev-parse", "--verify",
-	    "-q", ref), NULL, NULL, 0) == 0;
-	free(ref);
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < cs.n; i++) {
-			struct centry *e = &cs.e[i];
-			char *bref = xasprintf("refs/heads/%s", e->branch);
-			char *range = xasprintf("%s..%s", cs.into, e->branch);
-			char *ahead = NULL, msg[512];
-			int have_br, have_dir;
-			size_t dirty = 0;
-			long nahead = 0;
-
-			have_br = git_run(&w, cs.top, GIT_ARGS("rev-parse",
-			    "--verify", "-q", bref), NULL, NULL, 0) == 0;
-			have_dir = path_exists(e->path);
-			if (have_br && have_into)
-				ahead = git_str(&w, cs.top, GIT_ARGS(
-				    "rev-list", "--count", range), NULL, 0);
-			nahead = !have_br ? 0 : ahead ? atol(ahead) : -1;
-			free(ahead);
-			free(range);
-			free(bref);
-			if (have_dir)
-				dirty = uncommitted(&w, e->path, e->copied);
-			if (!have_br && !have_dir)
-				continue;
-			int keep = nahead != 0 || dirty > 0;
-
-			/* pass 0 lists what is kept or forced; pass 1
-			 * removes */
-			if (pass == 0) {
-				if (!keep)
-					continue;
-				printf("%s %-20s", force ? "unmerged, removing:" :
-				    "kept (unmerged):", e->task);
-				if (nahead > 0)
-					printf(" branch %s has %ld commit%s not "
-					    "in '%s';", e->branch, nahead,
-					    nahead == 1 ? "" : "s", cs.into);
-				else if (nahead < 0)
-					printf(" branch %s: '%s' is gone;",
-					    e->branch, cs.into);
-				if (dirty)
-					printf(" %zu uncommitted change%s in "
-					    "%s;", dirty, dirty == 1 ? "" :
-					    "s", e->path);
-				printf("\n");
-				kept += !force;
-				continue;
-			}
-			if (keep && !force)
-				continue;
-			if (have_dir && git_run(&w, cs.top, GIT_ARGS(
-			    "worktree", "remove", "--force", e->path), NULL,
-			    msg, sizeof(msg)) != 0) {
-				log_warnx("clean: %s: %s", e->path, msg);
-				errors++;
-				continue;
-			}
-			if (have_br && git_run(&w, cs.top, GIT_ARGS("branch",
-			    "-D", "-q", e->branch), NULL, msg,
-			    sizeof(msg)) != 0) {
-				log_warnx("clean: %s: %s", e->branch, msg);
-				errors++;
-				continue;
-			}
-			printf("removed %-20s %s\n", e->task, e->branch);
-			removed++;
-		}
-	}
-	{
-		char *mt = xasprintf("%s/merge-tree", dir);
-		char *wd = xasprintf("%s/worktrees", dir);
-
-		if (path_exists(mt))
-			(void)git_run(&w, cs.top, GIT_ARGS("worktree",
-			    "remove", "--force", mt), NULL, NULL, 0);
-		(void)git_run(&w, cs.top, GIT_ARGS("worktree", "prune"), NULL,
-		    NULL, 0);
-		(void)rmdir(wd);
-		free(mt);
-		free(wd);
-	}
-	printf("removed %zu, kept %zu%s\n", removed, kept, kept ?
-	    " (--force removes those too)" : "");
-	rc = errors ? 1 : 0;
-out:
-	for (size_t i = 0; i < cs.n; i++) {
-		free(cs.e[i].task);
-		free(cs.e[i].branch);
-		free(cs.e[i].path);
-		strv_free(cs.e[i].copied);
-	}
-	free(cs.e);
-	free(cs.top);
-	free(cs.into);
-	free(w.git);
-	free(jp);
-	free(dir);
-	return rc;
 }

@@ -73,12 +73,65 @@ expect_eq "$(cat ".drove/runs/$run/worktrees/slow1/s1.txt" 2>&1)" run \
     "the cancelled task's worktree and its files are kept"
 expect_py 's["status"] == "interrupted" and t["slow1"]["status"] == "cancelled" and t["fast1"]["status"] == "ok"' \
     "statuses after the interrupt"
-rm -rf .drove
-git worktree prune
-git branch --list 'drove/*' | xargs -r git branch -q -D
+reset_repo() {
+	rm -rf .drove
+	git worktree prune
+	git branch --list 'drove/*' | xargs -r git branch -q -D
+	: >"$RUNLOG"
+}
+
+# SIGTERM does what the first Ctrl-C does
+reset_repo
+"$DROVE" run "$T/t.ini" >"$T/o" 2>"$T/e" &
+pid=$!
+for _ in $(seq 100); do started 4 && break; sleep 0.1; done
+sleep 0.3
+kill -TERM $pid
+wait $pid
+expect_eq "$?" 130 "SIGTERM exits 130"
+expect_eq "$(groups_alive)" 0 "SIGTERM: no agent process left alive"
+expect_has "$(cat "$T/e")" "terminated: stopping" "SIGTERM: reported"
+
+# agents that ignore SIGTERM: a second Ctrl-C exits at once and kills them
+reset_repo
+cat >"$T/stubborn.ini" <<'INI'
+[backend agent]
+type = exec
+command = sh -c 'trap "" TERM; . AGENT'
+[task s1]
+isolation = worktree
+prompt = Ignore SIGTERM
+  trap "" TERM
+  sleep 30
+[task s2]
+prompt = Ignore SIGTERM too
+  trap "" TERM
+  sleep 30
+INI
+sed -i "s|AGENT|$T/agent.sh|" "$T/stubborn.ini"
+"$DROVE" run "$T/stubborn.ini" >"$T/o" 2>"$T/e" &
+pid=$!
+for _ in $(seq 100); do started 2 && break; sleep 0.1; done
+sleep 0.5
+kill -INT $pid
+sleep 0.5
+kill -0 $pid 2>/dev/null && ok "after one Ctrl-C drove waits for the agents" ||
+    fail "drove exited before its agents"
+t0=$(date +%s%N)
+kill -INT $pid
+wait $pid
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "$rc" 130 "a second Ctrl-C exits 130"
+[ "$ms" -lt 1500 ] && ok "a second Ctrl-C exits at once (${ms} ms)" ||
+    fail "a second Ctrl-C took ${ms} ms"
+sleep 0.2
+expect_eq "$(groups_alive)" 0 "a second Ctrl-C leaves no agent alive"
+expect_has "$(tail -1 .drove/runs/last/journal.jsonl)" '"status":"interrupted"' \
+    "a second Ctrl-C writes the journal"
 
 # kill -9 mid-run
-: >"$RUNLOG"
+reset_repo
 "$DROVE" run "$T/t.ini" >"$T/o" 2>"$T/e" &
 pid=$!
 for _ in $(seq 100); do
