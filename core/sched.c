@@ -695,7 +695,6 @@ make_ready(struct run *r, size_t i)
 {
 	const struct task *gt = &r->g->tasks[i];
 	struct trun *t = &r->t[i];
-
 	char err[1024];
 
 	if (gt->nbackends == 0) {
