@@ -18,8 +18,8 @@
 static const char *const task_keys[] = {
 	"backend", "prompt", "prompt_file", "system", "after", "replicas",
 	"merge", "inputs", "timeout",
-	"retries", "writes", "isolation", "output", "model", "max_tokens",
-	NULL
+	"retries", "writes", "isolation", "worktree_copy", "output", "model",
+	"max_tokens", NULL
 };
 
 struct build {

@@ -18,11 +18,12 @@
 #include "report.h"
 #include "sched.h"
 #include "util.h"
+#include "worktree.h"
 
 #define DROVE_VERSION "0.1.0"
 
 static const char *const drove_keys[] = {
-	"jobs", "plugin_dir", "backend", "run_dir", NULL
+	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", NULL
 };
 
 static void
@@ -38,6 +39,7 @@ usage(FILE *f)
 	    "  graph FILE.ini   show the graph: waves, edges, critical path\n"
 	    "  report [RUN]     per-task times, speedup, tokens and cost\n"
 	    "  fetch URL        one HTTP(S) request (see 'drove fetch --help')\n"
+	    "  clean [RUN]      remove a run's merged worktrees and branches\n"
 	    "  plugins          built-in and loaded plugins, and the ABI\n"
 	    "  version          print the version\n"
 	    "\n"
@@ -489,6 +491,8 @@ main(int argc, char **argv)
 		return cmd_graph(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "clean") == 0)
+		return cmd_clean(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)
 		return cmd_plugins(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

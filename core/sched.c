@@ -19,6 +19,7 @@
 #include "report.h"
 #include "spawn.h"
 #include "util.h"
+#include "worktree.h"
 
 /* Keys the core reads in every [backend] section, whatever its type. */
 static const char *const backend_core_keys[] = {
@@ -133,6 +134,7 @@ struct run {
 	int nsignals;
 	json_t *summary;
 	struct mcall *mcalls;	/* merges' calls to backends */
+	struct wt *wt;		/* isolation = worktree; NULL: none */
 };
 
 static struct run *cur;
@@ -538,8 +540,13 @@ task_ok(struct run *r, size_t i, const char *text, size_t len)
 {
 	struct trun *t = &r->t[i];
 	const struct task *gt = &r->g->tasks[i];
+	char err[1024];
 	int rc;
 
+	if (wt_finish(r->wt, i, err, sizeof(err)) < 0) {
+		task_failed(r, i, err);
+		return;
+	}
 	t->text = xstrndup(text, len);
 	t->len = len;
 	rc = write_file_atomic(t->out_path, text, len);
@@ -734,9 +741,14 @@ make_ready(struct run *r, size_t i)
 {
 	const struct task *gt = &r->g->tasks[i];
 	struct trun *t = &r->t[i];
+	char err[1024];
 
 	if (gt->nbackends == 0) {
 		merge_node_ready(r, i);
+		return;
+	}
+	if (wt_prepare(r->wt, i, err, sizeof(err)) < 0) {
+		task_failed(r, i, err);
 		return;
 	}
 	t->st = TS_RUN;
@@ -810,6 +822,7 @@ job_start(struct run *r, struct job *jb)
 	jb->call.model = gt->model;
 	jb->call.max_tokens = gt->max_tokens;
 	jb->call.timeout_s = gt->timeout_s;
+	jb->call.workdir = wt_workdir(r->wt, jb->task);
 	jb->call.stderr_path = jb->stderr_path;
 	jb->call.task_conf = (const struct drove_conf *)gt->sec;
 	jb->call.core = jb;
@@ -1655,26 +1668,6 @@ print_sinks(struct run *r)
 
 /* --- entry -------------------------------------------------------------- */
 
-/* Keys the graph accepts whose machinery this build does not have yet: a
- * clear error beats silently running without it. */
-static int
-check_unsupported(const struct graph *g, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < g->n; i++) {
-		const struct task *t = &g->tasks[i];
-		char where[256];
-
-		if (t->isolation == ISOLATION_WORKTREE) {
-			conf_where(t->sec, "isolation", where, sizeof(where));
-			errf(err, errlen, "%s: task '%s': isolation = worktree "
-			    "is not supported by this build yet", where,
-			    t->name);
-			return DROVE_ENOTSUP;
-		}
-	}
-	return 0;
-}
-
 static void
 run_release(struct run *r)
 {
@@ -1705,6 +1698,7 @@ run_release(struct run *r)
 	free(r->dir);
 	free(r->root);
 	json_decref(r->summary);
+	wt_free(r->wt);
 }
 
 int
@@ -1733,7 +1727,7 @@ sched_run(const struct conf *c, const struct graph *g,
 		}
 	}
 	r->t = xcalloc(g->n + 1, sizeof(*r->t));
-	rc = check_unsupported(g, err, sizeof(err));
+	rc = wt_open(&r->wt, g, d, err, sizeof(err));
 	if (rc == 0)
 		rc = open_backends(r, err, sizeof(err));
 	if (rc == 0)
@@ -1759,6 +1753,9 @@ sched_run(const struct conf *c, const struct graph *g,
 		    g->tasks[i].name);
 	if (rc == 0 && o->resume)
 		rc = replay(r, err, sizeof(err));
+	if (rc == 0)
+		rc = wt_start(r->wt, r->id, r->dir, &r->j, o->resume != NULL,
+		    err, sizeof(err));
 	if (rc < 0) {
 		log_warnx("%s", err);
 		code = EXIT_USAGE;
@@ -1805,7 +1802,17 @@ sched_run(const struct conf *c, const struct graph *g,
 			    TS_SKIPPED;
 			jlog_task(r, i);
 		}
+	if (r->wt != NULL && !r->interrupted) {
+		unsigned char *ok = xcalloc(g->n + 1, 1);
+
+		for (size_t i = 0; i < g->n; i++)
+			ok[i] = r->t[i].st == TS_OK;
+		if (wt_merge_phase(r->wt, ok, o->quiet) > 0)
+			r->failed = 1;
+		free(ok);
+	}
 	r->summary = build_summary(r, wall);
+	wt_summary(r->wt, r->summary);
 	ev = json_object();
 	json_object_set_new(ev, "ev", json_string("end"));
 	json_object_set_new(ev, "status",

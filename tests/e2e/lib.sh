@@ -61,3 +61,37 @@ finish() {
 	fi
 	exit 0
 }
+# git_repo DIR FILE...: a git repository on branch main with one commit
+# holding FILE... (each five lines, 1 to 5).  git runs with no global or
+# system configuration and user.useConfigOnly, so nobody has an identity:
+# drove's own commits must work without one, as on a fresh CI machine.
+# Skips the test when git is missing.
+git_repo() {
+	command -v git >/dev/null 2>&1 || { echo "skip: no git"; exit 77; }
+	local dir=$1 f
+	shift
+	export HOME="$T/home" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+	unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME \
+	    GIT_COMMITTER_EMAIL EMAIL GIT_DIR GIT_WORK_TREE
+	mkdir -p "$HOME" "$dir"
+	git -C "$dir" init -q
+	git -C "$dir" symbolic-ref HEAD refs/heads/main
+	git -C "$dir" config user.useConfigOnly true
+	for f in "$@"; do printf '1\n2\n3\n4\n5\n' >"$dir/$f"; done
+	git -C "$dir" add -A
+	git -C "$dir" -c user.name=test -c user.email=test@example.com \
+	    commit -q -m init
+}
+# A scripted agent for git tests: the prompt's first line is its title,
+# the rest is shell run with -e in the agent's working directory.  Each run
+# appends "TASK PID PWD DROVE_WORKTREE" to $RUNLOG.
+write_git_agent() {
+	cat >"$T/agent.sh" <<'SH'
+echo "$DROVE_TASK $$ $(pwd) ${DROVE_WORKTREE:-}" >>"$RUNLOG"
+sed 1d | sh -e
+SH
+	export RUNLOG="$T/runlog"
+	: >"$RUNLOG"
+}
+# runs TASK: how many times TASK's agent started
+runs() { awk -v t="$1" '$1 == t' "$RUNLOG" | wc -l | tr -d ' '; }

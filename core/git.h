@@ -1,0 +1,44 @@
+/*
+ * Running git as a child process and waiting for it: for short commands at
+ * task boundaries, in the merge phase and in drove clean.  The child gets
+ * its own process group (a Ctrl-C meant for drove does not tear a git
+ * command in half), /dev/null as stdin, an environment without GIT_DIR and
+ * the like, and no way to prompt.
+ */
+#ifndef DROVE_GIT_H
+#define DROVE_GIT_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/* A NULL-ended argument list for git_run: GIT_ARGS("rev-parse", "HEAD"). */
+#define GIT_ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+struct git {
+	char *path;	/* the git binary; the owner frees it */
+	int ident;	/* no identity configured: commit as drove */
+};
+
+/* The path of git found in PATH (a new allocation), or NULL. */
+char *git_find(void);
+
+/*
+ * Runs "git -C dir ARGS" and waits for it.  stdout goes to out (may be
+ * NULL); when git fails, the last line of its stderr goes to err (may be
+ * NULL).  Borrows everything.  Returns git's exit status, 128 + the signal
+ * that ended it, or -1 when it could not run.
+ */
+int git_run(struct git *g, const char *dir, const char *const *args,
+    struct buf *out, char *err, size_t errlen);
+
+/* git's stdout, trimmed, in a new allocation; NULL when git failed. */
+char *git_str(struct git *g, const char *dir, const char *const *args,
+    char *err, size_t errlen);
+
+/* git's NUL-separated stdout (for -z) as a new NULL-ended list (free with
+ * strv_free); NULL when git failed. */
+char **git_list(struct git *g, const char *dir, const char *const *args,
+    char *err, size_t errlen);
+
+#endif /* DROVE_GIT_H */

@@ -1,0 +1,87 @@
+/*
+ * Worktree isolation.  A task with `isolation = worktree` runs in its own
+ * `git worktree` on the branch drove/<run>/<task>, made from the HEAD the
+ * run started at, or from its dependencies' branches; when it succeeds its
+ * changes become one commit on that branch.  After the run a merge phase
+ * brings the branches into the target branch one at a time, in dependency
+ * order; a conflicting merge is aborted and listed, and no branch or
+ * worktree that holds unmerged work is ever deleted.
+ *
+ * Git runs as child processes, synchronously: each call is one short git
+ * command at a task boundary or in the merge phase, never while waiting
+ * for an agent.  Every function takes w == NULL (no task uses worktrees)
+ * and then does nothing.
+ */
+#ifndef DROVE_WORKTREE_H
+#define DROVE_WORKTREE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "graph.h"
+#include "journal.h"
+
+struct wt;
+
+/*
+ * Checks, before anything runs, what the worktree tasks of g need: one
+ * replica and a backend each, a git repository around the current
+ * directory with a commit, a target branch ([drove] merge_into in d, else
+ * the current branch) whose working tree has no uncommitted changes,
+ * worktree_copy files that exist.  Returns 0 and in *wp a new state (NULL
+ * when no task uses worktrees), or DROVE_EINVAL with the reason in err.
+ * Borrows g and d until wt_free.
+ */
+int wt_open(struct wt **wp, const struct graph *g,
+    const struct conf_section *d, char *err, size_t errlen);
+
+/*
+ * Binds w to the run: its id and directory (worktrees go to
+ * <dir>/worktrees/<task>) and its journal (borrowed, must stay open).  When
+ * resume is set, replays the worktree events of the journal: the base
+ * commit, each task's worktree, commit and merge.  Returns 0 or DROVE_EIO.
+ */
+int wt_start(struct wt *w, const char *id, const char *dir,
+    struct journal *j, int resume, char *err, size_t errlen);
+
+/*
+ * Makes task's worktree before its agent starts, or reuses the one an
+ * interrupted run left (its commits and files are kept).  A no-op for a
+ * task without isolation.  Returns 0, or < 0 with the reason in err (the
+ * task fails; a conflict between its dependencies' branches lists the
+ * files).
+ */
+int wt_prepare(struct wt *w, size_t task, char *err, size_t errlen);
+
+/* The agent's working directory for task (borrowed from w), or NULL. */
+const char *wt_workdir(const struct wt *w, size_t task);
+
+/*
+ * Commits what task changed in its worktree as one commit, "<task>: <first
+ * line of the prompt>", and journals it; a task that changed nothing is
+ * noted, not failed.  Returns 0, or < 0 with the reason in err.
+ */
+int wt_finish(struct wt *w, size_t task, char *err, size_t errlen);
+
+/*
+ * After the parallel phase: reports files that more than one task changed
+ * and changes to files another task declared in `writes`, then merges the
+ * branch of every task with ok[task] set, one at a time in dependency
+ * order, into the target.  Prints what happened on stderr unless quiet.
+ * Returns the number of branches that could not be merged.
+ */
+int wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet);
+
+/* Adds the worktree fields to summary.json's object s: per task "branch",
+ * "commit", "worktree", "changed_files", "merged", "conflict"; at the top
+ * "merge", "overlaps", "violations".  Borrows s. */
+void wt_summary(const struct wt *w, json_t *s);
+
+void wt_free(struct wt *w);
+
+/* `drove clean [RUN] [--force] [--run-dir DIR]`; returns the exit status. */
+int cmd_clean(int argc, char **argv);
+
+#endif /* DROVE_WORKTREE_H */
