@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "drove/plugin.h"
+#include "fetch.h"
 #include "graph.h"
 #include "registry.h"
 #include "report.h"
@@ -35,6 +36,7 @@ usage(FILE *f)
 	    "  run FILE.ini     run the task graph (see 'drove run --help')\n"
 	    "  graph FILE.ini   show the graph: waves, edges, critical path\n"
 	    "  report [RUN]     per-task times, speedup, tokens and cost\n"
+	    "  fetch URL        one HTTP(S) request (see 'drove fetch --help')\n"
 	    "  plugins          built-in and loaded plugins, and the ABI\n"
 	    "  version          print the version\n"
 	    "\n"
@@ -490,6 +492,8 @@ main(int argc, char **argv)
 		    DROVE_ABI_MAJOR, DROVE_ABI_MINOR);
 		return 0;
 	}
+	if (strcmp(cmd, "fetch") == 0)
+		return cmd_fetch(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "-h") == 0) {
 		usage(stdout);

@@ -71,6 +71,8 @@ enum drove_log_level {
 
 /* A configuration section (a [backend NAME] or a [task NAME]); opaque. */
 struct drove_conf;
+/* An HTTP request for host->http_request(); defined below. */
+struct drove_http_req;
 
 /* Token usage of one call. */
 struct drove_usage {
@@ -226,6 +228,14 @@ struct drove_host {
 	/* A merge reports its outcome once.  text is the merged result. */
 	void (*merge_done)(struct drove_merge_call *m, int outcome,
 	    const char *text, size_t len, const char *error);
+
+	/* Starts an HTTP(S) request; returns 0 and fills *handle, then
+	 * on_done runs exactly once, or returns < 0 and no callback runs. */
+	int (*http_request)(const struct drove_http_req *req, void **handle);
+	/* Stops a request from anywhere, callbacks included; on_done then
+	 * runs with DROVE_ECANCELED (at once when not called from one of
+	 * the request's callbacks), unless it already ran. */
+	void (*http_cancel)(void *handle);
 };
 
 /* Backend plugins: one configured [backend NAME] section is one state. */
@@ -267,6 +277,55 @@ struct drove_plugin {
 	const char *const *keys;
 	const struct drove_backend_ops *backend;
 	const struct drove_merge_ops *merge;
+};
+
+/* One response header; borrowed for the callback only. */
+struct drove_http_header {
+	const char *name;
+	size_t name_len;
+	const char *value;	/* blanks around it removed */
+	size_t value_len;
+};
+
+/* One Server-Sent Event; borrowed for the callback only.  The strings are
+ * NUL-terminated and valid UTF-8. */
+struct drove_sse_event {
+	uint32_t size;
+	const char *event;	/* "message" unless the stream named it */
+	const char *data;	/* data lines joined with "\n" */
+	size_t data_len;
+	const char *id;		/* the last event ID, "" if none */
+};
+
+/*
+ * An HTTP/1.1 request for host->http_request().  The host copies what it
+ * needs before returning.  Callbacks run on the loop thread; any of them may
+ * call host->http_cancel().
+ */
+struct drove_http_req {
+	uint32_t size;
+	const char *method;	/* NULL: GET, or POST when there is a body */
+	const char *url;	/* http:// or https:// */
+	const char *const *headers; /* "Name: value", NULL-ended, or NULL */
+	const void *body;
+	size_t body_len;
+	int sse;		/* deliver the body as events to on_sse */
+	const char *ca_file;	/* NULL: $SSL_CERT_FILE or the system CAs */
+	double connect_timeout_s;	/* 0: default for each */
+	double tls_timeout_s;
+	double first_byte_timeout_s;
+	double idle_timeout_s;	/* between two reads of the response */
+	/* The final status and headers (1xx are skipped). */
+	void (*on_head)(void *arg, int status,
+	    const struct drove_http_header *h, size_t n);
+	/* Body bytes as they arrive (when sse is 0). */
+	void (*on_body)(void *arg, const char *p, size_t n);
+	/* Each complete event (when sse is 1). */
+	void (*on_sse)(void *arg, const struct drove_sse_event *ev);
+	/* Exactly once: err 0 after the whole response, else a negative
+	 * enum drove_err and a one-line reason (borrowed). */
+	void (*on_done)(void *arg, int err, const char *errtext);
+	void *arg;
 };
 
 #define DROVE_PLUGIN_CONCAT2(a, b) a##b

@@ -1,0 +1,34 @@
+/*
+ * Name resolution off the loop thread: getaddrinfo runs on a few helper
+ * threads and each result comes back through loop_async, so callbacks run
+ * on the loop thread.
+ */
+#ifndef DROVE_DNS_H
+#define DROVE_DNS_H
+
+#include <netdb.h>
+
+struct loop;
+struct dns;
+struct dns_req;
+
+/*
+ * Called once on the loop thread.  err is 0 and ai the addresses (the
+ * callee takes them over: freeaddrinfo), or DROVE_EDNS with ai NULL and
+ * the reason in errtext (borrowed for the call).
+ */
+typedef void (*dns_fn)(void *arg, int err, struct addrinfo *ai,
+    const char *errtext);
+
+/* A resolver for loop l; NULL on failure. */
+struct dns *dns_new(struct loop *l);
+/* Stops the helper threads; pending requests end without callbacks. */
+void dns_free(struct dns *d);
+/* Starts resolving host and port (both copied) for a TCP connection.
+ * Returns a handle valid until cb runs or dns_cancel. */
+struct dns_req *dns_resolve(struct dns *d, const char *host,
+    const char *port, dns_fn cb, void *arg);
+/* cb will not run; the handle is invalid afterwards. */
+void dns_cancel(struct dns_req *r);
+
+#endif /* DROVE_DNS_H */

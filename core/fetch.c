@@ -1,0 +1,277 @@
+/*
+ * drove fetch: one HTTP(S) request (or several, one after another, on the
+ * same client, so connections and TLS sessions are reused), body to stdout
+ * or, with --sse, one JSON line per event.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "drove/plugin.h"
+#include "http.h"
+#include "loop.h"
+#include "util.h"
+
+struct fetch {
+	struct loop *loop;
+	struct http_client *client;
+	int sse;
+	int status;
+	int err;
+	char errtext[512];
+	int out_err;
+	int pending;		/* requests in flight */
+	int failed;
+};
+
+/* Resident set size in KiB, from /proc (0 where there is none). */
+static long
+rss_kb(void)
+{
+	FILE *fp = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(fp);
+	return kb;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: drove fetch URL... [-H 'Name: value'] [-d BODY] "
+	    "[-X METHOD]\n"
+	    "                   [--ca-file FILE] [--sse] [--connect-timeout S]"
+	    " [--tls-timeout S]\n"
+	    "                   [--first-byte-timeout S] [--idle-timeout S] "
+	    "[--stats]\n"
+	    "                   [-P N]   (N requests at once per URL)\n"
+	    "One HTTP(S) request per URL, in turn: the body goes to stdout, or "
+	    "with --sse\none JSON line per event: {\"event\": E, \"data\": D, "
+	    "\"id\": I}.\n");
+}
+
+static void
+on_head(void *arg, int status, const struct drove_http_header *h, size_t n)
+{
+	struct fetch *f = arg;
+
+	if (status > f->status)
+		f->status = status;
+}
+
+static void
+on_body(void *arg, const char *p, size_t n)
+{
+	struct fetch *f = arg;
+
+	if (!f->out_err && fwrite(p, 1, n, stdout) != n)
+		f->out_err = errno ? errno : EIO;
+}
+
+static void
+on_sse(void *arg, const struct drove_sse_event *ev)
+{
+	struct fetch *f = arg;
+	json_t *o;
+	char *s;
+
+	o = json_object();
+	json_object_set_new(o, "event", json_string(ev->event));
+	json_object_set_new(o, "data", json_stringn(ev->data, ev->data_len));
+	json_object_set_new(o, "id", json_string(ev->id));
+	s = json_dumps(o, JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (s == NULL)
+		return;
+	if (!f->out_err && (fputs(s, stdout) == EOF || putchar('\n') == EOF ||
+	    fflush(stdout) == EOF))
+		f->out_err = errno ? errno : EIO;
+	free(s);
+}
+
+static void
+on_done(void *arg, int err, const char *errtext)
+{
+	struct fetch *f = arg;
+
+	if (err) {
+		f->failed++;
+		if (f->err == 0)
+			snprintf(f->errtext, sizeof(f->errtext), "%s", errtext);
+		f->err = err;
+	}
+	if (--f->pending == 0)
+		loop_stop(f->loop);
+}
+
+static int
+parse_secs(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno == 0 && end != s && *end == '\0' && *out > 0 ? 0 : -1;
+}
+
+int
+cmd_fetch(int argc, char **argv)
+{
+	struct drove_http_req r;
+	struct fetch f;
+	struct http_req *h;
+	struct http_stats st;
+	const char **headers;
+	const char **urls;
+	size_t nh = 0, nu = 0;
+	int i, j, rc = 0, stats = 0;
+	long par = 1, rss0 = 0, rss1 = 0;
+	double t0 = 0, t1 = 0;
+	struct http_stats pst;
+	double *to;
+	char err[512];
+
+	memset(&r, 0, sizeof(r));
+	memset(&f, 0, sizeof(f));
+	r.size = sizeof(r);
+	headers = xcalloc((size_t)argc + 1, sizeof(*headers));
+	urls = xcalloc((size_t)argc + 1, sizeof(*urls));
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		to = NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			rc = 0;
+			goto out;
+		} else if (strcmp(a, "--sse") == 0) {
+			r.sse = 1;
+		} else if (strcmp(a, "--stats") == 0) {
+			stats = 1;
+		} else if (i + 1 >= argc && a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "drove: fetch: option '%s' needs a "
+			    "value or is unknown\n", a);
+			rc = 2;
+			goto out;
+		} else if (strcmp(a, "-H") == 0) {
+			headers[nh++] = argv[++i];
+		} else if (strcmp(a, "-d") == 0) {
+			r.body = argv[++i];
+			r.body_len = strlen(argv[i]);
+		} else if (strcmp(a, "-P") == 0) {
+			par = strtol(argv[++i], NULL, 10);
+			if (par < 1 || par > 100000) {
+				fprintf(stderr, "drove: fetch: bad -P '%s'\n",
+				    argv[i]);
+				rc = 2;
+				goto out;
+			}
+		} else if (strcmp(a, "-X") == 0) {
+			r.method = argv[++i];
+		} else if (strcmp(a, "--ca-file") == 0) {
+			r.ca_file = argv[++i];
+		} else if (strcmp(a, "--connect-timeout") == 0) {
+			to = &r.connect_timeout_s;
+		} else if (strcmp(a, "--tls-timeout") == 0) {
+			to = &r.tls_timeout_s;
+		} else if (strcmp(a, "--first-byte-timeout") == 0) {
+			to = &r.first_byte_timeout_s;
+		} else if (strcmp(a, "--idle-timeout") == 0) {
+			to = &r.idle_timeout_s;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "drove: fetch: unknown option '%s'\n",
+			    a);
+			rc = 2;
+			goto out;
+		} else {
+			urls[nu++] = a;
+		}
+		if (to != NULL && parse_secs(argv[++i], to) != 0) {
+			fprintf(stderr, "drove: fetch: bad number of seconds "
+			    "'%s' for %s\n", argv[i], a);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (nu == 0) {
+		usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	r.headers = nh ? headers : NULL;
+	r.on_head = on_head;
+	r.on_body = on_body;
+	r.on_sse = on_sse;
+	r.on_done = on_done;
+	r.arg = &f;
+	if ((f.loop = loop_new()) == NULL ||
+	    (f.client = http_client_new(f.loop)) == NULL) {
+		fprintf(stderr, "drove: fetch: cannot start the event loop: "
+		    "%s\n", strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	for (i = 0; i < (int)nu && rc == 0; i++) {
+		r.url = urls[i];
+		f.status = 0;
+		f.err = 0;
+		f.failed = 0;
+		rss0 = rss_kb();
+		t0 = now_mono();
+		for (j = 0; j < par; j++) {
+			if (http_request(f.client, &r, &h, err,
+			    sizeof(err)) != 0) {
+				fprintf(stderr, "drove: fetch: %s\n", err);
+				rc = 2;
+				goto out;
+			}
+			f.pending++;
+		}
+		loop_run(f.loop);
+		t1 = now_mono();
+		/* the connections are still open, in the pool */
+		rss1 = rss_kb();
+		http_client_stats(f.client, &pst);
+		fflush(stdout);
+		if (f.err) {
+			fprintf(stderr, "drove: fetch: %s\n", f.errtext);
+			rc = 1;
+		} else if (f.out_err) {
+			fprintf(stderr, "drove: fetch: cannot write the "
+			    "output: %s\n", strerror(f.out_err));
+			rc = 1;
+		} else if (f.status >= 400) {
+			fprintf(stderr, "drove: fetch: '%s': the server "
+			    "answered HTTP %d\n", urls[i], f.status);
+			rc = 1;
+		}
+	}
+	if (stats) {
+		http_client_stats(f.client, &st);
+		fprintf(stderr, "connects=%lu reuses=%lu resumed=%lu "
+		    "retries=%lu\n", st.connects, st.reuses, st.resumed,
+		    st.retries);
+		if (par > 1)
+			fprintf(stderr, "parallel=%ld failed=%d wall_s=%.3f "
+			    "open_conns=%lu peak_conns=%lu rss_before_kb=%ld "
+			    "rss_after_kb=%ld\n", par, f.failed, t1 - t0,
+			    pst.open_conns, pst.peak_conns, rss0, rss1);
+	}
+out:
+	if (f.client)
+		http_client_free(f.client);
+	if (f.loop)
+		loop_free(f.loop);
+	free(headers);
+	free(urls);
+	return rc;
+}
