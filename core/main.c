@@ -21,7 +21,8 @@
 #define DROVE_VERSION "0.1.0"
 
 static const char *const drove_keys[] = {
-	"jobs", "plugin_dir", "backend", "run_dir", NULL
+	"jobs", "plugin_dir", "backend", "run_dir", "budget_usd",
+	"budget_tokens", NULL
 };
 
 static void
