@@ -93,7 +93,7 @@ plugin_names() {
 }
 
 newest_header() {
-	find include core tests/unit -name '*.h' -printf '%T@\n' 2>/dev/null |
+	find include core plugins tests/unit -name '*.h' -printf '%T@\n' 2>/dev/null |
 	    sort -n | tail -1
 }
 
@@ -199,8 +199,12 @@ cmd_plugins() {
 	local n
 	mkdir -p "$B/plugins"
 	for n in $(plugin_names); do
+		# the API backends parse JSON with jansson
+		local extra=""
+		grep -q 'jansson.h\|llm_common.h' "plugins/$n.c" &&
+		    extra=-ljansson
 		$CC $CFLAGS_BASE $OPT -fPIC -shared -fvisibility=hidden \
-		    -o "$B/plugins/$n.so" "plugins/$n.c"
+		    -o "$B/plugins/$n.so" "plugins/$n.c" $extra
 	done
 	echo "built $(plugin_names | wc -l) plugins into $B/plugins/" >&2
 }
