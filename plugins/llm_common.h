@@ -486,10 +486,11 @@ llm_http_date(const char *s)
 		return -1;
 	/* days from civil (Howard Hinnant's algorithm) */
 	{
-		int yy = y - (m < 2);
+		int mo = m + 1;
+		int yy = y - (mo <= 2);
 		int era = yy / 400;
 		int yoe = yy - era * 400;
-		int mp = (m + 9) % 12;
+		int mp = (mo + 9) % 12;
 		int doy = (153 * mp + 2) / 5 + d - 1;
 		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
