@@ -54,7 +54,10 @@ check() {
 	python3 - "$1" "$T" "${3:-mock}" <<'PY' && echo "ok: $2" || fail "$2: $1"
 import json, sys, glob
 expr, T, name = sys.argv[1], sys.argv[2], sys.argv[3]
-s = json.load(open(".drove/runs/last/summary.json"))
+try:
+    s = json.load(open(".drove/runs/last/summary.json"))
+except FileNotFoundError:
+    s = {}
 t = s.get("tasks", {})
 try:
     log = [json.loads(l) for l in open(T + "/" + name + ".log")]
