@@ -77,27 +77,23 @@ P=$MOCK_PORT
 } >rpm.ini
 DROVE_RATE_WINDOW=1 drove run rpm.ini -j 25
 [ "$rc" = 0 ] || fail "rpm: exit $rc: $err"
-python3 - "$T/rpm.log" <<'PY' || fail "rpm not honoured"
+python3 - "$T/rpm.log" .drove/runs/last/journal.jsonl <<'PY' || fail "rpm not honoured"
 import json, sys
-ts = sorted(json.loads(l)["t"] for l in open(sys.argv[1]))
+# drove's own start times (the journal), not the mock's stamps, which TLS
+# handshakes delay unevenly
+ts = sorted(e["t"] for e in map(json.loads, open(sys.argv[2]))
+            if e.get("ev") == "start")
 assert len(ts) == 25, len(ts)
+assert sum(1 for l in open(sys.argv[1])) == 25
 span = ts[-1] - ts[0]
-# a bucket of 10 refilled at 10/s: 10 at once, then 15 more over 1.5 s
-assert span >= 1.35, "25 calls in %.2fs" % span
+# a bucket of 10 refilled at 10/s: call k (0-based) starts no sooner than
+# (k - 9) / 10 s after the first
+for k in range(10, len(ts)):
+    assert ts[k] - ts[0] >= (k - 9) * 0.1 - 0.01, \
+        "call %d at %.3fs" % (k, ts[k] - ts[0])
 for i in range(len(ts)):
     n = sum(1 for u in ts if ts[i] <= u < ts[i] + 1.0)
-    # 10 in the bucket + 10 refilled; the burst's stamps come late by
-    # its TLS handshakes, hence a little slack
-    assert n <= 22, "%d calls in one window" % n
-# the token bucket's guarantee: call k (0-based) starts no sooner than
-# (k - 9) / 10 s after the first; handshakes only make stamps later
-for k in range(10, len(ts)):
-    assert ts[k] - ts[0] >= (k - 9) * 0.1 - 0.05, \
-        "call %d at %.2fs" % (k, ts[k] - ts[0])
-late = ts[12:]
-gaps = sorted(b - a for a, b in zip(late, late[1:]))
-assert gaps[len(gaps) // 2] >= 0.08, "gaps %s" % gaps
-print("ok: rpm honoured: 25 calls over %.2fs, median gap %.2fs after the "
-      "burst" % (span, gaps[len(gaps) // 2]))
+    assert n <= 20, "%d calls in one window" % n
+print("ok: rpm honoured: 25 calls started over %.2fs" % span)
 PY
 echo "all rate limit checks passed"
