@@ -93,7 +93,7 @@ plugin_names() {
 }
 
 newest_header() {
-	find include core tests/unit -name '*.h' -printf '%T@\n' 2>/dev/null |
+	find include core plugins tests/unit -name '*.h' -printf '%T@\n' 2>/dev/null |
 	    sort -n | tail -1
 }
 
@@ -201,10 +201,11 @@ cmd_plugins() {
 	for n in $(plugin_names); do
 		# a plugin that uses jansson links the shared library itself:
 		# the binary's static copy is not exported to it
-		libs=
-		grep -q '#include <jansson.h>' "plugins/$n.c" && libs=-ljansson
+		local extra=""
+		grep -q 'jansson.h\|llm_common.h' "plugins/$n.c" &&
+		    extra=-ljansson
 		$CC $CFLAGS_BASE $OPT -fPIC -shared -fvisibility=hidden \
-		    -o "$B/plugins/$n.so" "plugins/$n.c" $libs
+		    -o "$B/plugins/$n.so" "plugins/$n.c" $extra
 	done
 	echo "built $(plugin_names | wc -l) plugins into $B/plugins/" >&2
 }

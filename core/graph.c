@@ -19,7 +19,7 @@ static const char *const task_keys[] = {
 	"backend", "prompt", "prompt_file", "system", "after", "replicas",
 	"merge", "inputs", "timeout",
 	"retries", "writes", "isolation", "worktree_copy", "output", "model",
-	"max_tokens", NULL
+	"max_tokens", "temperature", NULL
 };
 
 struct build {
@@ -370,6 +370,7 @@ parse_task(struct build *b, struct task *t)
 	const struct graph_opts *o = b->o;
 	const char *v, *pkey;
 	char shown[80];
+	double temp;
 
 	if (conf_check_keys(s, b->err, b->errlen, task_keys,
 	    o ? o->merge_keys : NULL, NULL) < 0)
@@ -431,6 +432,8 @@ parse_task(struct build *b, struct task *t)
 	    conf_get_long(s, "max_tokens", 0, 1, 10000000, &t->max_tokens,
 	    b->err, b->errlen) < 0 ||
 	    conf_get_double(s, "timeout", 0, 0, 1e9, &t->timeout_s, b->err,
+	    b->errlen) < 0 ||
+	    conf_get_double(s, "temperature", 0, 0, 2, &temp, b->err,
 	    b->errlen) < 0)
 		return DROVE_EINVAL;
 	if (conf_get(s, "timeout") != NULL && t->timeout_s <= 0) {

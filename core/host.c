@@ -7,16 +7,40 @@
 
 #include "argv.h"
 #include "conf.h"
+#include "http.h"
 #include "sched.h"
 #include "spawn.h"
 #include "util.h"
 
 static struct loop *host_l;
+/* HTTP client on host_l, made by the first request */
+static struct http_client *host_http;
+static void (*host_done_hook)(struct drove_call *,
+    const struct drove_result *);
 
 void
 host_set_loop(struct loop *l)
 {
+	if (l != host_l && host_http != NULL) {
+		http_client_free(host_http);
+		host_http = NULL;
+	}
 	host_l = l;
+}
+
+void
+host_set_call_done(void (*fn)(struct drove_call *,
+    const struct drove_result *))
+{
+	host_done_hook = fn;
+}
+
+struct http_client *
+host_http_client(void)
+{
+	if (host_http == NULL && host_l != NULL)
+		host_http = http_client_new(host_l);
+	return host_http;
 }
 
 struct loop *
@@ -187,6 +211,41 @@ host_expand_output(const char *tmpl, const char *name, int replica)
 	return buf_detach(&b, NULL);
 }
 
+static int
+h_http_request(const struct drove_http_req *req, void **handle)
+{
+	struct http_client *cl = host_http_client();
+	struct http_req *q;
+	char err[512];
+	int rc;
+
+	if (cl == NULL)
+		return DROVE_EINVAL;
+	rc = http_request(cl, req, &q, err, sizeof(err));
+	if (rc < 0) {
+		/* the reason may quote a header, and headers carry keys */
+		log_debug("http request not started (error %d)", rc);
+		return rc;
+	}
+	*handle = q;
+	return 0;
+}
+
+static void
+h_http_cancel(void *handle)
+{
+	http_cancel(handle);
+}
+
+static void
+h_call_done(struct drove_call *c, const struct drove_result *r)
+{
+	if (host_done_hook != NULL)
+		host_done_hook(c, r);
+	else
+		sched_call_done(c, r);
+}
+
 static const struct drove_host host_table = {
 	.abi_major = DROVE_ABI_MAJOR,
 	.abi_minor = DROVE_ABI_MINOR,
@@ -205,10 +264,12 @@ static const struct drove_host host_table = {
 	.timer_start = h_timer_start,
 	.timer_stop = h_timer_stop,
 	.call_progress = sched_call_progress,
-	.call_done = sched_call_done,
+	.call_done = h_call_done,
 	.write_output = sched_write_output,
 	.expand_output = host_expand_output,
 	.merge_done = sched_merge_done,
+	.http_request = h_http_request,
+	.http_cancel = h_http_cancel,
 	/* merges: calls to backends */
 	.backend_call = sched_backend_call,
 	.backend_call_cancel = sched_backend_call_cancel,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "doctor.h"
 #include "drove/plugin.h"
 #include "fetch.h"
 #include "graph.h"
@@ -23,7 +24,8 @@
 #define DROVE_VERSION "0.1.0"
 
 static const char *const drove_keys[] = {
-	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", NULL
+	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", "budget_usd",
+	"budget_tokens", NULL
 };
 
 static void
@@ -41,6 +43,7 @@ usage(FILE *f)
 	    "  fetch URL        one HTTP(S) request (see 'drove fetch --help')\n"
 	    "  clean [RUN]      remove a run's merged worktrees and branches\n"
 	    "  plugins          built-in and loaded plugins, and the ABI\n"
+	    "  doctor           check each backend: key, CA bundle, network\n"
 	    "  version          print the version\n"
 	    "\n"
 	    "'drove COMMAND --help' describes a command.\n");
@@ -431,6 +434,63 @@ cmd_run(int argc, char **argv)
 }
 
 static int
+cmd_doctor(int argc, char **argv)
+{
+	const char *config = NULL, *file = NULL;
+	struct setup s;
+	int c, rc, probe = 0;
+
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "probe", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'p': probe = 1; break;
+		case 'h':
+			printf("usage: drove doctor [-c CONFIG] [FILE.ini] "
+			    "[--probe]\n"
+			    "  One line per backend: ok, or why it cannot "
+			    "work: API key present\n"
+			    "  (never shown), CA bundle found, DNS, TCP and "
+			    "TLS connect to base_url;\n"
+			    "  exec backends: the command is in PATH.  "
+			    "--probe also sends each\n"
+			    "  backend a one-token request.  Exit 0 when "
+			    "every line is ok, else 1.\n");
+			return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind < argc) {
+		log_warnx("doctor: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	rc = setup_load(&s, NULL, config);
+	if (rc)
+		return rc;
+	if (file != NULL) {
+		char err[1024];
+
+		if (conf_load(&s.conf, file, err, sizeof(err)) < 0) {
+			log_warnx("%s", err);
+			setup_release(&s);
+			return EXIT_USAGE;
+		}
+	}
+	rc = doctor_run(&s.conf, &s.reg, probe);
+	setup_release(&s);
+	return rc;
+}
+
+static int
 cmd_plugins(int argc, char **argv)
 {
 	const char *config = NULL;
@@ -500,6 +560,8 @@ main(int argc, char **argv)
 		    DROVE_ABI_MAJOR, DROVE_ABI_MINOR);
 		return 0;
 	}
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(argc - 1, argv + 1);
 	if (strcmp(cmd, "fetch") == 0)
 		return cmd_fetch(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

@@ -15,6 +15,7 @@
 
 #include "host.h"
 #include "journal.h"
+#include "quota.h"
 #include "loop.h"
 #include "report.h"
 #include "spawn.h"
@@ -23,7 +24,8 @@
 
 /* Keys the core reads in every [backend] section, whatever its type. */
 static const char *const backend_core_keys[] = {
-	"type", "concurrency", "rpm", "tpm", "price_in", "price_out", NULL
+	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
+	"retries", NULL
 };
 
 enum tstate {
@@ -48,9 +50,8 @@ struct backend {
 	const struct conf_section *sec;
 	const struct drove_plugin *p;
 	void *state;
-	long concurrency;	/* 0: unlimited */
+	struct be_limits lim;	/* concurrency, rpm, tpm, prices */
 	long inflight;
-	double price_in, price_out;
 	int used;
 };
 
@@ -78,6 +79,8 @@ struct job {
 	double attempt_start;
 	struct loop_timer timer; /* backoff or timeout backstop */
 	int cancel_sent;
+	struct reservation res;	/* budget and tpm held by the call */
+	int rate_limits;	/* rate-limit answers so far */
 };
 
 struct trun {
@@ -135,6 +138,9 @@ struct run {
 	json_t *summary;
 	struct mcall *mcalls;	/* merges' calls to backends */
 	struct wt *wt;		/* isolation = worktree; NULL: none */
+	struct budget budget;
+	struct loop_timer rate_timer;	/* a bucket refills */
+	int rate_timer_on;
 };
 
 static struct run *cur;
@@ -247,15 +253,12 @@ open_backends(struct run *r, char *err, size_t errlen)
 		b->name = s->name;
 		b->sec = s;
 		rc = check_backend_section(s, r->reg, &b->p, err, errlen);
+		/* API calls fail transiently often enough to retry by
+		 * default; a command's failure is usually its own */
 		if (rc == 0)
-			rc = conf_get_long(s, "concurrency", 0, 0, 1000000,
-			    &b->concurrency, err, errlen);
-		if (rc == 0)
-			rc = conf_get_double(s, "price_in", 0, 0, 1e9,
-			    &b->price_in, err, errlen);
-		if (rc == 0)
-			rc = conf_get_double(s, "price_out", 0, 0, 1e9,
-			    &b->price_out, err, errlen);
+			rc = quota_be_init(&b->lim, s,
+			    strcmp(b->p->name, "exec") == 0 ? 0 : 2,
+			    r->jobs_cap, now_mono(), err, errlen);
 		if (rc < 0)
 			return rc;
 	}
@@ -793,6 +796,14 @@ job_timeout(struct loop *l, struct loop_timer *tm)
 		jb->be->p->backend->cancel(jb->be->state, &jb->call);
 }
 
+/* Input tokens a call of jb is expected to send. */
+static double
+job_est_tokens(const struct job *jb)
+{
+	return quota_est_tokens((jb->prompt ? strlen(jb->prompt) : 0) +
+	    (jb->system ? strlen(jb->system) : 0));
+}
+
 static void
 job_start(struct run *r, struct job *jb)
 {
@@ -828,6 +839,8 @@ job_start(struct run *r, struct job *jb)
 	jb->call.core = jb;
 	r->inflight++;
 	jb->be->inflight++;
+	quota_start(&jb->be->lim, &r->budget, &jb->res, job_est_tokens(jb),
+	    now_mono());
 	ev = json_object();
 	json_object_set_new(ev, "ev", json_string("start"));
 	json_object_set_new(ev, "task", json_string(gt->name));
@@ -898,6 +911,17 @@ sched_call_progress(struct drove_call *call, const char *text, size_t len)
 	(void)len;
 }
 
+/* A task's own retries, else its backend's default. */
+static long
+job_retries(const struct job *jb)
+{
+	const struct task *gt = &jb->run->g->tasks[jb->task];
+
+	if (conf_get(gt->sec, "retries") != NULL)
+		return gt->retries;
+	return jb->be->lim.retries;
+}
+
 void
 sched_call_done(struct drove_call *call, const struct drove_result *res)
 {
@@ -916,6 +940,9 @@ sched_call_done(struct drove_call *call, const struct drove_result *res)
 	loop_timer_stop(r->loop, &jb->timer);
 	r->inflight--;
 	jb->be->inflight--;
+	quota_done(&jb->be->lim, &r->budget, &jb->res, &res->usage,
+	    res->status == 0, res->status == DROVE_ERATELIMIT,
+	    r->t0 + jb->attempt_start, now_mono());
 	jb->busy_s += now - jb->attempt_start;
 	jb->usage.tokens_in += res->usage.tokens_in;
 	jb->usage.tokens_out += res->usage.tokens_out;
@@ -940,9 +967,12 @@ sched_call_done(struct drove_call *call, const struct drove_result *res)
 			jb->error = xstrdup(e);
 		}
 		jb->status = res->status;
+		if (res->status == DROVE_ERATELIMIT)
+			jb->rate_limits++;
 		retry = !r->stopping && res->status != DROVE_ECANCELED &&
-		    (res->status == DROVE_ERATELIMIT ||
-		    (res->retryable && jb->attempts <= gt->retries));
+		    ((res->status == DROVE_ERATELIMIT &&
+		    jb->rate_limits <= SCHED_MAX_RATE_LIMITS) ||
+		    (res->retryable && jb->attempts <= job_retries(jb)));
 		json_t *ev = json_object();
 
 		json_object_set_new(ev, "ev", json_string("attempt"));
@@ -981,9 +1011,36 @@ sched_call_done(struct drove_call *call, const struct drove_result *res)
 	pump(r);
 }
 
+/* Reserves the budget of jb's call, or stops the run when it cannot. */
+static int
+budget_allows(struct run *r, struct job *jb)
+{
+	const struct task *gt = &r->g->tasks[jb->task];
+
+	if (quota_budget_check(&r->budget, &jb->be->lim, job_est_tokens(jb),
+	    gt->max_tokens, &jb->res) == 0)
+		return 1;
+	r->stopping = 1;
+	log_warnx("%s: starting no new tasks; finished results are kept",
+	    r->budget.why);
+	return 0;
+}
+
+static void
+rate_wake(struct loop *l, struct loop_timer *tm)
+{
+	struct run *r = tm->data;
+
+	(void)l;
+	r->rate_timer_on = 0;
+	pump(r);
+}
+
 static void
 pump(struct run *r)
 {
+	uint64_t wait_ms = 0;
+
 	if (r->in_pump) {
 		r->pump_again = 1;
 		return;
@@ -994,19 +1051,33 @@ pump(struct run *r)
 		mcall_pump(r);
 		for (size_t k = 0; k < r->qlen && !r->stopping;) {
 			struct job *jb = r->queue[k];
+			uint64_t ms;
 
 			if (r->inflight >= r->jobs_cap)
 				break;
-			if (jb->be->concurrency > 0 &&
-			    jb->be->inflight >= jb->be->concurrency) {
+			if (quota_be_full(&jb->be->lim, jb->be->inflight)) {
 				k++;
 				continue;
 			}
+			ms = quota_be_wait_ms(&jb->be->lim, now_mono());
+			if (ms > 0) {
+				if (wait_ms == 0 || ms < wait_ms)
+					wait_ms = ms;
+				k++;
+				continue;
+			}
+			if (!budget_allows(r, jb))
+				break;
 			dequeue_at(r, k);
 			job_start(r, jb);
 		}
 	} while (r->pump_again);
 	r->in_pump = 0;
+	if (wait_ms > 0 && !r->stopping && !r->rate_timer_on) {
+		r->rate_timer_on = 1;
+		loop_timer_start(r->loop, &r->rate_timer, wait_ms, rate_wake,
+		    r);
+	}
 	maybe_finish(r);
 }
 
@@ -1021,6 +1092,10 @@ maybe_finish(struct run *r)
 		return;
 	if (r->qlen && !r->stopping)
 		return;
+	if (r->rate_timer_on) {
+		loop_timer_stop(r->loop, &r->rate_timer);
+		r->rate_timer_on = 0;
+	}
 	/* queued jobs that will never start now */
 	while (r->qlen) {
 		struct job *jb = r->queue[--r->qlen];
@@ -1030,6 +1105,10 @@ maybe_finish(struct run *r)
 		if (--r->t[jb->task].jobs_left == 0 &&
 		    r->t[jb->task].st == TS_RUN) {
 			r->t[jb->task].st = TS_SKIPPED;
+			if (r->budget.stopped_by && !r->t[jb->task].error)
+				r->t[jb->task].error = xasprintf("not "
+				    "started: %s reached",
+				    r->budget.stopped_by);
 			jlog_task(r, jb->task);
 		}
 	}
@@ -1231,8 +1310,7 @@ again:
 	for (mc = r->mcalls; mc; mc = mc->next) {
 		if (mc->state != JS_QUEUED)
 			continue;
-		if (mc->be->concurrency > 0 &&
-		    mc->be->inflight >= mc->be->concurrency)
+		if (quota_be_full(&mc->be->lim, mc->be->inflight))
 			continue;
 		mcall_start(r, mc);
 		goto again;
@@ -1254,8 +1332,7 @@ mcall_call_done(struct run *r, struct drove_call *call,
 	t->musage.tokens_out += res->usage.tokens_out;
 	t->musage.cache_read += res->usage.cache_read;
 	t->musage.cache_write += res->usage.cache_write;
-	t->mcost += ((double)res->usage.tokens_in * mc->be->price_in +
-	    (double)res->usage.tokens_out * mc->be->price_out) / 1e6;
+	t->mcost += quota_cost(&mc->be->lim, &res->usage);
 	if (res->status == DROVE_ERATELIMIT && !r->interrupted &&
 	    !mc->cancel_sent) {
 		/* a rate limit is not the merge's fault: wait and redo */
@@ -1543,6 +1620,26 @@ setup_dir(struct run *r, char *err, size_t errlen)
 
 /* --- summary ------------------------------------------------------------ */
 
+/* Budgets and rate limits: what capped the run. */
+static void
+summary_limits(struct run *r, json_t *s)
+{
+	json_t *rl = json_object();
+
+	if (r->budget.usd > 0)
+		json_object_set_new(s, "budget_usd", json_real(r->budget.usd));
+	if (r->budget.tokens > 0)
+		json_object_set_new(s, "budget_tokens",
+		    json_integer((json_int_t)r->budget.tokens));
+	json_object_set_new(s, "stopped_by", r->budget.stopped_by ?
+	    json_string(r->budget.stopped_by) : json_null());
+	for (size_t i = 0; i < r->nbe; i++)
+		if (r->be[i].used)
+			json_object_set_new(rl, r->be[i].name, json_integer(
+			    (json_int_t)r->be[i].lim.rate_limited));
+	json_object_set_new(s, "rate_limited", rl);
+}
+
 static json_t *
 build_summary(struct run *r, double wall)
 {
@@ -1559,7 +1656,7 @@ build_summary(struct run *r, double wall)
 		struct trun *t = &r->t[i];
 		json_t *o = json_object();
 		double tc = 0, busy = 0;
-		uint64_t ti = 0, to = 0;
+		uint64_t ti = 0, to = 0, cr = 0, cw = 0;
 		int attempts = 0;
 		const char *be = NULL;
 
@@ -1570,11 +1667,10 @@ build_summary(struct run *r, double wall)
 			ti += jb->usage.tokens_in;
 			to += jb->usage.tokens_out;
 			attempts += jb->attempts;
+			cr += jb->usage.cache_read;
+			cw += jb->usage.cache_write;
 			if (jb->be) {
-				tc += ((double)jb->usage.tokens_in *
-				    jb->be->price_in +
-				    (double)jb->usage.tokens_out *
-				    jb->be->price_out) / 1e6;
+				tc += quota_cost(&jb->be->lim, &jb->usage);
 				be = be ? be : jb->be->name;
 			}
 		}
@@ -1600,6 +1696,10 @@ build_summary(struct run *r, double wall)
 		json_object_set_new(o, "tokens_out",
 		    json_integer((json_int_t)to));
 		json_object_set_new(o, "cost_usd", json_real(tc));
+		json_object_set_new(o, "cache_read",
+		    json_integer((json_int_t)cr));
+		json_object_set_new(o, "cache_write",
+		    json_integer((json_int_t)cw));
 		json_object_set_new(o, "output", t->st == TS_OK ?
 		    json_string(t->out_path) : json_null());
 		json_object_set_new(o, "error", t->error ?
@@ -1639,6 +1739,7 @@ build_summary(struct run *r, double wall)
 	json_object_set_new(s, "tokens_out", json_integer((json_int_t)tout));
 	json_object_set_new(s, "cost_usd", json_real(cost));
 	json_object_set_new(s, "run_dir", json_string(r->dir));
+	summary_limits(r, s);
 	json_object_set_new(s, "tasks", tasks);
 	free(dur);
 	free(path);
@@ -1727,7 +1828,9 @@ sched_run(const struct conf *c, const struct graph *g,
 		}
 	}
 	r->t = xcalloc(g->n + 1, sizeof(*r->t));
-	rc = wt_open(&r->wt, g, d, err, sizeof(err));
+	rc = quota_budget_init(&r->budget, d, err, sizeof(err));
+	if (rc == 0)
+		rc = wt_open(&r->wt, g, d, err, sizeof(err));
 	if (rc == 0)
 		rc = open_backends(r, err, sizeof(err));
 	if (rc == 0)

@@ -30,6 +30,10 @@ struct run_opts {
 #define EXIT_USAGE 2
 #define EXIT_INTERRUPTED 130
 
+/* Rate-limit answers one call may get before it fails: each requeues it
+ * without using an attempt. */
+#define SCHED_MAX_RATE_LIMITS 100
+
 /* Runs the graph and returns the process exit status.  Borrows
  * everything. */
 int sched_run(const struct conf *c, const struct graph *g,

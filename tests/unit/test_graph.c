@@ -645,7 +645,7 @@ test_numbers_and_strings(void)
 static void
 test_unknown_keys(void)
 {
-	static const char *const mkeys[] = { "temperature", "weights",
+	static const char *const mkeys[] = { "threshold", "weights",
 		"quorum", "score", NULL };
 	struct graph_opts o = { merges, mkeys, NULL };
 	struct graph_opts none = { merges, NULL, NULL };
@@ -656,11 +656,18 @@ test_unknown_keys(void)
 	CHECK_INT(build_opts(BACKEND "[task a]\nprompt = p\nscore = ./s\n",
 	    &none), DROVE_EINVAL);
 	CHECK_HAS(err, "tasks.ini:5: task 'a': unknown key 'score'");
-	expect_error(BACKEND "[task a]\nprompt = p\ntemperature = 1\n",
-	    "tasks.ini:5: task 'a': unknown key 'temperature'");
+	expect_error(BACKEND "[task a]\nprompt = p\nthreshold = 1\n",
+	    "tasks.ini:5: task 'a': unknown key 'threshold'");
+	/* temperature is a task key, passed to the backend */
+	CHECK_INT(build(BACKEND "[task a]\nprompt = p\ntemperature = 0.2\n"),
+	    0);
+	done();
+	expect_error(BACKEND "[task a]\nprompt = p\ntemperature = 3\n",
+	    "tasks.ini:5: task 'a': bad value '3' for 'temperature' "
+	    "(expected a number from 0 to 2)");
 	/* keys that merge plugins take are accepted */
 	CHECK_INT(build_opts(BACKEND "[task a]\nprompt = p\n"
-	    "temperature = 1\nweights = 1\nquorum = 2\nscore = ./s\n", &o), 0);
+	    "threshold = 1\nweights = 1\nquorum = 2\nscore = ./s\n", &o), 0);
 	done();
 }
 

@@ -1,0 +1,193 @@
+/*
+ * The anthropic backend: the Messages API, streamed.
+ *
+ *   [backend claude]
+ *   type = anthropic
+ *   model = claude-sonnet-4-5
+ *   api_key_env = ANTHROPIC_API_KEY   ; the key comes only from here
+ *   base_url = https://api.anthropic.com
+ *
+ * POST {base_url}/v1/messages with "stream": true; the answer is a stream
+ * of events: message_start (usage), content_block_start / _delta / _stop,
+ * message_delta (cumulative usage, stop_reason), message_stop, ping, and
+ * error.  The result is the text blocks joined.  Built against
+ * drove/plugin.h, libc and jansson.
+ */
+#include "llm_common.h"
+
+#define ANTHROPIC_VERSION "2023-06-01"
+
+static const char *const anthropic_keys[] = {
+	"type", "model", "api_key_env", "base_url", "system", "max_tokens",
+	"temperature", "headers", "ca_file", "allow_plain_http",
+	"connect_timeout", "first_byte_timeout", "idle_timeout",
+	/* handled by the core for every backend */
+	"concurrency", "rpm", "tpm", "price_in", "price_out", "retries",
+	NULL,
+};
+
+static const char *const anthropic_headers[] = {
+	"anthropic-version: " ANTHROPIC_VERSION,
+	NULL,
+};
+
+static char *
+anthropic_auth(const struct drove_host *h, const char *key)
+{
+	return llm_fmt(h, "x-api-key: %s", key);
+}
+
+static json_t *
+anthropic_body(struct llm_call *lc, char *err, size_t errlen)
+{
+	json_t *j = json_object(), *msgs = json_array(), *m = json_object();
+	json_t *content;
+	const char *sys = llm_system(lc);
+	double t;
+
+	content = json_stringn(lc->call->prompt, lc->call->prompt_len);
+	if (content == NULL) {
+		snprintf(err, errlen, "the prompt is not valid UTF-8");
+		goto fail;
+	}
+	json_object_set_new(j, "model", json_string(llm_model(lc)));
+	json_object_set_new(j, "max_tokens", json_integer(llm_max_tokens(lc)));
+	json_object_set_new(j, "stream", json_true());
+	if (sys != NULL) {
+		json_t *js = json_string(sys);
+
+		if (js == NULL) {
+			snprintf(err, errlen, "the system prompt is not valid "
+			    "UTF-8");
+			json_decref(content);
+			goto fail;
+		}
+		json_object_set_new(j, "system", js);
+	}
+	if (llm_temperature(lc, &t))
+		json_object_set_new(j, "temperature", json_real(t));
+	json_object_set_new(m, "role", json_string("user"));
+	json_object_set_new(m, "content", content);
+	json_array_append_new(msgs, m);
+	json_object_set_new(j, "messages", msgs);
+	return j;
+fail:
+	json_decref(m);
+	json_decref(msgs);
+	json_decref(j);
+	return NULL;
+}
+
+/* Usage members present in u overwrite ours: the API's numbers are
+ * cumulative. */
+static void
+anthropic_usage(struct llm_call *lc, json_t *u)
+{
+	if (!json_is_object(u))
+		return;
+	llm_get_u64(u, "input_tokens", &lc->usage.tokens_in);
+	llm_get_u64(u, "output_tokens", &lc->usage.tokens_out);
+	llm_get_u64(u, "cache_creation_input_tokens", &lc->usage.cache_write);
+	llm_get_u64(u, "cache_read_input_tokens", &lc->usage.cache_read);
+}
+
+static void
+anthropic_text(struct llm_call *lc, json_t *s)
+{
+	const char *p = json_string_value(s);
+
+	if (p != NULL)
+		llm_buf_add(lc->b->h, &lc->text, p, json_string_length(s));
+}
+
+static void
+anthropic_event(struct llm_call *lc, const char *event, json_t *d,
+    const char *raw, size_t rawlen)
+{
+	const char *type = d ? json_string_value(json_object_get(d, "type")) :
+	    NULL;
+	json_t *x;
+
+	(void)raw;
+	(void)rawlen;
+	if (type == NULL)
+		type = event;
+	if (strcmp(type, "message_start") == 0) {
+		anthropic_usage(lc, json_object_get(json_object_get(d,
+		    "message"), "usage"));
+	} else if (strcmp(type, "content_block_start") == 0) {
+		x = json_object_get(d, "content_block");
+		if (strcmp(json_string_value(json_object_get(x, "type")) ?
+		    json_string_value(json_object_get(x, "type")) : "",
+		    "text") == 0)
+			anthropic_text(lc, json_object_get(x, "text"));
+	} else if (strcmp(type, "content_block_delta") == 0) {
+		x = json_object_get(d, "delta");
+		type = json_string_value(json_object_get(x, "type"));
+		/* thinking_delta, signature_delta and input_json_delta
+		 * belong to blocks that are not the text result */
+		if (type != NULL && strcmp(type, "text_delta") == 0)
+			anthropic_text(lc, json_object_get(x, "text"));
+	} else if (strcmp(type, "message_delta") == 0) {
+		const char *sr;
+
+		anthropic_usage(lc, json_object_get(d, "usage"));
+		sr = json_string_value(json_object_get(json_object_get(d,
+		    "delta"), "stop_reason"));
+		if (sr != NULL)
+			snprintf(lc->stop_reason, sizeof(lc->stop_reason),
+			    "%s", sr);
+	} else if (strcmp(type, "message_stop") == 0) {
+		lc->done = 1;
+	} else if (strcmp(type, "error") == 0) {
+		llm_set_error(lc, d ? json_object_get(d, "error") : NULL);
+	}
+	/* ping, content_block_stop and types added later: nothing to do */
+}
+
+static const struct llm_proto anthropic_proto = {
+	.name = "anthropic",
+	.default_base_url = "https://api.anthropic.com",
+	.path = "/v1/messages",
+	.default_key_env = "ANTHROPIC_API_KEY",
+	.key_required = 1,
+	.needs_max_tokens = 1,
+	.auth_header = anthropic_auth,
+	.headers = anthropic_headers,
+	.body = anthropic_body,
+	.event = anthropic_event,
+};
+
+static int
+anthropic_open(const struct drove_host *h, const struct drove_conf *c,
+    void **state, char *err, size_t errlen)
+{
+	return llm_open(&anthropic_proto, h, c, state, err, errlen);
+}
+
+static const struct drove_backend_ops anthropic_ops = {
+	sizeof(struct drove_backend_ops),
+	anthropic_open,
+	llm_close,
+	llm_start,
+	llm_cancel,
+};
+
+static const struct drove_plugin anthropic_plugin = {
+	DROVE_ABI_MAJOR,
+	DROVE_ABI_MINOR,
+	sizeof(struct drove_plugin),
+	DROVE_PLUGIN_BACKEND,
+	"anthropic",
+	"1.0",
+	"Anthropic Messages API, streamed over HTTPS",
+	anthropic_keys,
+	&anthropic_ops,
+	NULL,
+};
+
+__attribute__((visibility("default"))) const struct drove_plugin *
+DROVE_PLUGIN_ENTRY(void)
+{
+	return &anthropic_plugin;
+}

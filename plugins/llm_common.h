@@ -1,0 +1,880 @@
+/*
+ * What the HTTP API backends (anthropic, openai) share: reading the
+ * [backend] section, the key from the environment, the request over
+ * host->http_request with the body streamed as Server-Sent Events, and the
+ * mapping of HTTP statuses, retry hints and transport errors to one
+ * struct drove_result.  Each backend supplies a struct llm_proto: its URL
+ * path, headers, request body and stream events.
+ *
+ * Included by each backend's source only, so every function is static; a
+ * plugin built as a .so carries its own copy.  Uses the host table, libc
+ * and jansson.
+ */
+#ifndef DROVE_LLM_COMMON_H
+#define DROVE_LLM_COMMON_H
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "drove/plugin.h"
+
+#define LLM_FN static __attribute__((unused))
+
+/* Error bodies are kept up to this size; the rest is dropped. */
+#define LLM_MAX_ERR_BODY 65536
+/* Output cap sent when neither the task nor the backend sets one and the
+ * API needs one (the scheduler reserves budgets with the same number). */
+#define LLM_DEFAULT_MAX_TOKENS 4096
+#define LLM_MAX_HEADERS 32
+
+/* A growable byte string in host allocations. */
+struct llm_buf {
+	char *p;
+	size_t len, cap;
+};
+
+struct llm_backend;
+struct llm_call;
+
+struct llm_proto {
+	const char *name;		/* type = */
+	const char *default_base_url;
+	const char *path;		/* appended to base_url */
+	const char *default_key_env;
+	int key_required;		/* no key: open fails */
+	int needs_max_tokens;		/* the API requires max_tokens */
+	/* "Name: value" auth header for key, as a host allocation */
+	char *(*auth_header)(const struct drove_host *h, const char *key);
+	/* protocol headers besides auth and content-type, NULL-ended */
+	const char *const *headers;
+	/* the request body; NULL and a reason in err on failure */
+	json_t *(*body)(struct llm_call *lc, char *err, size_t errlen);
+	/* one event of a successful response's stream */
+	void (*event)(struct llm_call *lc, const char *event,
+	    json_t *data, const char *raw, size_t rawlen);
+};
+
+struct llm_backend {
+	const struct drove_host *h;
+	const struct llm_proto *proto;
+	const struct drove_conf *conf;
+	char *url;		/* base_url + path */
+	char *model;
+	char *system;
+	long max_tokens;	/* 0: unset */
+	double temperature;
+	int has_temperature;
+	char *key;		/* from the environment; never logged */
+	char *key_env;
+	char **headers;		/* NULL-ended "Name: value", auth included */
+	size_t nheaders;
+	char *ca_file;
+	double connect_timeout, first_byte_timeout, idle_timeout;
+};
+
+/* One call in flight. */
+struct llm_call {
+	struct llm_backend *b;
+	struct drove_call *call;
+	void *req;		/* the host's HTTP request */
+	void *timer;		/* the call's own timeout */
+	int timed_out;
+	int status;		/* HTTP status, 0 before the head */
+	int64_t retry_after_ms;	/* -1: none */
+	int should_retry;	/* x-should-retry: -1 absent, 0, 1 */
+	int got_body;		/* any byte of a 2xx body */
+	struct llm_buf text;	/* the result */
+	struct llm_buf errbody;	/* a non-2xx body */
+	struct drove_usage usage;
+	int done;		/* the stream said it is complete */
+	int finish_seen;	/* openai: a finish_reason arrived */
+	char stop_reason[64];
+	/* an error the stream reported */
+	int stream_err;
+	char err_type[64];
+	char err_msg[512];
+	char bad_event[128];	/* an event that was not JSON */
+};
+
+/* --- small helpers ---------------------------------------------------- */
+
+LLM_FN void
+llm_buf_add(const struct drove_host *h, struct llm_buf *b, const char *p,
+    size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = h->realloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+LLM_FN char *
+llm_fmt(const struct drove_host *h, const char *f, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* printf into a new host allocation. */
+LLM_FN char *
+llm_fmt(const struct drove_host *h, const char *f, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(NULL, 0, f, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	p = h->alloc((size_t)n + 1);
+	va_start(ap, f);
+	vsnprintf(p, (size_t)n + 1, f, ap);
+	va_end(ap);
+	return p;
+}
+
+/* Copies s into buf on one line: control bytes become spaces; cut with
+ * "..." when longer than the buffer. */
+LLM_FN void
+llm_oneline(char *buf, size_t size, const char *s, size_t n)
+{
+	size_t i, k = 0;
+
+	if (size == 0)
+		return;
+	for (i = 0; i < n && k + 1 < size; i++)
+		buf[k++] = (unsigned char)s[i] < ' ' ? ' ' : s[i];
+	buf[k] = '\0';
+	if (i < n && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+}
+
+/* Replaces every copy of the key in s by "***" (in place). */
+LLM_FN void
+llm_scrub(const struct llm_backend *b, char *s)
+{
+	size_t kl;
+	char *p;
+
+	if (b->key == NULL || (kl = strlen(b->key)) < 4)
+		return;
+	while ((p = strstr(s, b->key)) != NULL) {
+		memcpy(p, "***", 3);
+		memmove(p + 3, p + kl, strlen(p + kl) + 1);
+	}
+}
+
+LLM_FN int
+llm_is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+
+	h = h ? h + 3 : url;
+	if (*h == '[')
+		return strncmp(h, "[::1]", 5) == 0;
+	n = strcspn(h, ":/?#");
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return 1;
+	return strncmp(h, "127.", 4) == 0;
+}
+
+/* Seconds as a double from a section key; def when absent. */
+LLM_FN int
+llm_conf_double(const struct drove_host *h, const struct drove_conf *c,
+    const char *key, double def, double min, double max, double *out,
+    char *err, size_t errlen)
+{
+	const char *v = h->conf_get(c, key);
+	char *end;
+	double d;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	d = strtod(v, &end);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (end == v || *end != '\0' || !(d >= min && d <= max)) {
+		snprintf(err, errlen, "bad value '%.40s' for '%s' (expected "
+		    "a number from %g to %g)", v, key, min, max);
+		return DROVE_EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+LLM_FN int
+llm_conf_bool(const struct drove_host *h, const struct drove_conf *c,
+    const char *key, int *out, char *err, size_t errlen)
+{
+	const char *v = h->conf_get(c, key);
+
+	*out = 0;
+	if (v == NULL || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "on") == 0 || strcmp(v, "1") == 0) {
+		*out = 1;
+		return 0;
+	}
+	snprintf(err, errlen, "bad value '%.40s' for '%s' (expected true or "
+	    "false)", v, key);
+	return DROVE_EINVAL;
+}
+
+/* The header list: "Name: value" lines of the headers key. */
+LLM_FN int
+llm_add_header(struct llm_backend *b, char *line, char *err, size_t errlen)
+{
+	const char *colon = strchr(line, ':');
+	const char *p;
+
+	for (p = line; colon && p < colon; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+			break;
+	if (colon == NULL || colon == line || p != colon ||
+	    strpbrk(line, "\r\n") != NULL) {
+		snprintf(err, errlen, "headers: '%.60s' is not 'Name: value'",
+		    line);
+		b->h->free(line);
+		return DROVE_EINVAL;
+	}
+	if (b->nheaders + 1 >= LLM_MAX_HEADERS) {
+		snprintf(err, errlen, "headers: more than %d", LLM_MAX_HEADERS
+		    - 8);
+		b->h->free(line);
+		return DROVE_EINVAL;
+	}
+	b->headers[b->nheaders++] = line;
+	b->headers[b->nheaders] = NULL;
+	return 0;
+}
+
+LLM_FN void
+llm_close(void *state)
+{
+	struct llm_backend *b = state;
+	const struct drove_host *h;
+	size_t i;
+
+	if (b == NULL)
+		return;
+	h = b->h;
+	for (i = 0; i < b->nheaders; i++) {
+		/* the auth header holds the key */
+		memset(b->headers[i], 0, strlen(b->headers[i]));
+		h->free(b->headers[i]);
+	}
+	h->free(b->headers);
+	if (b->key != NULL) {
+		memset(b->key, 0, strlen(b->key));
+		h->free(b->key);
+	}
+	h->free(b->key_env);
+	h->free(b->url);
+	if (b->model)
+		h->free(b->model);
+	if (b->system)
+		h->free(b->system);
+	if (b->ca_file)
+		h->free(b->ca_file);
+	h->free(b);
+}
+
+LLM_FN int
+llm_open(const struct llm_proto *proto, const struct drove_host *h,
+    const struct drove_conf *c, void **state, char *err, size_t errlen)
+{
+	struct llm_backend *b;
+	const char *v, *base, *env;
+	const char *const *ph;
+	size_t n;
+	int plain_ok = 0;
+	int rc;
+
+	if (!DROVE_HAS(h, http_cancel)) {
+		snprintf(err, errlen, "the host is too old for this plugin "
+		    "(no HTTP requests)");
+		return DROVE_ENOTSUP;
+	}
+	b = h->alloc(sizeof(*b));
+	memset(b, 0, sizeof(*b));
+	b->h = h;
+	b->proto = proto;
+	b->conf = c;
+	b->headers = h->alloc(LLM_MAX_HEADERS * sizeof(*b->headers));
+	b->headers[0] = NULL;
+
+	base = h->conf_get(c, "base_url");
+	if (base == NULL || *base == '\0')
+		base = proto->default_base_url;
+	if (strncmp(base, "http://", 7) != 0 &&
+	    strncmp(base, "https://", 8) != 0) {
+		snprintf(err, errlen, "base_url: '%.60s' is not an http:// or "
+		    "https:// URL", base);
+		rc = DROVE_EINVAL;
+		goto fail;
+	}
+	n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	b->url = llm_fmt(h, "%.*s%s", (int)n, base, proto->path);
+
+	if ((v = h->conf_get(c, "model")) != NULL && *v != '\0')
+		b->model = h->strdup(v);
+	if ((v = h->conf_get(c, "system")) != NULL && *v != '\0')
+		b->system = h->strdup(v);
+	if ((v = h->conf_get(c, "ca_file")) != NULL && *v != '\0')
+		b->ca_file = h->strdup(v);
+	{
+		double mt;
+
+		if ((rc = llm_conf_double(h, c, "max_tokens", 0, 1, 1e7, &mt,
+		    err, errlen)) < 0)
+			goto fail;
+		b->max_tokens = (long)mt;
+	}
+	b->has_temperature = h->conf_get(c, "temperature") != NULL;
+	if ((rc = llm_conf_double(h, c, "temperature", 0, 0, 2,
+	    &b->temperature, err, errlen)) < 0 ||
+	    (rc = llm_conf_double(h, c, "connect_timeout", 0, 0, 3600,
+	    &b->connect_timeout, err, errlen)) < 0 ||
+	    (rc = llm_conf_double(h, c, "first_byte_timeout", 0, 0, 3600,
+	    &b->first_byte_timeout, err, errlen)) < 0 ||
+	    (rc = llm_conf_double(h, c, "idle_timeout", 0, 0, 3600,
+	    &b->idle_timeout, err, errlen)) < 0 ||
+	    (rc = llm_conf_bool(h, c, "allow_plain_http", &plain_ok, err,
+	    errlen)) < 0)
+		goto fail;
+
+	v = h->conf_get(c, "api_key_env");
+	b->key_env = h->strdup(v && *v ? v : proto->default_key_env);
+	env = getenv(b->key_env);
+	if (env != NULL && *env != '\0') {
+		if (strpbrk(env, "\r\n") != NULL) {
+			snprintf(err, errlen, "the key in $%s holds a line "
+			    "break", b->key_env);
+			rc = DROVE_EINVAL;
+			goto fail;
+		}
+		b->key = h->strdup(env);
+	} else if (proto->key_required || (v != NULL && *v != '\0')) {
+		snprintf(err, errlen, "no API key: the environment variable "
+		    "%s (api_key_env) is not set", b->key_env);
+		rc = DROVE_EINVAL;
+		goto fail;
+	}
+	if (b->key != NULL && strncmp(b->url, "http://", 7) == 0 &&
+	    !llm_is_loopback(b->url) && !plain_ok) {
+		snprintf(err, errlen, "base_url is plain http:// to a host "
+		    "that is not loopback: the key would travel unencrypted "
+		    "(use https://, or set allow_plain_http = true)");
+		rc = DROVE_EINVAL;
+		goto fail;
+	}
+	if (b->key != NULL)
+		b->headers[b->nheaders++] = proto->auth_header(h, b->key);
+	b->headers[b->nheaders++] = h->strdup("Content-Type: application/json");
+	for (ph = proto->headers; ph && *ph; ph++)
+		b->headers[b->nheaders++] = h->strdup(*ph);
+	b->headers[b->nheaders] = NULL;
+	if ((v = h->conf_get(c, "headers")) != NULL) {
+		const char *p = v, *e;
+
+		for (; *p; p = *e ? e + 1 : e) {
+			const char *s;
+
+			e = strchr(p, '\n');
+			if (e == NULL)
+				e = p + strlen(p);
+			s = p;
+			while (s < e && (*s == ' ' || *s == '\t'))
+				s++;
+			n = (size_t)(e - s);
+			while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+				n--;
+			if (n == 0)
+				continue;
+			if ((rc = llm_add_header(b, llm_fmt(h, "%.*s", (int)n,
+			    s), err, errlen)) < 0)
+				goto fail;
+		}
+	}
+	*state = b;
+	return 0;
+fail:
+	llm_close(b);
+	return rc;
+}
+
+/* The model, system prompt, output cap and temperature of a call: the
+ * task's, else the backend's. */
+LLM_FN const char *
+llm_model(const struct llm_call *lc)
+{
+	return lc->call->model ? lc->call->model : lc->b->model;
+}
+
+LLM_FN const char *
+llm_system(const struct llm_call *lc)
+{
+	return lc->call->system ? lc->call->system : lc->b->system;
+}
+
+LLM_FN long
+llm_max_tokens(const struct llm_call *lc)
+{
+	if (lc->call->max_tokens > 0)
+		return (long)lc->call->max_tokens;
+	if (lc->b->max_tokens > 0)
+		return lc->b->max_tokens;
+	return lc->b->proto->needs_max_tokens ? LLM_DEFAULT_MAX_TOKENS : 0;
+}
+
+/* Sets *t to the temperature of the call; 0 when there is none. */
+LLM_FN int
+llm_temperature(const struct llm_call *lc, double *t)
+{
+	const struct drove_host *h = lc->b->h;
+	const char *v = lc->call->task_conf ?
+	    h->conf_get(lc->call->task_conf, "temperature") : NULL;
+
+	if (v != NULL) {
+		*t = strtod(v, NULL);
+		return 1;
+	}
+	*t = lc->b->temperature;
+	return lc->b->has_temperature;
+}
+
+/* --- retry hints -------------------------------------------------------- */
+
+static const char *const llm_months[] = { "Jan", "Feb", "Mar", "Apr",
+	"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") as seconds since the
+ * epoch, or -1. */
+LLM_FN int64_t
+llm_http_date(const char *s)
+{
+	char mon[4];
+	int d, y, hh, mm, ss, m;
+	int64_t days;
+
+	if (sscanf(s, "%*3s, %d %3s %d %d:%d:%d GMT", &d, mon, &y, &hh, &mm,
+	    &ss) != 6)
+		return -1;
+	for (m = 0; m < 12; m++)
+		if (strcmp(mon, llm_months[m]) == 0)
+			break;
+	if (m == 12 || d < 1 || d > 31 || y < 1970)
+		return -1;
+	/* days from civil (Howard Hinnant's algorithm) */
+	{
+		int mo = m + 1;
+		int yy = y - (mo <= 2);
+		int era = yy / 400;
+		int yoe = yy - era * 400;
+		int mp = (mo + 9) % 12;
+		int doy = (153 * mp + 2) / 5 + d - 1;
+		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+		days = (int64_t)era * 146097 + doe - 719468;
+	}
+	return days * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+/* Milliseconds from a retry-after value: seconds or an HTTP date; -1. */
+LLM_FN int64_t
+llm_retry_after(const char *v, size_t n)
+{
+	char buf[64], *end;
+	double s;
+	int64_t t;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	s = strtod(buf, &end);
+	if (end != buf && *end == '\0')
+		return s > 0 ? (int64_t)(s * 1000) : 0;
+	t = llm_http_date(buf);
+	if (t < 0)
+		return -1;
+	t -= (int64_t)time(NULL);
+	return t > 0 ? t * 1000 : 0;
+}
+
+/* --- the request -------------------------------------------------------- */
+
+static void llm_finish(struct llm_call *lc, int err, const char *errtext);
+
+LLM_FN void
+llm_on_head(void *arg, int status, const struct drove_http_header *hd,
+    size_t n)
+{
+	struct llm_call *lc = arg;
+	int64_t ms = -1, s = -1;
+	size_t i;
+
+	lc->status = status;
+	for (i = 0; i < n; i++) {
+		const char *name = hd[i].name, *v = hd[i].value;
+		size_t nl = hd[i].name_len, vl = hd[i].value_len;
+
+		if (nl == 14 && strncasecmp(name, "retry-after-ms", 14) == 0) {
+			char buf[32], *end;
+			double d;
+
+			if (vl > 0 && vl < sizeof(buf)) {
+				memcpy(buf, v, vl);
+				buf[vl] = '\0';
+				d = strtod(buf, &end);
+				if (end != buf && *end == '\0' && d >= 0)
+					ms = (int64_t)d;
+			}
+		} else if (nl == 11 && strncasecmp(name, "retry-after",
+		    11) == 0) {
+			s = llm_retry_after(v, vl);
+		} else if (nl == 14 && strncasecmp(name, "x-should-retry",
+		    14) == 0) {
+			if (vl == 4 && strncasecmp(v, "true", 4) == 0)
+				lc->should_retry = 1;
+			else if (vl == 5 && strncasecmp(v, "false", 5) == 0)
+				lc->should_retry = 0;
+		}
+	}
+	lc->retry_after_ms = ms >= 0 ? ms : s;
+}
+
+LLM_FN void
+llm_on_body(void *arg, const char *p, size_t n)
+{
+	struct llm_call *lc = arg;
+
+	if (lc->errbody.len + n > LLM_MAX_ERR_BODY)
+		n = LLM_MAX_ERR_BODY - lc->errbody.len;
+	if (n > 0)
+		llm_buf_add(lc->b->h, &lc->errbody, p, n);
+}
+
+LLM_FN void
+llm_on_sse(void *arg, const struct drove_sse_event *ev)
+{
+	struct llm_call *lc = arg;
+	json_error_t je;
+	json_t *data = NULL;
+
+	lc->got_body = 1;
+	if (lc->done || lc->stream_err)
+		return;
+	if (ev->data_len > 0 && ev->data[0] == '{') {
+		data = json_loadb(ev->data, ev->data_len, 0, &je);
+		if (data == NULL && lc->bad_event[0] == '\0')
+			llm_oneline(lc->bad_event, sizeof(lc->bad_event),
+			    ev->data, ev->data_len);
+	}
+	lc->b->proto->event(lc, ev->event, data, ev->data, ev->data_len);
+	if (data)
+		json_decref(data);
+}
+
+/* Records an error object ({"type": T, "message": M} or a string). */
+LLM_FN void
+llm_set_error(struct llm_call *lc, json_t *e)
+{
+	const char *type = NULL, *msg = NULL, *code = NULL;
+
+	if (json_is_string(e)) {
+		msg = json_string_value(e);
+	} else if (json_is_object(e)) {
+		type = json_string_value(json_object_get(e, "type"));
+		msg = json_string_value(json_object_get(e, "message"));
+		code = json_string_value(json_object_get(e, "code"));
+	}
+	lc->stream_err = 1;
+	snprintf(lc->err_type, sizeof(lc->err_type), "%s",
+	    code && (!type || strcmp(code, "insufficient_quota") == 0) ? code :
+	    type ? type : "error");
+	llm_oneline(lc->err_msg, sizeof(lc->err_msg), msg ? msg : "",
+	    msg ? strlen(msg) : 0);
+}
+
+LLM_FN int
+llm_type_is(const struct llm_call *lc, const char *t)
+{
+	return strcmp(lc->err_type, t) == 0;
+}
+
+/* Fills the result of a non-2xx answer. */
+LLM_FN void
+llm_http_error(struct llm_call *lc, struct drove_result *r, char *msg,
+    size_t size)
+{
+	int st = lc->status;
+	json_t *j = NULL, *e = NULL;
+	json_error_t je;
+	char excerpt[200];
+
+	if (lc->errbody.len > 0)
+		j = json_loadb(lc->errbody.p, lc->errbody.len, 0, &je);
+	if (j != NULL)
+		e = json_object_get(j, "error");
+	if (e != NULL) {
+		llm_set_error(lc, e);
+		lc->stream_err = 0;
+		snprintf(msg, size, "HTTP %d: %s: %s", st, lc->err_type,
+		    lc->err_msg);
+	} else {
+		llm_oneline(excerpt, sizeof(excerpt), lc->errbody.p ?
+		    lc->errbody.p : "", lc->errbody.len);
+		snprintf(msg, size, "HTTP %d%s%s", st, excerpt[0] ? ": " : "",
+		    excerpt);
+	}
+	if (j)
+		json_decref(j);
+	r->status = DROVE_EHTTP;
+	r->retryable = st == 408 || st == 409 || st == 429 || st >= 500;
+	if (st == 429) {
+		if (llm_type_is(lc, "insufficient_quota"))
+			r->retryable = 0;	/* no money, not a rate */
+		else
+			r->status = DROVE_ERATELIMIT;
+	}
+	if (lc->should_retry == 1)
+		r->retryable = 1;
+	else if (lc->should_retry == 0) {
+		r->retryable = 0;
+		if (r->status == DROVE_ERATELIMIT)
+			r->status = DROVE_EHTTP;
+	}
+	r->retry_after_ms = lc->retry_after_ms;
+}
+
+LLM_FN void
+llm_call_free(struct llm_call *lc)
+{
+	const struct drove_host *h = lc->b->h;
+
+	if (lc->text.p)
+		h->free(lc->text.p);
+	if (lc->errbody.p)
+		h->free(lc->errbody.p);
+	h->free(lc);
+}
+
+LLM_FN void
+llm_on_done(void *arg, int err, const char *errtext)
+{
+	struct llm_call *lc = arg;
+
+	lc->req = NULL;
+	llm_finish(lc, err, errtext);
+}
+
+/* Builds the result and ends the call: call_done, then lc is freed. */
+static void
+llm_finish(struct llm_call *lc, int err, const char *errtext)
+{
+	const struct drove_host *h = lc->b->h;
+	struct drove_call *call = lc->call;
+	struct drove_result r;
+	char msg[1024];
+
+	if (lc->timer != NULL) {
+		h->timer_stop(lc->timer);
+		lc->timer = NULL;
+	}
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.retry_after_ms = -1;
+	r.http_status = lc->status;
+	r.usage = lc->usage;
+	msg[0] = '\0';
+	if (lc->timed_out) {
+		r.status = DROVE_ETIMEDOUT;
+		r.retryable = 1;
+		snprintf(msg, sizeof(msg), "%s: no complete answer within "
+		    "%gs", lc->b->proto->name, call->timeout_s);
+	} else if (err == DROVE_ECANCELED) {
+		r.status = DROVE_ECANCELED;
+		snprintf(msg, sizeof(msg), "cancelled");
+	} else if (lc->status != 0 && lc->status / 100 != 2) {
+		llm_http_error(lc, &r, msg, sizeof(msg));
+	} else if (lc->stream_err) {
+		snprintf(msg, sizeof(msg), "error event in the stream: %s: %s",
+		    lc->err_type, lc->err_msg);
+		r.status = DROVE_EAPI;
+		if (llm_type_is(lc, "rate_limit_error") ||
+		    llm_type_is(lc, "rate_limit_exceeded")) {
+			r.status = DROVE_ERATELIMIT;
+		} else {
+			r.retryable = llm_type_is(lc, "overloaded_error") ||
+			    llm_type_is(lc, "api_error") ||
+			    llm_type_is(lc, "server_error") ||
+			    llm_type_is(lc, "timeout_error");
+		}
+	} else if (err < 0) {
+		if (lc->got_body)
+			snprintf(msg, sizeof(msg), "connection lost "
+			    "mid-stream: %s", errtext ? errtext : "error");
+		else
+			snprintf(msg, sizeof(msg), "%s", errtext ? errtext :
+			    "request failed");
+		r.status = err;
+		/* a certificate that does not verify will not start to */
+		r.retryable = err != DROVE_ETLS && err != DROVE_EINVAL;
+	} else if (!lc->done && !lc->finish_seen) {
+		if (lc->bad_event[0])
+			snprintf(msg, sizeof(msg), "the stream ended "
+			    "unfinished after an event that is not JSON: "
+			    "%s", lc->bad_event);
+		else
+			snprintf(msg, sizeof(msg), "connection closed "
+			    "mid-stream: the answer is incomplete");
+		r.status = DROVE_ECONNRESET;
+		r.retryable = 1;
+	} else {
+		r.status = 0;
+		r.text = lc->text.p ? lc->text.p : "";
+		r.len = lc->text.len;
+	}
+	if (r.status != 0) {
+		llm_scrub(lc->b, msg);
+		r.error = msg;
+	}
+	call->plugin_data = NULL;
+	h->call_done(call, &r);
+	llm_call_free(lc);
+}
+
+LLM_FN void
+llm_timeout(void *arg)
+{
+	struct llm_call *lc = arg;
+
+	lc->timer = NULL;
+	lc->timed_out = 1;
+	if (lc->req != NULL)
+		lc->b->h->http_cancel(lc->req);
+}
+
+/* Ends a call that could not start: call_done now; start returns 0. */
+LLM_FN int
+llm_fail_now(struct llm_call *lc, int status, const char *msg)
+{
+	struct drove_call *call = lc->call;
+	const struct drove_host *h = lc->b->h;
+	struct drove_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.status = status;
+	r.error = msg;
+	r.retry_after_ms = -1;
+	call->plugin_data = NULL;
+	llm_call_free(lc);
+	h->call_done(call, &r);
+	return 0;
+}
+
+LLM_FN int
+llm_start(void *state, struct drove_call *call)
+{
+	struct llm_backend *b = state;
+	const struct drove_host *h = b->h;
+	struct drove_http_req req;
+	struct llm_call *lc;
+	char err[512], *body;
+	json_t *j;
+	int rc;
+
+	lc = h->alloc(sizeof(*lc));
+	memset(lc, 0, sizeof(*lc));
+	lc->b = b;
+	lc->call = call;
+	lc->retry_after_ms = -1;
+	lc->should_retry = -1;
+	call->plugin_data = lc;
+	if (llm_model(lc) == NULL) {
+		snprintf(err, sizeof(err), "no model: set 'model' in the "
+		    "backend or the task");
+		return llm_fail_now(lc, DROVE_EINVAL, err);
+	}
+	err[0] = '\0';
+	j = b->proto->body(lc, err, sizeof(err));
+	if (j == NULL)
+		return llm_fail_now(lc, DROVE_EINVAL, err[0] ? err :
+		    "cannot build the request");
+	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (body == NULL)
+		return llm_fail_now(lc, DROVE_ENOMEM, "cannot build the "
+		    "request");
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.method = "POST";
+	req.url = b->url;
+	req.headers = (const char *const *)b->headers;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.sse = 1;
+	req.ca_file = b->ca_file;
+	req.connect_timeout_s = b->connect_timeout;
+	req.tls_timeout_s = b->connect_timeout;
+	req.first_byte_timeout_s = b->first_byte_timeout;
+	req.idle_timeout_s = b->idle_timeout;
+	req.on_head = llm_on_head;
+	req.on_body = llm_on_body;
+	req.on_sse = llm_on_sse;
+	req.on_done = llm_on_done;
+	req.arg = lc;
+	rc = h->http_request(&req, &lc->req);
+	free(body);
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "cannot start the request to '%s' "
+		    "(error %d)", b->url, rc);
+		return llm_fail_now(lc, rc, err);
+	}
+	if (call->timeout_s > 0)
+		lc->timer = h->timer_start(call->timeout_s, llm_timeout, lc);
+	return 0;
+}
+
+LLM_FN void
+llm_cancel(void *state, struct drove_call *call)
+{
+	struct llm_backend *b = state;
+	struct llm_call *lc = call->plugin_data;
+
+	if (lc != NULL && lc->req != NULL)
+		b->h->http_cancel(lc->req);
+}
+
+/* Unsigned integer member of o, or keep *out. */
+LLM_FN void
+llm_get_u64(json_t *o, const char *key, uint64_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		*out = (uint64_t)json_integer_value(v);
+}
+
+#endif /* DROVE_LLM_COMMON_H */

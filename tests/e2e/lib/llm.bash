@@ -1,0 +1,91 @@
+# Shared by the API backend tests: a loopback HTTPS mock of the Anthropic
+# and OpenAI APIs (tests/mock/llm_mock.py) with a certificate made now,
+# and helpers over its stats and request log.  Source it.
+. "$DROVE_ROOT/tests/e2e/lib/http.bash"
+
+KEY=sk-mock-$RANDOM$RANDOM-secret
+export MOCK_ANTHROPIC_KEY=$KEY MOCK_OPENAI_KEY=$KEY
+make_ca root "/CN=drove llm test root"
+make_leaf llm root "$LOCAL_SAN"
+
+# start_llm NAME [mock options...]: sets MOCK_PORT; stats in $T/NAME.stats,
+# request log in $T/NAME.log
+start_llm() {
+	local n=$1
+	shift
+	start_mock "$n" llm_mock.py --cert "$T/llm.pem" --key "$T/llm.key" \
+	    --stats "$T/$n.stats" --log "$T/$n.log" --api-key "$KEY" "$@"
+}
+
+# backends PORT [extra lines for both]: an anthropic and an openai backend
+backends() {
+	cat <<INI
+[backend claude]
+type = anthropic
+model = claude-mock
+api_key_env = MOCK_ANTHROPIC_KEY
+base_url = https://127.0.0.1:$1
+ca_file = $T/root.pem
+price_in = 3
+price_out = 15
+${2:-}
+
+[backend gpt]
+type = openai
+model = gpt-mock
+api_key_env = MOCK_OPENAI_KEY
+base_url = https://127.0.0.1:$1/v1
+ca_file = $T/root.pem
+price_in = 0.5
+price_out = 1.5
+${2:-}
+INI
+}
+
+# stat NAME KEY: a number from the mock's stats
+stat() {
+	python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/$1.stats" "$2"
+}
+
+# check PYEXPR WHAT: PYEXPR over s (summary.json), t (its tasks), log (the
+# mock's request log, a list) and st (the mock's stats)
+check() {
+	python3 - "$1" "$T" "${3:-mock}" <<'PY' && echo "ok: $2" || fail "$2: $1"
+import json, sys, glob
+expr, T, name = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    s = json.load(open(".drove/runs/last/summary.json"))
+except FileNotFoundError:
+    s = {}
+t = s.get("tasks", {})
+try:
+    log = [json.loads(l) for l in open(T + "/" + name + ".log")]
+except FileNotFoundError:
+    log = []
+st = json.load(open(T + "/" + name + ".stats"))
+ok = eval(expr)
+if not ok:
+    print(json.dumps(s, indent=1)[:4000], file=sys.stderr)
+    print(json.dumps(st), file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+}
+
+# run drove in $T, capturing stdout, stderr and the exit status
+drove() {
+	(cd "$T" && "$DROVE" "$@") >"$T/.out" 2>"$T/.err"
+	rc=$?
+	out=$(cat "$T/.out")
+	err=$(cat "$T/.err")
+}
+cd "$T"
+expect_eq() {
+	[ "$1" = "$2" ] && echo "ok: $3" || fail "$3: got '$1', want '$2'"
+}
+expect_has() {
+	case "$1" in *"$2"*) echo "ok: $3" ;; *) fail "$3: '$2' not in: $1" ;; esac
+}
+expect_not_has() {
+	case "$1" in *"$2"*) fail "$3: '$2' unexpectedly in: $1" ;; *) echo "ok: $3" ;; esac
+}
