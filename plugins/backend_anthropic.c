@@ -34,7 +34,7 @@ static const char *const anthropic_headers[] = {
 static char *
 anthropic_auth(const struct drove_host *h, const char *key)
 {
-	return llm_fmt(h, "x-api-key: %s", key);
+	return pu_fmt(h, "x-api-key: %s", key);
 }
 
 static json_t *

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "drove/plugin.h"
+#include "plugin_util.h"
 
 /* How much of the end of the stderr file is searched for its last line. */
 #define STDERR_TAIL 4096
@@ -63,30 +64,6 @@ static const char *const exec_keys[] = {
 	"max_tokens", "timeout",
 	NULL,
 };
-
-static char *
-fmt(const struct drove_host *h, const char *f, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* printf into a new host allocation. */
-static char *
-fmt(const struct drove_host *h, const char *f, ...)
-{
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(NULL, 0, f, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	p = h->alloc((size_t)n + 1);
-	va_start(ap, f);
-	vsnprintf(p, (size_t)n + 1, f, ap);
-	va_end(ap);
-	return p;
-}
 
 static int
 is_space(char c)
@@ -410,17 +387,17 @@ exec_start(void *state, struct drove_call *call)
 	ec->argv[i] = NULL;
 
 	model = call->model != NULL ? call->model : b->model;
-	ec->own[ec->nown++] = fmt(h, "DROVE_TASK=%s",
+	ec->own[ec->nown++] = pu_fmt(h, "DROVE_TASK=%s",
 	    call->task ? call->task : "");
-	ec->own[ec->nown++] = fmt(h, "DROVE_REPLICA=%d", call->replica);
-	ec->own[ec->nown++] = fmt(h, "DROVE_ATTEMPT=%d", call->attempt);
+	ec->own[ec->nown++] = pu_fmt(h, "DROVE_REPLICA=%d", call->replica);
+	ec->own[ec->nown++] = pu_fmt(h, "DROVE_ATTEMPT=%d", call->attempt);
 	if (model != NULL)
-		ec->own[ec->nown++] = fmt(h, "DROVE_MODEL=%s", model);
+		ec->own[ec->nown++] = pu_fmt(h, "DROVE_MODEL=%s", model);
 	if (call->workdir != NULL)
-		ec->own[ec->nown++] = fmt(h, "DROVE_WORKTREE=%s",
+		ec->own[ec->nown++] = pu_fmt(h, "DROVE_WORKTREE=%s",
 		    call->workdir);
 	if (b->via == VIA_ENV)
-		ec->own[ec->nown++] = fmt(h, "DROVE_PROMPT=%s", ec->prompt);
+		ec->own[ec->nown++] = pu_fmt(h, "DROVE_PROMPT=%s", ec->prompt);
 	ec->env = h->alloc((b->nenv + ec->nown + 1) * sizeof(*ec->env));
 	for (k = 0, i = 0; i < b->nenv; i++)
 		ec->env[k++] = b->env[i];

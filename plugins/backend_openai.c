@@ -28,7 +28,7 @@ static const char *const openai_keys[] = {
 static char *
 openai_auth(const struct drove_host *h, const char *key)
 {
-	return llm_fmt(h, "Authorization: Bearer %s", key);
+	return pu_fmt(h, "Authorization: Bearer %s", key);
 }
 
 static json_t *

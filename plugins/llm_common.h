@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "drove/plugin.h"
+#include "plugin_util.h"
 
 #define LLM_FN static __attribute__((unused))
 
@@ -120,30 +121,6 @@ llm_buf_add(const struct drove_host *h, struct llm_buf *b, const char *p,
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	b->p[b->len] = '\0';
-}
-
-LLM_FN char *
-llm_fmt(const struct drove_host *h, const char *f, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* printf into a new host allocation. */
-LLM_FN char *
-llm_fmt(const struct drove_host *h, const char *f, ...)
-{
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(NULL, 0, f, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	p = h->alloc((size_t)n + 1);
-	va_start(ap, f);
-	vsnprintf(p, (size_t)n + 1, f, ap);
-	va_end(ap);
-	return p;
 }
 
 /* Copies s into buf on one line: control bytes become spaces; cut with
@@ -333,7 +310,7 @@ llm_open(const struct llm_proto *proto, const struct drove_host *h,
 	n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	b->url = llm_fmt(h, "%.*s%s", (int)n, base, proto->path);
+	b->url = pu_fmt(h, "%.*s%s", (int)n, base, proto->path);
 
 	if ((v = h->conf_get(c, "model")) != NULL && *v != '\0')
 		b->model = h->strdup(v);
@@ -410,7 +387,7 @@ llm_open(const struct llm_proto *proto, const struct drove_host *h,
 				n--;
 			if (n == 0)
 				continue;
-			if ((rc = llm_add_header(b, llm_fmt(h, "%.*s", (int)n,
+			if ((rc = llm_add_header(b, pu_fmt(h, "%.*s", (int)n,
 			    s), err, errlen)) < 0)
 				goto fail;
 		}

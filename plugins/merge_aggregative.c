@@ -12,31 +12,14 @@
 #include <string.h>
 
 #include "drove/plugin.h"
+#include "plugin_util.h"
 
 #define DEFAULT_SUMMARIZE_PROMPT "Summarise the following parts into " \
 	"one coherent result. Keep every fact that matters; drop repetition."
 
-struct sbuf {
-	const struct drove_host *h;
-	char *p;
-	size_t len, cap;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = b->h->realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* Backslash escapes in a separator: \n and \t, so one line can say it. */
 static void
-sb_add_unescaped(struct sbuf *b, const char *s)
+sb_add_unescaped(struct pbuf *b, const char *s)
 {
 	for (; *s; s++) {
 		char c = *s;
@@ -46,7 +29,7 @@ sb_add_unescaped(struct sbuf *b, const char *s)
 			s++;
 			c = *s == 'n' ? '\n' : *s == 't' ? '\t' : '\\';
 		}
-		sb_add(b, &c, 1);
+		pbuf_add(b, &c, 1);
 	}
 }
 
@@ -109,10 +92,10 @@ summary_done(void *arg, const struct drove_result *r)
  * summary of them; the summary becomes the result. */
 static void
 summarize(const struct drove_host *h, struct drove_merge_call *m,
-    const char *backend, struct sbuf *parts)
+    const char *backend, struct pbuf *parts)
 {
 	const char *intro = h->conf_get(m->conf, "summarize_prompt");
-	struct sbuf p = { h, NULL, 0, 0 };
+	struct pbuf p = { h, NULL, 0, 0 };
 	struct summary *sm;
 	char err[512], msg[600], *path;
 	size_t dl = strlen(m->artifact_dir);
@@ -130,9 +113,9 @@ summarize(const struct drove_host *h, struct drove_merge_call *m,
 	}
 	if (intro == NULL)
 		intro = DEFAULT_SUMMARIZE_PROMPT;
-	sb_add(&p, intro, strlen(intro));
-	sb_add(&p, "\n\n", 2);
-	sb_add(&p, parts->p, parts->len);
+	pbuf_add(&p, intro, strlen(intro));
+	pbuf_add(&p, "\n\n", 2);
+	pbuf_add(&p, parts->p, parts->len);
 	sm = h->alloc(sizeof(*sm));
 	sm->h = h;
 	sm->m = m;
@@ -157,10 +140,10 @@ aggregative_start(const struct drove_host *h, struct drove_merge_call *m)
 	const char *header = h->conf_get(m->conf, "header");
 	const char *sep = h->conf_get(m->conf, "separator");
 	const char *sumb = h->conf_get(m->conf, "summarize");
-	struct sbuf b = { h, NULL, 0, 0 };
+	struct pbuf b = { h, NULL, 0, 0 };
 	size_t ok = 0;
 
-	sb_add(&b, "", 0);
+	pbuf_add(&b, "", 0);
 	for (size_t i = 0; i < m->n; i++) {
 		const struct drove_merge_input *in = &m->inputs[i];
 
@@ -174,12 +157,12 @@ aggregative_start(const struct drove_host *h, struct drove_merge_call *m)
 			    in->replica < 0 ? 0 : in->replica);
 
 			sb_add_unescaped(&b, hd);
-			sb_add(&b, "\n", 1);
+			pbuf_add(&b, "\n", 1);
 			h->free(hd);
 		}
-		sb_add(&b, in->text, in->len);
+		pbuf_add(&b, in->text, in->len);
 		if (in->len && in->text[in->len - 1] != '\n')
-			sb_add(&b, "\n", 1);
+			pbuf_add(&b, "\n", 1);
 	}
 	if (ok == 0)
 		finish(h, m, NULL, 0, "every source failed");

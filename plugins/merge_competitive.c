@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "drove/plugin.h"
+#include "plugin_util.h"
 
 #define DEFAULT_JUDGE_PROMPT "Several candidates answered the same task. " \
 	"Pick the best one."
@@ -69,29 +70,6 @@ struct comp {
 	long choice;		/* 1-based, or 0 */
 	char err[1024];
 };
-
-static char *
-fmt(const struct drove_host *h, const char *f, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static char *
-fmt(const struct drove_host *h, const char *f, ...)
-{
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(NULL, 0, f, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	p = h->alloc((size_t)n + 1);
-	va_start(ap, f);
-	vsnprintf(p, (size_t)n + 1, f, ap);
-	va_end(ap);
-	return p;
-}
 
 /* s with every {{file}} replaced by file; a host allocation. */
 static char *
@@ -268,7 +246,7 @@ record(struct comp *cp, long win)
 	}
 	json_object_set_new(doc, "candidates", a);
 	txt = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	path = fmt(h, "%s/scores.json", cp->m->artifact_dir);
+	path = pu_fmt(h, "%s/scores.json", cp->m->artifact_dir);
 	if (txt && h->write_output(cp->m, path, txt, strlen(txt), err,
 	    sizeof(err)) < 0)
 		h->log(DROVE_LOG_WARN, "%s: %s", cp->m->task, err);
@@ -392,19 +370,19 @@ score_exit(void *arg, int status, int err, const char *out, size_t len)
 	c->spawn = NULL;
 	if (err == DROVE_ESPAWN || err == DROVE_EIO) {
 		excerpt(out, len, shown, sizeof(shown));
-		c->why = fmt(h, "score command: %s", shown);
+		c->why = pu_fmt(h, "score command: %s", shown);
 	} else if (err == DROVE_ETIMEDOUT) {
-		c->why = fmt(h, "score command timed out");
+		c->why = pu_fmt(h, "score command timed out");
 	} else if (err == DROVE_ECANCELED) {
-		c->why = fmt(h, "score command cancelled");
+		c->why = pu_fmt(h, "score command cancelled");
 	} else if (status != 0) {
-		c->why = status > 0 ? fmt(h, "score command exited with "
-		    "status %d", status) : fmt(h, "score command killed by "
+		c->why = status > 0 ? pu_fmt(h, "score command exited with "
+		    "status %d", status) : pu_fmt(h, "score command killed by "
 		    "signal %d", -status);
 	} else if (parse_score(out, len, &c->score) < 0) {
 		excerpt(out, len, shown, sizeof(shown));
-		c->why = shown[0] ? fmt(h, "score command printed '%s', not "
-		    "a number", shown) : fmt(h, "score command printed "
+		c->why = shown[0] ? pu_fmt(h, "score command printed '%s', not "
+		    "a number", shown) : pu_fmt(h, "score command printed "
 		    "nothing, not a number");
 	} else {
 		c->scored = 1;
@@ -450,10 +428,10 @@ start_score(struct comp *cp, struct cand *c, double timeout)
 		if (p)
 			c->own[j++] = p;
 	}
-	c->env[0] = fmt(h, "DROVE_TASK=%s", cp->m->task);
-	c->env[1] = fmt(h, "DROVE_CANDIDATE=%zu", c->k);
+	c->env[0] = pu_fmt(h, "DROVE_TASK=%s", cp->m->task);
+	c->env[1] = pu_fmt(h, "DROVE_CANDIDATE=%zu", c->k);
 	c->env[2] = NULL;
-	errp = fmt(h, "%s/candidate-%zu.score.err", cp->m->artifact_dir,
+	errp = pu_fmt(h, "%s/candidate-%zu.score.err", cp->m->artifact_dir,
 	    c->k);
 	memset(&req, 0, sizeof(req));
 	req.size = sizeof(req);
@@ -470,7 +448,7 @@ start_score(struct comp *cp, struct cand *c, double timeout)
 	rc = h->spawn(&req, &c->spawn);
 	h->free(errp);
 	if (rc < 0) {
-		c->why = fmt(h, "cannot start the score command '%s' (error "
+		c->why = pu_fmt(h, "cannot start the score command '%s' (error "
 		    "%d)", cp->cmd[0], rc);
 		return rc;
 	}
@@ -536,7 +514,7 @@ ask_judge(struct comp *cp)
 	if (cp->asked == 1 && cp->answers[0]) {
 		excerpt(cp->answers[0], strlen(cp->answers[0]), shown,
 		    sizeof(shown));
-		prompt = fmt(h, "%s\n\nYour previous answer was '%s', which "
+		prompt = pu_fmt(h, "%s\n\nYour previous answer was '%s', which "
 		    "is not a number from 1 to %zu. Answer with one number "
 		    "only.", cp->prompt, shown, cp->nusable);
 	}
@@ -552,31 +530,6 @@ ask_judge(struct comp *cp)
 	}
 }
 
-/* A growing host allocation, always NUL-terminated. */
-struct sbuf {
-	const struct drove_host *h;
-	char *p;
-	size_t len, cap;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = b->h->realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_adds(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 /* The instruction, the task's own prompt, the numbered candidates. */
 static char *
 judge_prompt(struct comp *cp)
@@ -584,26 +537,26 @@ judge_prompt(struct comp *cp)
 	const struct drove_host *h = cp->h;
 	const char *intro = h->conf_get(cp->m->conf, "judge_prompt");
 	const char *task = h->conf_get(cp->m->conf, "prompt");
-	struct sbuf b = { h, NULL, 0, 0 };
+	struct pbuf b = { h, NULL, 0, 0 };
 	char line[160];
 
-	sb_adds(&b, intro ? intro : DEFAULT_JUDGE_PROMPT);
+	pbuf_adds(&b, intro ? intro : DEFAULT_JUDGE_PROMPT);
 	if (task) {
-		sb_adds(&b, "\n\nThe task was:\n");
-		sb_adds(&b, task);
+		pbuf_adds(&b, "\n\nThe task was:\n");
+		pbuf_adds(&b, task);
 	}
 	for (size_t j = 0; j < cp->nusable; j++) {
 		const struct drove_merge_input *in = cp->c[cp->order[j]].in;
 
 		snprintf(line, sizeof(line), "\n\n=== Candidate %zu ===\n",
 		    j + 1);
-		sb_adds(&b, line);
-		sb_add(&b, in->text, in->len);
+		pbuf_adds(&b, line);
+		pbuf_add(&b, in->text, in->len);
 	}
 	snprintf(line, sizeof(line), "\n\n=== End ===\nAnswer with the "
 	    "number of the best candidate (1 to %zu) and nothing else.",
 	    cp->nusable);
-	sb_adds(&b, line);
+	pbuf_adds(&b, line);
 	return b.p;
 }
 
@@ -633,14 +586,14 @@ competitive_start(const struct drove_host *h, struct drove_merge_call *m)
 		c->in = &m->inputs[i];
 		c->k = i;
 		if (c->in->status != 0) {
-			c->why = fmt(h, "failed");
+			c->why = pu_fmt(h, "failed");
 			continue;
 		}
 		if (blank(c->in->text, c->in->len)) {
-			c->why = fmt(h, "empty output");
+			c->why = pu_fmt(h, "empty output");
 			continue;
 		}
-		c->file = fmt(h, "%s/candidate-%zu.out", m->artifact_dir, i);
+		c->file = pu_fmt(h, "%s/candidate-%zu.out", m->artifact_dir, i);
 		if (h->write_output(m, c->file, c->in->text, c->in->len, err,
 		    sizeof(err)) < 0) {
 			snprintf(cp->err, sizeof(cp->err), "%s", err);

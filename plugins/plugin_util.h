@@ -1,0 +1,68 @@
+/*
+ * Small helpers the built-in plugins share: a growable string in host
+ * memory and printf into a host allocation.  Header-only and static, so
+ * each plugin, built in or as a .so, carries its own copy and still links
+ * against nothing but libc and the host table.
+ */
+#ifndef DROVE_PLUGIN_UTIL_H
+#define DROVE_PLUGIN_UTIL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "drove/plugin.h"
+
+#define PU_FN static __attribute__((unused))
+
+/* A growing host allocation, NUL-terminated once anything was added. */
+struct pbuf {
+	const struct drove_host *h;
+	char *p;
+	size_t len, cap;
+};
+
+PU_FN void
+pbuf_add(struct pbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = b->h->realloc(b->p, b->cap);
+	}
+	if (n)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+PU_FN void
+pbuf_adds(struct pbuf *b, const char *s)
+{
+	pbuf_add(b, s, strlen(s));
+}
+
+PU_FN char *
+pu_fmt(const struct drove_host *h, const char *f, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* printf into a new host allocation (free with h->free). */
+PU_FN char *
+pu_fmt(const struct drove_host *h, const char *f, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(NULL, 0, f, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	p = h->alloc((size_t)n + 1);
+	va_start(ap, f);
+	vsnprintf(p, (size_t)n + 1, f, ap);
+	va_end(ap);
+	return p;
+}
+
+#endif /* DROVE_PLUGIN_UTIL_H */
