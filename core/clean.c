@@ -26,19 +26,6 @@ path_exists(const char *p)
 	return lstat(p, &st) == 0;
 }
 
-static char **
-strv_json(json_t *a)
-{
-	char **v = xcalloc(json_array_size(a) + 1, sizeof(*v));
-	size_t k = 0, i;
-	json_t *x;
-
-	json_array_foreach(a, i, x)
-		if (json_is_string(x))
-			v[k++] = xstrdup(json_string_value(x));
-	return v;
-}
-
 struct centry {
 	char *task, *branch, *path;
 	char **copied;
@@ -93,7 +80,7 @@ clean_event(json_t *ev, void *arg)
 	strv_free(e->copied);
 	e->branch = xstrdup(br);
 	e->path = xstrdup(wd);
-	e->copied = strv_json(json_object_get(ev, "copied"));
+	e->copied = wt_strv_json(json_object_get(ev, "copied"));
 }
 
 /* Changes in the worktree at path that no commit holds, copied-in files

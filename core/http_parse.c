@@ -3,6 +3,7 @@
  * incremental reader that combines them (RFC 9112).
  */
 #include "http_parse.h"
+#include "util.h"
 
 #include <string.h>
 #include <strings.h>
@@ -201,18 +202,6 @@ http_chunked_init(struct http_chunked *d)
 	d->state = CH_SIZE;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The size line ended: either data follows or the trailers do. */
 static void
 size_line_done(struct http_chunked *d)
@@ -248,7 +237,7 @@ http_chunked_decode(struct http_chunked *d, const char *buf, size_t len,
 		case CH_SIZE:
 			if (++d->line > HTTP_MAX_CHUNK_LINE)
 				return HTTP_PARSE_ERROR;
-			v = hexval(c);
+			v = hex_digit(c);
 			if (v >= 0) {
 				if (d->left > (UINT64_MAX >> 4) ||
 				    (d->left << 4) > (uint64_t)INT64_MAX)

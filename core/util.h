@@ -74,6 +74,8 @@ int write_all(int fd, const void *data, size_t len);
 
 /* True if s is a valid task or backend name: [A-Za-z0-9_.-]+ */
 int valid_name(const char *s);
+/* Value of hex digit c, or -1. */
+int hex_digit(int c);
 /* Trims ASCII whitespace in place and returns s. */
 char *strtrim(char *s);
 /* Splits a comma-separated list into trimmed, non-empty items.  Returns

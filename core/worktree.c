@@ -98,8 +98,8 @@ json_strv(char *const *v)
 	return a;
 }
 
-static char **
-strv_json(json_t *a)
+char **
+wt_strv_json(json_t *a)
 {
 	char **v = xcalloc(json_array_size(a) + 1, sizeof(*v));
 	size_t k = 0, i;
@@ -522,7 +522,7 @@ replay_event(json_t *ev, void *arg)
 		free(t->commit);
 		t->commit = c ? xstrdup(c) : NULL;
 		strv_free(t->changed);
-		t->changed = strv_json(json_object_get(ev, "changed_files"));
+		t->changed = wt_strv_json(json_object_get(ev, "changed_files"));
 		t->finished = 1;
 	} else if (strcmp(type, "merge") == 0) {
 		t->merged = json_is_true(json_object_get(ev, "merged"));

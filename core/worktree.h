@@ -81,6 +81,9 @@ void wt_summary(const struct wt *w, json_t *s);
 
 void wt_free(struct wt *w);
 
+/* The strings of JSON array a as a NULL-ended vector (strv_free). */
+char **wt_strv_json(json_t *a);
+
 /* `drove clean [RUN] [--force] [--run-dir DIR]`; returns the exit status. */
 int cmd_clean(int argc, char **argv);
 
