@@ -1,0 +1,310 @@
+/* The run directory: its layout, resume from the journal, summary.json. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "run.h"
+#include "worktree.h"
+
+static char *
+make_run_id(void)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	unsigned x;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
+	x = (unsigned)getpid() ^ (unsigned)(now_mono() * 1e6);
+	return xasprintf("%s-%04x", ts, x & 0xffff);
+}
+
+static int
+resolve_resume(struct run *r, const char *which, char *err, size_t errlen)
+{
+	struct stat st;
+	char *dir;
+
+	if (strcmp(which, "last") == 0) {
+		char *link = xasprintf("%s/last", r->root);
+		char target[PATH_MAX];
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+		free(link);
+		if (n < 0) {
+			errf(err, errlen, "no run to resume in '%s'", r->root);
+			return DROVE_EINVAL;
+		}
+		target[n] = '\0';
+		dir = target[0] == '/' ? xstrdup(target) :
+		    xasprintf("%s/%s", r->root, target);
+	} else if (strchr(which, '/')) {
+		dir = xstrdup(which);
+	} else {
+		dir = xasprintf("%s/%s", r->root, which);
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		errf(err, errlen, "no run '%s' to resume ('%s' is not a "
+		    "directory)", which, dir);
+		free(dir);
+		return DROVE_EINVAL;
+	}
+	r->dir = dir;
+	const char *slash = strrchr(dir, '/');
+
+	r->id = xstrdup(slash ? slash + 1 : dir);
+	return 0;
+}
+
+static void
+replay_event(json_t *ev, void *arg)
+{
+	struct run *r = arg;
+	const char *type = json_string_value(json_object_get(ev, "ev"));
+	const char *task = json_string_value(json_object_get(ev, "task"));
+	const char *st = json_string_value(json_object_get(ev, "status"));
+	long i;
+
+	if (type == NULL || strcmp(type, "task") != 0 || !task || !st)
+		return;
+	i = graph_find(r->g, task);
+	if (i < 0)
+		return;
+	r->t[i].resumed = strcmp(st, "ok") == 0;
+}
+
+/* Marks the tasks a resumed run finished before as done. */
+int
+rundir_replay(struct run *r, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/journal.jsonl", r->dir);
+	int torn = 0, rc;
+	size_t n = 0;
+
+	rc = journal_replay(path, replay_event, r, &torn);
+	free(path);
+	if (rc < 0 && rc != -ENOENT) {
+		errf(err, errlen, "cannot read the journal of '%s': %s",
+		    r->dir, strerror(-rc));
+		return DROVE_EIO;
+	}
+	if (torn)
+		log_info("resume: ignored %d torn journal line(s)", torn);
+	for (size_t i = 0; i < r->g->n; i++) {
+		struct trun *t = &r->t[i];
+
+		if (!t->resumed)
+			continue;
+		/* trust the output file, not just the journal */
+		if (read_file(t->out_path, &t->text, &t->len) < 0) {
+			t->resumed = 0;
+			continue;
+		}
+		t->st = TS_OK;
+		n++;
+	}
+	if (!r->o->quiet)
+		log_info("resuming run %s: %zu of %zu tasks already done",
+		    r->id, n, r->g->n);
+	return 0;
+}
+
+int
+rundir_setup(struct run *r, char *err, size_t errlen)
+{
+	char *tasks, *link, *tmp;
+	int rc;
+
+	r->root = xstrdup(r->o->run_root ? r->o->run_root : ".drove/runs");
+	if (r->o->resume) {
+		rc = resolve_resume(r, r->o->resume, err, errlen);
+		if (rc < 0)
+			return rc;
+	} else {
+		r->id = make_run_id();
+		r->dir = xasprintf("%s/%s", r->root, r->id);
+	}
+	tasks = xasprintf("%s/tasks", r->dir);
+	rc = mkdir_p(tasks, 0777);
+	free(tasks);
+	if (rc < 0) {
+		errf(err, errlen, "cannot create '%s': %s", r->dir,
+		    strerror(-rc));
+		return DROVE_EIO;
+	}
+	/* "last" is replaced atomically: a symlink renamed over it */
+	link = xasprintf("%s/last", r->root);
+	tmp = xasprintf("%s/.last.%ld", r->root, (long)getpid());
+	unlink(tmp);
+	if (symlink(r->id, tmp) == 0)
+		(void)rename(tmp, link);
+	free(link);
+	free(tmp);
+	char *jp = xasprintf("%s/journal.jsonl", r->dir);
+
+	rc = journal_open(&r->j, jp);
+	free(jp);
+	if (rc < 0) {
+		errf(err, errlen, "cannot open the journal in '%s': %s",
+		    r->dir, strerror(-rc));
+		return DROVE_EIO;
+	}
+	return 0;
+}
+
+/* --- summary ------------------------------------------------------------ */
+
+/* Budgets and rate limits: what capped the run. */
+static void
+summary_limits(struct run *r, json_t *s)
+{
+	json_t *rl = json_object();
+
+	if (r->budget.usd > 0)
+		json_object_set_new(s, "budget_usd", json_real(r->budget.usd));
+	if (r->budget.tokens > 0)
+		json_object_set_new(s, "budget_tokens",
+		    json_integer((json_int_t)r->budget.tokens));
+	json_object_set_new(s, "stopped_by", r->budget.stopped_by ?
+	    json_string(r->budget.stopped_by) : json_null());
+	for (size_t i = 0; i < r->nbe; i++)
+		if (r->be[i].used)
+			json_object_set_new(rl, r->be[i].name, json_integer(
+			    (json_int_t)r->be[i].lim.rate_limited));
+	json_object_set_new(s, "rate_limited", rl);
+}
+
+json_t *
+rundir_summary(struct run *r, double wall)
+{
+	const struct graph *g = r->g;
+	json_t *s = json_object(), *tasks = json_object(), *cp;
+	double *dur = xcalloc(g->n + 1, sizeof(*dur));
+	size_t *path = xcalloc(g->n + 1, sizeof(*path));
+	double sum = 0, cost = 0, cplen = 0;
+	uint64_t tin = 0, tout = 0;
+	size_t np;
+	const char *status;
+
+	for (size_t i = 0; i < g->n; i++) {
+		struct trun *t = &r->t[i];
+		json_t *o = json_object();
+		double tc = 0, busy = 0;
+		uint64_t ti = 0, to = 0, cr = 0, cw = 0;
+		int attempts = 0;
+		const char *be = NULL;
+
+		for (size_t k = 0; k < t->njobs; k++) {
+			struct job *jb = &t->jobs[k];
+
+			busy += jb->busy_s;
+			ti += jb->usage.tokens_in;
+			to += jb->usage.tokens_out;
+			attempts += jb->attempts;
+			cr += jb->usage.cache_read;
+			cw += jb->usage.cache_write;
+			if (jb->be) {
+				tc += quota_cost(&jb->be->lim, &jb->usage);
+				be = be ? be : jb->be->name;
+			}
+		}
+		/* what the merge's own calls (a judge, a summary) took */
+		busy += t->mbusy_s;
+		ti += t->musage.tokens_in;
+		to += t->musage.tokens_out;
+		tc += t->mcost;
+		dur[i] = t->started ? t->end_s - t->start_s : 0;
+		sum += busy;
+		tin += ti;
+		tout += to;
+		cost += tc;
+		json_object_set_new(o, "status",
+		    json_string(run_state_name(t->st)));
+		json_object_set_new(o, "backend", be ? json_string(be) :
+		    json_null());
+		json_object_set_new(o, "attempts", json_integer(attempts));
+		json_object_set_new(o, "start_s", json_real(t->start_s));
+		json_object_set_new(o, "end_s", json_real(t->end_s));
+		json_object_set_new(o, "busy_s", json_real(busy));
+		json_object_set_new(o, "tokens_in", json_integer((json_int_t)ti));
+		json_object_set_new(o, "tokens_out",
+		    json_integer((json_int_t)to));
+		json_object_set_new(o, "cost_usd", json_real(tc));
+		json_object_set_new(o, "cache_read",
+		    json_integer((json_int_t)cr));
+		json_object_set_new(o, "cache_write",
+		    json_integer((json_int_t)cw));
+		json_object_set_new(o, "output", t->st == TS_OK ?
+		    json_string(t->out_path) : json_null());
+		json_object_set_new(o, "error", t->error ?
+		    json_string(t->error) : json_null());
+		json_object_set_new(o, "wave",
+		    json_integer(g->tasks[i].wave));
+		json_object_set_new(o, "replicas",
+		    json_integer(g->tasks[i].replicas));
+		if (t->resumed)
+			json_object_set_new(o, "resumed", json_true());
+		if (t->notes)
+			json_object_update_missing(o, t->notes);
+		json_object_set_new(tasks, g->tasks[i].name, o);
+	}
+	np = graph_critical_path(g, dur, path, g->n, &cplen);
+	cp = json_array();
+	for (size_t k = 0; k < np; k++)
+		json_array_append_new(cp, json_string(g->tasks[path[k]].name));
+	status = r->interrupted ? "interrupted" : r->failed ? "failed" : "ok";
+	for (size_t i = 0; i < g->n && !r->interrupted && !r->failed; i++)
+		if (r->t[i].st != TS_OK)
+			status = "failed";
+	json_object_set_new(s, "run", json_string(r->id));
+	json_object_set_new(s, "status", json_string(status));
+	json_object_set_new(s, "task_file", json_string(r->o->task_file));
+	json_object_set_new(s, "started_at", json_real(r->t0_wall));
+	json_object_set_new(s, "wall_s", json_real(wall));
+	json_object_set_new(s, "sum_s", json_real(sum));
+	json_object_set_new(s, "speedup", json_real(wall > 0 ? sum / wall :
+	    0));
+	json_object_set_new(s, "critical_path_s", json_real(cplen));
+	json_object_set_new(s, "critical_path", cp);
+	json_object_set_new(s, "efficiency", json_real(wall > 0 ?
+	    cplen / wall : 0));
+	json_object_set_new(s, "jobs", json_integer(r->jobs_cap));
+	json_object_set_new(s, "tokens_in", json_integer((json_int_t)tin));
+	json_object_set_new(s, "tokens_out", json_integer((json_int_t)tout));
+	json_object_set_new(s, "cost_usd", json_real(cost));
+	json_object_set_new(s, "run_dir", json_string(r->dir));
+	summary_limits(r, s);
+	json_object_set_new(s, "tasks", tasks);
+	free(dur);
+	free(path);
+	return s;
+}
+
+void
+rundir_print_sinks(struct run *r)
+{
+	size_t nsinks = 0;
+
+	for (size_t i = 0; i < r->g->n; i++)
+		nsinks += r->g->tasks[i].nrdeps == 0 && r->t[i].st == TS_OK;
+	for (size_t i = 0; i < r->g->n; i++) {
+		struct trun *t = &r->t[i];
+
+		if (r->g->tasks[i].nrdeps || t->st != TS_OK)
+			continue;
+		if (nsinks > 1)
+			printf("==> %s <==\n", run_task_name(r, i));
+		fwrite(t->text, 1, t->len, stdout);
+		if (t->len && t->text[t->len - 1] != '\n')
+			putchar('\n');
+	}
+	fflush(stdout);
+}
+
