@@ -202,6 +202,33 @@ test_tpm_settle(void)
 }
 
 static void
+test_tpm_refund_capped(void)
+{
+	struct be_limits l;
+	struct budget b;
+	struct reservation r;
+	struct drove_usage u = usage(0, 0);
+	int i;
+
+	unsetenv("DROVE_RATE_WINDOW");
+	limits(&l, "tpm = 6000\n", 0);
+	budget(&b, "");
+	/* a call estimated at 5000 fails without using anything after the
+	 * bucket refilled: its tokens come back, but the bucket never holds
+	 * more than one window's worth */
+	CHECK_INT(quota_budget_check(&b, &l, 5000, 0, &r), 0);
+	quota_start(&l, &b, &r, 5000, 0);
+	quota_done(&l, &b, &r, &u, 0, 0, 0, 120);
+	CHECK(l.tpm.level <= l.tpm.cap);
+	/* so calls of 2000 tokens: three start at once, not five */
+	for (i = 0; i < 10 && quota_be_wait_ms(&l, 120) == 0; i++) {
+		CHECK_INT(quota_budget_check(&b, &l, 2000, 0, &r), 0);
+		quota_start(&l, &b, &r, 2000, 120);
+	}
+	CHECK_INT(i, 3);
+}
+
+static void
 test_aimd(void)
 {
 	struct be_limits l;
@@ -387,6 +414,7 @@ static const struct t_case cases[] = {
 	{ "rpm_bucket", test_rpm_bucket },
 	{ "rate_window_env", test_rate_window_env },
 	{ "tpm_settle", test_tpm_settle },
+	{ "tpm_refund_capped", test_tpm_refund_capped },
 	{ "aimd", test_aimd },
 	{ "aimd_jobs", test_aimd_jobs },
 	{ "budget_tokens", test_budget_tokens },
