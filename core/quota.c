@@ -204,6 +204,9 @@ quota_done(struct be_limits *l, struct budget *b, struct reservation *res,
 	if (l->tpm.cap > 0) {
 		bucket_refill(&l->tpm, now);
 		l->tpm.level -= used - res->tpm;
+		/* a refund never lifts the bucket above one window's worth */
+		if (l->tpm.level > l->tpm.cap)
+			l->tpm.level = l->tpm.cap;
 	}
 	memset(res, 0, sizeof(*res));
 	if (rate_limited) {

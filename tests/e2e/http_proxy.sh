@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTPS through a CONNECT proxy (tests/mock/connect_proxy.py), with and
-# without credentials, and NO_PROXY.
+# without credentials, and NO_PROXY (exact names, domain suffixes at a
+# label boundary, ports, "*", IPv6 literals, no_proxy) both ways.
 . "$DROVE_ROOT/tests/e2e/lib/http.bash"
 need openssl
 
@@ -47,6 +48,66 @@ for np in localhost .localhost '*' 'example.com, localhost:123'; do
 	    >/dev/null || fail "NO_PROXY=$np fetch failed"
 done
 [ "$(wc -l <"$T/open.log")" = "$n" ] || fail "NO_PROXY was not honoured: $(cat "$T/open.log")"
+
+# proxied HOST [VAR=VALUE...]: a fetch of https://HOST:$SP/ through the open
+# proxy, with the given environment, went to the proxy.  Names other than
+# localhost do not resolve, so only the proxy's log says which way it went.
+proxied() {
+	local h=$1 before
+	shift
+	before=$(grep -cF "CONNECT $h:$SP " "$T/open.log")
+	env -u NO_PROXY -u no_proxy HTTPS_PROXY="http://127.0.0.1:$OPEN" "$@" \
+	    "$DROVE" fetch --connect-timeout 2 "https://$h:$SP/" "${CA[@]}" \
+	    >/dev/null 2>&1
+	[ "$(grep -cF "CONNECT $h:$SP " "$T/open.log")" -gt "$before" ]
+}
+# bypass HOST NO_PROXY: NO_PROXY sends HOST past the proxy
+bypass() {
+	proxied "$1" NO_PROXY="$2" && fail "NO_PROXY='$2' did not bypass the proxy for $1"
+	echo "ok: NO_PROXY='$2' bypasses the proxy for $1"
+}
+# via HOST NO_PROXY: NO_PROXY does not match HOST
+via() {
+	proxied "$1" NO_PROXY="$2" || fail "NO_PROXY='$2' bypassed the proxy for $1"
+	echo "ok: NO_PROXY='$2' still proxies $1"
+}
+proxied localhost || fail "a fetch without NO_PROXY did not use the proxy"
+# exact names, any case, in a list with or without blanks
+bypass localhost LocalHost
+bypass localhost 'example.com,localhost'
+bypass localhost ' example.com , localhost '
+via localhost example.com
+via localhost localhost.example
+via localhost ''
+# a domain suffix matches at a label boundary only, with or without the
+# leading dot
+bypass api.example .example
+bypass api.example example
+bypass a.b.example b.example
+bypass a.b.example .b.example
+via localhost calhost
+via localhost .calhost
+via api.example pi.example
+via api.example .api.example.com
+via example .api.example
+# a port in the entry is ignored: a name matches whatever the port
+bypass localhost localhost:1
+bypass api.example .example:8443
+# '*' alone matches everything
+bypass api.example '*'
+# IPv6 literals, bare or bracketed with a port
+bypass '[::1]' ::1
+bypass '[::1]' '[::1]:8443'
+bypass '[::1]' 'example.com,[::1]'
+via '[::1]' ::2
+via '[::1]' '[::2]:8443'
+# the lower-case variable, used when NO_PROXY is unset or empty
+proxied localhost no_proxy=localhost && fail "no_proxy=localhost did not bypass"
+proxied localhost NO_PROXY= no_proxy=localhost &&
+    fail "an empty NO_PROXY hid no_proxy"
+proxied localhost no_proxy=example.com ||
+    fail "no_proxy=example.com bypassed the proxy for localhost"
+echo "ok: no_proxy"
 # a proxy that is down is a connect error naming the proxy
 P=$(free_port)
 expect_fail "cannot connect to 127.0.0.1 port $P: connection refused" \
