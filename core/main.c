@@ -117,14 +117,20 @@ setup_release(struct setup *s)
 	free(s->merge_keys);
 }
 
-/* Loads plugins, configuration and the task file, and builds the graph.
- * Returns 0 or an exit status (2) after printing the error. */
+/*
+ * Loads plugins, configuration and the tasks, and builds the graph.  The
+ * tasks come from task_file, or from text (named name in messages) when
+ * task_file is NULL; with neither, only plugins and configuration load.
+ * default_backend, when not NULL, overrides [drove] backend.  Returns 0,
+ * or DROVE_EINVAL with the error in err and s released.
+ */
 static int
-setup_load(struct setup *s, const char *task_file, const char *config)
+setup_build(struct setup *s, const char *task_file, const char *name,
+    const char *text, const char *default_backend, const char *config,
+    char *err, size_t errlen)
 {
 	const struct conf_section *d;
 	struct graph_opts go;
-	char err[1024];
 	char *cfg;
 	int explicit, rc;
 
@@ -132,46 +138,62 @@ setup_load(struct setup *s, const char *task_file, const char *config)
 	conf_init(&s->conf);
 	registry_init(&s->reg);
 	graph_init(&s->graph);
-	if (registry_add_builtins(&s->reg, err, sizeof(err)) < 0)
+	if (registry_add_builtins(&s->reg, err, errlen) < 0)
 		goto fail;
 	cfg = find_config(config, &explicit);
 	if (cfg && !(task_file && same_file(cfg, task_file))) {
-		rc = conf_load(&s->conf, cfg, err, sizeof(err));
+		rc = conf_load(&s->conf, cfg, err, errlen);
 		free(cfg);
 		if (rc < 0)
 			goto fail;
 	} else {
 		free(cfg);
 	}
-	if (task_file && conf_load(&s->conf, task_file, err,
-	    sizeof(err)) < 0)
+	if (task_file && conf_load(&s->conf, task_file, err, errlen) < 0)
+		goto fail;
+	if (text && conf_load_string(&s->conf, name, text, err, errlen) < 0)
 		goto fail;
 	d = conf_find(&s->conf, "drove", "");
-	if (d && conf_check_keys(d, err, sizeof(err), drove_keys,
+	if (d && conf_check_keys(d, err, errlen, drove_keys,
 	    (const char *const *)NULL) < 0)
 		goto fail;
 	if (d && conf_get(d, "plugin_dir") &&
 	    registry_load_dir(&s->reg, conf_get(d, "plugin_dir"), err,
-	    sizeof(err)) < 0)
+	    errlen) < 0)
 		goto fail;
-	if (task_file == NULL)
+	if (task_file == NULL && text == NULL)
 		return 0;
-	if (sched_check_backends(&s->conf, &s->reg, err, sizeof(err)) < 0)
+	if (sched_check_backends(&s->conf, &s->reg, err, errlen) < 0)
 		goto fail;
 	s->merges = registry_names(&s->reg, DROVE_PLUGIN_MERGE);
 	s->merge_keys = registry_merge_keys(&s->reg);
 	go.merges = s->merges;
 	go.merge_keys = s->merge_keys;
-	go.default_backend = d ? conf_get(d, "backend") : NULL;
-	if (graph_build(&s->graph, &s->conf, &go, err, sizeof(err)) < 0)
+	go.default_backend = default_backend ? default_backend :
+	    d ? conf_get(d, "backend") : NULL;
+	if (graph_build(&s->graph, &s->conf, &go, err, errlen) < 0)
 		goto fail;
-	if (merge_check_tasks(&s->graph, &s->reg, err, sizeof(err)) < 0)
+	if (merge_check_tasks(&s->graph, &s->reg, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
-	log_warnx("%s", err);
 	setup_release(s);
-	return EXIT_USAGE;
+	return DROVE_EINVAL;
+}
+
+/* setup_build from a task file (or none); returns 0 or an exit status (2)
+ * after printing the error. */
+static int
+setup_load(struct setup *s, const char *task_file, const char *config)
+{
+	char err[1024];
+
+	if (setup_build(s, task_file, NULL, NULL, NULL, config, err,
+	    sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 static const char *
@@ -202,8 +224,10 @@ print_waves(FILE *f, const struct graph *g)
 	}
 }
 
+/* The graph as text: counts, waves, each edge and why (when edges is
+ * set), and the critical path.  Borrows g. */
 static void
-print_graph_text(FILE *f, const struct graph *g, const char *file)
+print_graph_text(FILE *f, const struct graph *g, const char *file, int edges)
 {
 	size_t *path = xcalloc(g->n + 1, sizeof(*path));
 	size_t np, nedges = 0;
@@ -213,11 +237,11 @@ print_graph_text(FILE *f, const struct graph *g, const char *file)
 	fprintf(f, "%s: %zu task%s, %d wave%s\n", file, g->n,
 	    g->n == 1 ? "" : "s", g->nwaves, g->nwaves == 1 ? "" : "s");
 	print_waves(f, g);
-	for (size_t i = 0; i < g->n; i++)
+	for (size_t i = 0; edges && i < g->n; i++)
 		nedges += g->tasks[i].ndeps;
 	if (nedges)
 		fprintf(f, "edges:\n");
-	for (size_t i = 0; i < g->n; i++) {
+	for (size_t i = 0; nedges && i < g->n; i++) {
 		const struct task *t = &g->tasks[i];
 
 		for (size_t k = 0; k < t->ndeps; k++) {
@@ -326,7 +350,7 @@ cmd_graph(int argc, char **argv)
 	if (dot)
 		print_graph_dot(stdout, &s.graph);
 	else
-		print_graph_text(stdout, &s.graph, argv[optind]);
+		print_graph_text(stdout, &s.graph, argv[optind], 1);
 	setup_release(&s);
 	return 0;
 }
@@ -423,7 +447,7 @@ cmd_run(int argc, char **argv)
 		o.run_root = d ? conf_get(d, "run_dir") : NULL;
 	}
 	if (dry) {
-		print_graph_text(stdout, &s.graph, o.task_file);
+		print_graph_text(stdout, &s.graph, o.task_file, 1);
 		printf("dry run: nothing was run\n");
 		setup_release(&s);
 		return 0;
