@@ -37,7 +37,8 @@ t_plain(void)
 {
 	check_extract("[task a]\nprompt = x\n", "[task a]\nprompt = x\n");
 	check_extract("[task a]\nprompt = x", "[task a]\nprompt = x\n");
-	check_extract("[task a]\nprompt = x\n\n\n  \n", "[task a]\nprompt = x\n");
+	check_extract("[task a]\nprompt = x\n\n\n  \n",
+	    "[task a]\nprompt = x\n");
 }
 
 static void
@@ -54,7 +55,8 @@ t_fences(void)
 {
 	check_extract("Plan:\n```ini\n[task a]\nprompt = x\n```\nDone.\n",
 	    "[task a]\nprompt = x\n");
-	check_extract("```\n[task a]\nprompt = x\n```", "[task a]\nprompt = x\n");
+	check_extract("```\n[task a]\nprompt = x\n```",
+	    "[task a]\nprompt = x\n");
 	/* a fence with no section is skipped for the next one */
 	check_extract("```sh\necho hi\n```\nthen\n```ini\n; c\n[task b]\n"
 	    "prompt = y\n```\n[task z]\n", "[task b]\nprompt = y\n");
