@@ -15,6 +15,7 @@
 #include "fetch.h"
 #include "graph.h"
 #include "merge.h"
+#include "plan.h"
 #include "registry.h"
 #include "report.h"
 #include "sched.h"
@@ -39,6 +40,7 @@ usage(FILE *f)
 	    "commands:\n"
 	    "  run FILE.ini     run the task graph (see 'drove run --help')\n"
 	    "  graph FILE.ini   show the graph: waves, edges, critical path\n"
+	    "  plan \"GOAL\"      a backend splits a goal into a task file\n"
 	    "  report [RUN]     per-task times, speedup, tokens and cost\n"
 	    "  fetch URL        one HTTP(S) request (see 'drove fetch --help')\n"
 	    "  clean [RUN]      remove a run's merged worktrees and branches\n"
@@ -117,14 +119,20 @@ setup_release(struct setup *s)
 	free(s->merge_keys);
 }
 
-/* Loads plugins, configuration and the task file, and builds the graph.
- * Returns 0 or an exit status (2) after printing the error. */
+/*
+ * Loads plugins, configuration and the tasks, and builds the graph.  The
+ * tasks come from task_file, or from text (named name in messages) when
+ * task_file is NULL; with neither, only plugins and configuration load.
+ * default_backend, when not NULL, overrides [drove] backend.  Returns 0,
+ * or DROVE_EINVAL with the error in err and s released.
+ */
 static int
-setup_load(struct setup *s, const char *task_file, const char *config)
+setup_build(struct setup *s, const char *task_file, const char *name,
+    const char *text, const char *default_backend, const char *config,
+    char *err, size_t errlen)
 {
 	const struct conf_section *d;
 	struct graph_opts go;
-	char err[1024];
 	char *cfg;
 	int explicit, rc;
 
@@ -132,46 +140,62 @@ setup_load(struct setup *s, const char *task_file, const char *config)
 	conf_init(&s->conf);
 	registry_init(&s->reg);
 	graph_init(&s->graph);
-	if (registry_add_builtins(&s->reg, err, sizeof(err)) < 0)
+	if (registry_add_builtins(&s->reg, err, errlen) < 0)
 		goto fail;
 	cfg = find_config(config, &explicit);
 	if (cfg && !(task_file && same_file(cfg, task_file))) {
-		rc = conf_load(&s->conf, cfg, err, sizeof(err));
+		rc = conf_load(&s->conf, cfg, err, errlen);
 		free(cfg);
 		if (rc < 0)
 			goto fail;
 	} else {
 		free(cfg);
 	}
-	if (task_file && conf_load(&s->conf, task_file, err,
-	    sizeof(err)) < 0)
+	if (task_file && conf_load(&s->conf, task_file, err, errlen) < 0)
+		goto fail;
+	if (text && conf_load_string(&s->conf, name, text, err, errlen) < 0)
 		goto fail;
 	d = conf_find(&s->conf, "drove", "");
-	if (d && conf_check_keys(d, err, sizeof(err), drove_keys,
+	if (d && conf_check_keys(d, err, errlen, drove_keys,
 	    (const char *const *)NULL) < 0)
 		goto fail;
 	if (d && conf_get(d, "plugin_dir") &&
 	    registry_load_dir(&s->reg, conf_get(d, "plugin_dir"), err,
-	    sizeof(err)) < 0)
+	    errlen) < 0)
 		goto fail;
-	if (task_file == NULL)
+	if (task_file == NULL && text == NULL)
 		return 0;
-	if (sched_check_backends(&s->conf, &s->reg, err, sizeof(err)) < 0)
+	if (sched_check_backends(&s->conf, &s->reg, err, errlen) < 0)
 		goto fail;
 	s->merges = registry_names(&s->reg, DROVE_PLUGIN_MERGE);
 	s->merge_keys = registry_merge_keys(&s->reg);
 	go.merges = s->merges;
 	go.merge_keys = s->merge_keys;
-	go.default_backend = d ? conf_get(d, "backend") : NULL;
-	if (graph_build(&s->graph, &s->conf, &go, err, sizeof(err)) < 0)
+	go.default_backend = default_backend ? default_backend :
+	    d ? conf_get(d, "backend") : NULL;
+	if (graph_build(&s->graph, &s->conf, &go, err, errlen) < 0)
 		goto fail;
-	if (merge_check_tasks(&s->graph, &s->reg, err, sizeof(err)) < 0)
+	if (merge_check_tasks(&s->graph, &s->reg, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
-	log_warnx("%s", err);
 	setup_release(s);
-	return EXIT_USAGE;
+	return DROVE_EINVAL;
+}
+
+/* setup_build from a task file (or none); returns 0 or an exit status (2)
+ * after printing the error. */
+static int
+setup_load(struct setup *s, const char *task_file, const char *config)
+{
+	char err[1024];
+
+	if (setup_build(s, task_file, NULL, NULL, NULL, config, err,
+	    sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 static const char *
@@ -202,8 +226,10 @@ print_waves(FILE *f, const struct graph *g)
 	}
 }
 
+/* The graph as text: counts, waves, each edge and why (when edges is
+ * set), and the critical path.  Borrows g. */
 static void
-print_graph_text(FILE *f, const struct graph *g, const char *file)
+print_graph_text(FILE *f, const struct graph *g, const char *file, int edges)
 {
 	size_t *path = xcalloc(g->n + 1, sizeof(*path));
 	size_t np, nedges = 0;
@@ -213,11 +239,11 @@ print_graph_text(FILE *f, const struct graph *g, const char *file)
 	fprintf(f, "%s: %zu task%s, %d wave%s\n", file, g->n,
 	    g->n == 1 ? "" : "s", g->nwaves, g->nwaves == 1 ? "" : "s");
 	print_waves(f, g);
-	for (size_t i = 0; i < g->n; i++)
+	for (size_t i = 0; edges && i < g->n; i++)
 		nedges += g->tasks[i].ndeps;
 	if (nedges)
 		fprintf(f, "edges:\n");
-	for (size_t i = 0; i < g->n; i++) {
+	for (size_t i = 0; nedges && i < g->n; i++) {
 		const struct task *t = &g->tasks[i];
 
 		for (size_t k = 0; k < t->ndeps; k++) {
@@ -326,7 +352,7 @@ cmd_graph(int argc, char **argv)
 	if (dot)
 		print_graph_dot(stdout, &s.graph);
 	else
-		print_graph_text(stdout, &s.graph, argv[optind]);
+		print_graph_text(stdout, &s.graph, argv[optind], 1);
 	setup_release(&s);
 	return 0;
 }
@@ -423,13 +449,304 @@ cmd_run(int argc, char **argv)
 		o.run_root = d ? conf_get(d, "run_dir") : NULL;
 	}
 	if (dry) {
-		print_graph_text(stdout, &s.graph, o.task_file);
+		print_graph_text(stdout, &s.graph, o.task_file, 1);
 		printf("dry run: nothing was run\n");
 		setup_release(&s);
 		return 0;
 	}
 	rc = sched_run(&s.conf, &s.graph, &s.reg, &o);
 	setup_release(&s);
+	return rc;
+}
+
+/* The backend named name, else [drove] backend, else the only one. */
+static const struct conf_section *
+plan_pick_backend(const struct conf *c, const char *name, char *err,
+    size_t errlen)
+{
+	const struct conf_section *d = conf_find(c, "drove", ""), *only = NULL;
+	const char *how = "-b";
+	struct buf names = BUF_INIT;
+	size_t n = 0;
+
+	if (name == NULL && d != NULL && conf_get(d, "backend") != NULL) {
+		name = conf_get(d, "backend");
+		how = "[drove] backend";
+	}
+	for (size_t i = 0; i < c->nsec; i++) {
+		if (strcmp(c->sec[i]->type, "backend") != 0)
+			continue;
+		if (name != NULL && strcmp(c->sec[i]->name, name) == 0) {
+			buf_release(&names);
+			return c->sec[i];
+		}
+		buf_printf(&names, "%s%s", n ? ", " : "", c->sec[i]->name);
+		only = c->sec[i];
+		n++;
+	}
+	if (n == 0)
+		errf(err, errlen, "plan: no backend is configured: define a "
+		    "[backend NAME] section in drove.ini (or name a "
+		    "configuration with -c)");
+	else if (name != NULL)
+		errf(err, errlen, "plan: unknown backend '%s' (from %s); the "
+		    "configured ones: %s", name, how, buf_str(&names));
+	else if (n > 1)
+		errf(err, errlen, "plan: %zu backends are configured (%s): "
+		    "say which plans with -b NAME", n, buf_str(&names));
+	buf_release(&names);
+	return name == NULL && n == 1 ? only : NULL;
+}
+
+/*
+ * Loads text as a task file named name against the configuration, with
+ * backend as the default backend, into s.  With answer_only, a section
+ * of text that is not a [task] is an error too.  Returns 0, or -1 with
+ * the reason in err and s released.
+ */
+static int
+plan_check(struct setup *s, const char *name, const char *text,
+    const char *backend, const char *config, int answer_only, char *err,
+    size_t errlen)
+{
+	if (setup_build(s, NULL, name, text, backend, config, err,
+	    errlen) < 0)
+		return -1;
+	for (size_t i = 0; answer_only && i < s->conf.nsec; i++) {
+		const struct conf_section *sec = s->conf.sec[i];
+		char where[256];
+
+		size_t k;
+
+		if (strcmp(sec->type, "task") == 0)
+			continue;
+		/* [drove] sections merge: its keys say where they came from */
+		for (k = 0; k < sec->nkv; k++)
+			if (strcmp(sec->kv[k].file, name) == 0)
+				break;
+		if (strcmp(sec->file, name) != 0 && k == sec->nkv)
+			continue;
+		conf_where(sec, k < sec->nkv ? sec->kv[k].key : NULL, where,
+		    sizeof(where));
+		errf(err, errlen, "%s: [%s%s%s]: only [task NAME] sections "
+		    "belong in the file", where, sec->type, *sec->name ? " " :
+		    "", sec->name);
+		setup_release(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes data to path atomically; unless force, never over an existing
+ * file.  Returns 0 or -errno. */
+static int
+write_new_file(const char *path, const char *data, size_t len, int force)
+{
+	char *tmp;
+	int rc;
+
+	if (force)
+		return write_file_atomic(path, data, len);
+	tmp = xasprintf("%s.new.%ld", path, (long)getpid());
+	rc = write_file_atomic(tmp, data, len);
+	if (rc == 0 && link(tmp, path) < 0) {
+		rc = -errno;
+		/* file systems without hard links: check, then rename */
+		if (rc != -EEXIST && !exists(path))
+			rc = rename(tmp, path) < 0 ? -errno : 0;
+	}
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* The file drove plan writes: a comment with the goal, the tasks'
+ * backend, then the answer's tasks.  The caller frees. */
+static char *
+plan_file_text(const char *goal, const char *planner, const char *backend,
+    const char *tasks)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "; written by 'drove plan' with backend '%s' for the "
+	    "goal:\n;   ", planner);
+	for (const char *p = goal; *p; p++) {
+		buf_addc(&b, *p);
+		if (*p == '\n' && p[1] != '\0')
+			buf_adds(&b, ";   ");
+	}
+	buf_printf(&b, "\n\n[drove]\nbackend = %s\n\n%s", backend, tasks);
+	return buf_detach(&b, NULL);
+}
+
+static void
+plan_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: drove plan \"GOAL\" [-b BACKEND] [-o FILE.ini] [--force]\n"
+	    "                  [--task-backend NAME] [-c CONFIG]\n"
+	    "  Asks one backend to split GOAL into tasks and writes them as "
+	    "a task file.\n"
+	    "  The answer must load against the configuration as 'drove "
+	    "run' would load\n"
+	    "  it; if it does not, the backend is asked once more, with the "
+	    "error.  stderr\n"
+	    "  gets the tasks, waves and critical path.\n"
+	    "  -b, --backend NAME   the backend that plans (default: [drove] "
+	    "backend,\n"
+	    "                       else the only backend configured)\n"
+	    "  --task-backend NAME  the backend the tasks run on (default: "
+	    "the one that\n"
+	    "                       plans); the file gets [drove] backend = "
+	    "NAME\n"
+	    "  -o, --output FILE    write the task file there, atomically "
+	    "(default: stdout)\n"
+	    "  -f, --force          overwrite FILE if it exists\n"
+	    "  -c, --config FILE    configuration file (searched as for "
+	    "'drove run')\n"
+	    "exit status: 0 written, 1 the backend failed or gave no valid "
+	    "file (the last\n"
+	    "answer is saved and named), 2 usage or config error, 130 "
+	    "interrupted.\n");
+}
+
+static int
+cmd_plan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "backend", required_argument, NULL, 'b' },
+		{ "task-backend", required_argument, NULL, 't' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *bname = NULL, *tbname = NULL, *out = NULL;
+	const char *goal, *name, *tb;
+	const struct conf_section *bsec;
+	const struct drove_plugin *p;
+	char *prompt, *ask, *answer = NULL, *ini = NULL, *text, *saved;
+	struct setup base, s;
+	char err[1024], why[1024];
+	size_t len;
+	int c, force = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "b:o:fc:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bname = optarg; break;
+		case 't': tbname = optarg; break;
+		case 'o': out = optarg; break;
+		case 'f': force = 1; break;
+		case 'c': config = optarg; break;
+		case 'h': plan_usage(stdout); return 0;
+		default: plan_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || argv[optind][0] == '\0') {
+		plan_usage(stderr);
+		return EXIT_USAGE;
+	}
+	goal = argv[optind];
+	if (out != NULL && !force && exists(out)) {
+		log_warnx("plan: '%s' exists; use --force to overwrite it",
+		    out);
+		return EXIT_USAGE;
+	}
+	if ((rc = setup_load(&base, NULL, config)) != 0)
+		return rc;
+	if (sched_check_backends(&base.conf, &base.reg, err,
+	    sizeof(err)) < 0 ||
+	    (bsec = plan_pick_backend(&base.conf, bname, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		setup_release(&base);
+		return EXIT_USAGE;
+	}
+	tb = tbname ? tbname : bsec->name;
+	if (conf_find(&base.conf, "backend", tb) == NULL) {
+		log_warnx("plan: unknown backend '%s' (from --task-backend)",
+		    tb);
+		setup_release(&base);
+		return EXIT_USAGE;
+	}
+	p = registry_find(&base.reg, DROVE_PLUGIN_BACKEND,
+	    conf_get(bsec, "type"));
+	name = out ? out : "plan.ini";
+	prompt = plan_prompt(goal);
+	ask = xstrdup(prompt);
+	for (int attempt = 1;; attempt++) {
+		log_info("plan: asking backend '%s'%s", bsec->name,
+		    attempt > 1 ? " again" : "");
+		free(answer);
+		answer = NULL;
+		rc = plan_ask(bsec, p, ask, attempt, &answer, &len, err,
+		    sizeof(err));
+		if (rc < 0) {
+			if (rc != DROVE_ECANCELED)
+				log_warnx("plan: %s", err);
+			rc = rc == DROVE_ECANCELED ? EXIT_INTERRUPTED :
+			    EXIT_TASK_FAILED;
+			goto done;
+		}
+		free(ini);
+		ini = plan_extract(answer, len);
+		if (ini == NULL)
+			errf(why, sizeof(why), "no line starts with '[': "
+			    "there are no sections");
+		else if (plan_check(&s, name, ini, tb, config, 1, why,
+		    sizeof(why)) == 0)
+			break;
+		if (attempt == 2) {
+			saved = xasprintf("%s.rejected", out ? out :
+			    "drove-plan");
+			if (write_file_atomic(saved, answer, len) < 0)
+				log_warn("plan: cannot save the answer in "
+				    "'%s'", saved);
+			log_warnx("plan: no valid task file from backend '%s' "
+			    "in two answers: %s (the last answer is in '%s')",
+			    bsec->name, why, saved);
+			free(saved);
+			rc = EXIT_TASK_FAILED;
+			goto done;
+		}
+		log_warnx("plan: the answer is not a valid task file: %s",
+		    why);
+		free(ask);
+		ask = plan_retry_prompt(prompt, answer, why);
+	}
+	setup_release(&s);
+	/* the file as written must load as well */
+	text = plan_file_text(goal, bsec->name, tb, ini);
+	if (plan_check(&s, name, text, NULL, config, 0, why,
+	    sizeof(why)) < 0) {
+		log_warnx("plan: %s", why);
+		rc = EXIT_TASK_FAILED;
+	} else {
+		print_graph_text(stderr, &s.graph, name, 0);
+		setup_release(&s);
+		rc = 0;
+		if (out == NULL) {
+			fputs(text, stdout);
+			if (fflush(stdout) == EOF) {
+				log_warn("plan: cannot write to stdout");
+				rc = EXIT_TASK_FAILED;
+			}
+		} else if ((c = write_new_file(out, text, strlen(text),
+		    force)) < 0) {
+			log_warnx("plan: cannot write '%s': %s", out,
+			    strerror(-c));
+			rc = c == -EEXIST ? EXIT_USAGE : EXIT_TASK_FAILED;
+		}
+	}
+	free(text);
+done:
+	free(prompt);
+	free(ask);
+	free(answer);
+	free(ini);
+	setup_release(&base);
 	return rc;
 }
 
@@ -549,6 +866,8 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "graph") == 0)
 		return cmd_graph(argc - 1, argv + 1);
+	if (strcmp(cmd, "plan") == 0)
+		return cmd_plan(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(cmd, "clean") == 0)

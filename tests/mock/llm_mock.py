@@ -10,6 +10,7 @@ POST .../v1/messages speaks Anthropic, POST .../chat/completions OpenAI.
 Each request is scripted by a directive in its prompt, [[k=v k2=v2 ...]]:
   reply=TEXT     the answer (default: "reply to: " + the prompt without the
                  directive); '_' in TEXT stands for a space
+  reply_file=PATH  the answer is the contents of the file PATH
   delta=N        characters per text delta (default 4)
   chunk=N        write the response in pieces of N bytes (down to 1)
   latency=S      wait S seconds before the response head (slow first byte)
@@ -391,8 +392,13 @@ def handle_one(conn, method, target, hdrs, body):
                 status = code
                 send_error(conn, api, code, d)
                 return status, entry
-        reply = d["reply"].replace("_", " ") if "reply" in d else \
-            "reply to: " + clean
+        if "reply_file" in d:
+            with open(d["reply_file"], encoding="utf-8") as f:
+                reply = f.read()
+        elif "reply" in d:
+            reply = d["reply"].replace("_", " ")
+        else:
+            reply = "reply to: " + clean
         nd = len(pieces(reply, int(d.get("delta", "4"))))
         usage = {"in": int(d.get("in", len(prompt.encode()))),
                  "out": int(d.get("out", nd)),
