@@ -28,8 +28,16 @@ struct mcall {
 	char *error;
 	double attempt_start;
 	struct loop_timer timer;
+	struct reservation res;	/* budget and tpm held by the call */
 	struct mcall *next;
 };
+
+static double
+mcall_est_tokens(const struct mcall *mc)
+{
+	return quota_est_tokens(strlen(mc->prompt) +
+	    (mc->system ? strlen(mc->system) : 0));
+}
 
 int
 mcall_owns(struct run *r, struct drove_call *call)
@@ -60,12 +68,13 @@ mcall_finish(struct run *r, struct mcall *mc, const struct drove_result *res)
 
 	loop_timer_stop(r->loop, &mc->timer);
 	mcall_unlink(r, mc);
+	/* res may point into mc (its error): tell first, then free */
+	done(arg, res);
 	free(mc->prompt);
 	free(mc->system);
 	free(mc->stderr_path);
 	free(mc->error);
 	free(mc);
-	done(arg, res);
 	sched_pump(r);
 }
 
@@ -126,18 +135,30 @@ mcall_start(struct run *r, struct mcall *mc)
 	mc->call.stderr_path = mc->stderr_path;
 	mc->call.task_conf = (const struct drove_conf *)gt->sec;
 	mc->call.core = mc;
+	quota_start(&mc->be->lim, &r->budget, &mc->res, mcall_est_tokens(mc),
+	    now_mono());
 	rc = mc->be->p->backend->start(mc->be->state, &mc->call);
 	if (rc < 0 && mc->state == JS_RUNNING) {
+		static const struct drove_usage none;
+
+		quota_done(&mc->be->lim, &r->budget, &mc->res, &none, 0, 0,
+		    r->t0 + mc->attempt_start, now_mono());
 		mc->be->inflight--;
 		mcall_fail_later(r, mc, rc, "the backend could not start the "
 		    "call");
 	}
 }
 
-/* Starts the queued calls whose backend has a free slot. */
-void
+/*
+ * Starts the queued calls whose backend has a free slot, within its rpm and
+ * tpm and the run's budget, like any task's call.  A call the budget cannot
+ * cover fails with the budget's reason.  Returns how many ms until a
+ * bucket lets the next held-back call start, 0 when none waits for one.
+ */
+uint64_t
 mcall_pump(struct run *r)
 {
+	uint64_t wait_ms = 0, ms;
 	struct mcall *mc;
 
 again:
@@ -146,9 +167,21 @@ again:
 			continue;
 		if (quota_be_full(&mc->be->lim, mc->be->inflight))
 			continue;
+		ms = quota_be_wait_ms(&mc->be->lim, now_mono());
+		if (ms > 0) {
+			if (wait_ms == 0 || ms < wait_ms)
+				wait_ms = ms;
+			continue;
+		}
+		if (quota_budget_check(&r->budget, &mc->be->lim,
+		    mcall_est_tokens(mc), 0, &mc->res) != 0) {
+			mcall_fail_later(r, mc, DROVE_EBUDGET, r->budget.why);
+			continue;
+		}
 		mcall_start(r, mc);
 		goto again;
 	}
+	return wait_ms;
 }
 
 void
@@ -161,6 +194,9 @@ mcall_call_done(struct run *r, struct drove_call *call,
 	if (mc->state != JS_RUNNING)
 		return;
 	mc->be->inflight--;
+	quota_done(&mc->be->lim, &r->budget, &mc->res, &res->usage,
+	    res->status == 0, res->status == DROVE_ERATELIMIT,
+	    r->t0 + mc->attempt_start, now_mono());
 	t->mbusy_s += run_rel(r) - mc->attempt_start;
 	t->musage.tokens_in += res->usage.tokens_in;
 	t->musage.tokens_out += res->usage.tokens_out;

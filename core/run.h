@@ -175,7 +175,8 @@ void sched_jlog(struct run *r, json_t *ev, int sync);
 int mcall_owns(struct run *r, struct drove_call *call);
 void mcall_call_done(struct run *r, struct drove_call *call,
     const struct drove_result *res);
-void mcall_pump(struct run *r);
+/* ms until a rate bucket lets a held-back call start, or 0 */
+uint64_t mcall_pump(struct run *r);
 void mcall_cancel_all(struct run *r);
 
 /* rundir.c: the run directory, resume and the summary */

@@ -900,7 +900,7 @@ sched_pump(struct run *r)
 	r->in_pump = 1;
 	do {
 		r->pump_again = 0;
-		mcall_pump(r);
+		wait_ms = mcall_pump(r);
 		for (size_t k = 0; k < r->qlen && !r->stopping;) {
 			struct job *jb = r->queue[k];
 			uint64_t ms;
