@@ -334,16 +334,9 @@ fail_now(struct exec_call *ec, int status, const char *msg)
 {
 	struct drove_call *call = ec->call;
 	const struct drove_host *h = ec->b->h;
-	struct drove_result r;
 
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.status = status;
-	r.error = msg;
-	r.retry_after_ms = -1;
-	call->plugin_data = NULL;
 	call_free(ec);
-	h->call_done(call, &r);
+	pu_call_failed(h, call, status, msg);
 	return 0;
 }
 

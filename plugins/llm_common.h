@@ -758,16 +758,9 @@ llm_fail_now(struct llm_call *lc, int status, const char *msg)
 {
 	struct drove_call *call = lc->call;
 	const struct drove_host *h = lc->b->h;
-	struct drove_result r;
 
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.status = status;
-	r.error = msg;
-	r.retry_after_ms = -1;
-	call->plugin_data = NULL;
 	llm_call_free(lc);
-	h->call_done(call, &r);
+	pu_call_failed(h, call, status, msg);
 	return 0;
 }
 

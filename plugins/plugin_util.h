@@ -65,4 +65,20 @@ pu_fmt(const struct drove_host *h, const char *f, ...)
 	return p;
 }
 
+/* Reports to the core that call failed with status and msg (borrowed). */
+PU_FN void
+pu_call_failed(const struct drove_host *h, struct drove_call *call,
+    int status, const char *msg)
+{
+	struct drove_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.status = status;
+	r.error = msg;
+	r.retry_after_ms = -1;
+	call->plugin_data = NULL;
+	h->call_done(call, &r);
+}
+
 #endif /* DROVE_PLUGIN_UTIL_H */
