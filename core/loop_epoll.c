@@ -70,15 +70,6 @@ struct loop {
 	struct loop_async *async_cursor;
 };
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* fds */
 
 static int
@@ -187,30 +178,13 @@ void
 loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms,
     loop_timer_fn cb, void *data)
 {
-	uint64_t first;
-
-	if (t->active)
-		timerheap_remove(&l->timers, t);
-	/*
-	 * Due at the first whole millisecond that is at least ms after now,
-	 * so it never fires early, and always after the cached loop_now(),
-	 * so a timer started by a timer callback waits for the next turn.
-	 */
-	first = mono_ns() / 1000000 + 1;
-	t->due_ms = ms > UINT64_MAX - first ? UINT64_MAX : first + ms;
-	t->cb = cb;
-	t->data = data;
-	t->active = 1;
-	timerheap_push(&l->timers, t);
+	timerheap_arm(&l->timers, t, ms, cb, data);
 }
 
 void
 loop_timer_stop(struct loop *l, struct loop_timer *t)
 {
-	if (!t->active)
-		return;
-	timerheap_remove(&l->timers, t);
-	t->active = 0;
+	timerheap_disarm(&l->timers, t);
 }
 
 /* Milliseconds epoll_wait may sleep: -1 forever, rounded up to the due
@@ -226,7 +200,7 @@ poll_timeout(struct loop *l)
 	t = timerheap_min(&l->timers);
 	if (t == NULL)
 		return -1;
-	now = mono_ns();
+	now = timerheap_now_ns();
 	now_ms = now / 1000000;
 	if (t->due_ms <= now_ms)
 		return 0;
@@ -747,6 +721,6 @@ loop_now(struct loop *l)
 uint64_t
 loop_update_time(struct loop *l)
 {
-	l->now_ms = mono_ns() / 1000000;
+	l->now_ms = timerheap_now_ns() / 1000000;
 	return l->now_ms;
 }

@@ -71,15 +71,6 @@ struct loop {
 	struct loop_async *async_cursor;
 };
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Applies one change at once, so an error names its own change. */
 static int
 kev(struct loop *l, uintptr_t ident, short filter, unsigned short flags,
@@ -234,30 +225,13 @@ void
 loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms,
     loop_timer_fn cb, void *data)
 {
-	uint64_t first;
-
-	if (t->active)
-		timerheap_remove(&l->timers, t);
-	/*
-	 * Due at the first whole millisecond that is at least ms after now,
-	 * so it never fires early, and always after the cached loop_now(),
-	 * so a timer started by a timer callback waits for the next turn.
-	 */
-	first = mono_ns() / 1000000 + 1;
-	t->due_ms = ms > UINT64_MAX - first ? UINT64_MAX : first + ms;
-	t->cb = cb;
-	t->data = data;
-	t->active = 1;
-	timerheap_push(&l->timers, t);
+	timerheap_arm(&l->timers, t, ms, cb, data);
 }
 
 void
 loop_timer_stop(struct loop *l, struct loop_timer *t)
 {
-	if (!t->active)
-		return;
-	timerheap_remove(&l->timers, t);
-	t->active = 0;
+	timerheap_disarm(&l->timers, t);
 }
 
 /* How long kevent may sleep: NULL forever, else until the first timer is
@@ -275,7 +249,7 @@ poll_timeout(struct loop *l, struct timespec *ts)
 	t = timerheap_min(&l->timers);
 	if (t == NULL)
 		return NULL;
-	now = mono_ns();
+	now = timerheap_now_ns();
 	now_ms = now / 1000000;
 	if (t->due_ms <= now_ms)
 		return ts;
@@ -781,6 +755,6 @@ loop_now(struct loop *l)
 uint64_t
 loop_update_time(struct loop *l)
 {
-	l->now_ms = mono_ns() / 1000000;
+	l->now_ms = timerheap_now_ns() / 1000000;
 	return l->now_ms;
 }

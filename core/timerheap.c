@@ -1,6 +1,7 @@
 /* The timer min-heap of timerheap.h. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "loop.h"
 #include "timerheap.h"
@@ -99,4 +100,38 @@ struct loop_timer *
 timerheap_min(const struct timerheap *h)
 {
 	return h->len ? h->v[0] : NULL;
+}
+
+uint64_t
+timerheap_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+timerheap_arm(struct timerheap *h, struct loop_timer *t, uint64_t ms,
+    loop_timer_fn cb, void *data)
+{
+	uint64_t first;
+
+	if (t->active)
+		timerheap_remove(h, t);
+	first = timerheap_now_ns() / 1000000 + 1;
+	t->due_ms = ms > UINT64_MAX - first ? UINT64_MAX : first + ms;
+	t->cb = cb;
+	t->data = data;
+	t->active = 1;
+	timerheap_push(h, t);
+}
+
+void
+timerheap_disarm(struct timerheap *h, struct loop_timer *t)
+{
+	if (!t->active)
+		return;
+	timerheap_remove(h, t);
+	t->active = 0;
 }

@@ -8,6 +8,7 @@
 #define DROVE_TIMERHEAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "loop.h"
 
@@ -26,5 +27,19 @@ void timerheap_push(struct timerheap *h, struct loop_timer *t);
 void timerheap_remove(struct timerheap *h, struct loop_timer *t);
 /* The timer due first, or NULL when h is empty. */
 struct loop_timer *timerheap_min(const struct timerheap *h);
+
+
+/* Monotonic clock in nanoseconds. */
+uint64_t timerheap_now_ns(void);
+/*
+ * Arms t to call cb(data) ms milliseconds from now (moving it if already
+ * armed): due at the first whole millisecond at least ms after now, so it
+ * never fires early, and after the loop's cached time, so a timer started
+ * from a timer callback waits for the next turn.
+ */
+void timerheap_arm(struct timerheap *h, struct loop_timer *t, uint64_t ms,
+    loop_timer_fn cb, void *data);
+/* Disarms t; nothing when it is not armed. */
+void timerheap_disarm(struct timerheap *h, struct loop_timer *t);
 
 #endif /* DROVE_TIMERHEAP_H */
