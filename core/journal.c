@@ -13,7 +13,8 @@ journal_open(struct journal *j, const char *path)
 {
 	char last;
 
-	j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
 	if (j->fd < 0)
 		return -errno;
 	/* a torn last line (killed mid-write) is closed off so the next

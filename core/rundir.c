@@ -103,7 +103,7 @@ rundir_replay(struct run *r, char *err, size_t errlen)
 		if (!t->resumed)
 			continue;
 		/* trust the output file, not just the journal */
-		if (read_file(t->out_path, &t->text, &t->len) < 0) {
+		if (read_file_nofollow(t->out_path, &t->text, &t->len) < 0) {
 			t->resumed = 0;
 			continue;
 		}

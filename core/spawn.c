@@ -507,8 +507,9 @@ child(struct loop *l, const struct drove_spawn *req, char *const envp[],
 	signal(SIGPIPE, SIG_DFL);
 	(void)setpgid(0, 0);
 	ep = above_std(ep, ep);
+	/* never through a link planted at the run directory's path */
 	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-	    O_CLOEXEC, 0644);
+	    O_CLOEXEC | (req->stderr_path ? O_NOFOLLOW : 0), 0644);
 	if (fd < 0)
 		child_fail(ep, STAGE_STDERR);
 	in = above_std(in, ep);

@@ -30,8 +30,8 @@ extern size_t spawn_max_output;
 /*
  * Starts req->argv[0] (looked up in PATH, or the one in env_add) with
  * argv, environ plus env_add (overriding equal names; a later entry wins),
- * cwd, stdin_data, stderr_path (created, truncated, appended; NULL:
- * /dev/null) and timeout_s (0: none).
+ * cwd, stdin_data, stderr_path (created, truncated, appended, never
+ * through a symbolic link; NULL: /dev/null) and timeout_s (0: none).
  *
  * req and all it points to are borrowed for this call only (stdin_data is
  * copied).  Returns 0, stores a handle in *sp (valid until on_exit runs)

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -289,15 +292,30 @@ now_wall(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int read_file_flags(const char *path, int flags, char **data,
+    size_t *len);
+
 int
 read_file(const char *path, char **data, size_t *len)
+{
+	return read_file_flags(path, 0, data, len);
+}
+
+int
+read_file_nofollow(const char *path, char **data, size_t *len)
+{
+	return read_file_flags(path, O_NOFOLLOW, data, len);
+}
+
+static int
+read_file_flags(const char *path, int flags, char **data, size_t *len)
 {
 	struct buf b = BUF_INIT;
 	char chunk[65536];
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	if (fd < 0)
 		return -errno;
 	for (;;) {
@@ -382,6 +400,78 @@ fsync_dir_of(const char *path)
 	free(dir);
 }
 
+/* Fills buf with n unpredictable bytes: the kernel's generator, else
+ * /dev/urandom, else a mix of clocks and the pid (the name then is merely
+ * unusual; O_EXCL still keeps the open safe). */
+static void
+fill_random(unsigned char *buf, size_t n)
+{
+	static unsigned long salt;
+	size_t got = 0;
+	int fd;
+
+#if defined(__linux__)
+	while (got < n) {
+		ssize_t k = getrandom(buf + got, n - got, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+#elif defined(__APPLE__) || defined(__FreeBSD__) || \
+    defined(__OpenBSD__) || defined(__NetBSD__)
+	arc4random_buf(buf, n);
+	got = n;
+#endif
+	if (got < n && (fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) >= 0) {
+		while (got < n) {
+			ssize_t k = read(fd, buf + got, n - got);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+		}
+		close(fd);
+	}
+	for (; got < n; got++) {
+		unsigned long x = (unsigned long)(now_mono() * 1e9) ^
+		    ((unsigned long)getpid() << 16) ^ (++salt * 2654435761UL);
+
+		buf[got] = (unsigned char)(x >> (got % 4 * 8));
+	}
+}
+
+int
+open_tmp_beside(const char *path, char **tmp)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char rnd[12];
+	char sfx[sizeof(rnd) + 1];
+	int fd, tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		fill_random(rnd, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			sfx[i] = set[rnd[i] % (sizeof(set) - 1)];
+		sfx[sizeof(rnd)] = '\0';
+		*tmp = xasprintf("%s.tmp.%s", path, sfx);
+		fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0666);
+		if (fd >= 0)
+			return fd;
+		free(*tmp);
+		*tmp = NULL;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
 int
 write_file_atomic(const char *path, const void *data, size_t len)
 {
@@ -397,18 +487,17 @@ write_file_atomic(const char *path, const void *data, size_t len)
 		if (rc < 0)
 			return rc;
 	}
-	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		rc = -errno;
-		free(tmp);
-		return rc;
-	}
+	/* an unpredictable name, created here and now: a link planted at a
+	 * guessable name is never followed */
+	fd = open_tmp_beside(path, &tmp);
+	if (fd < 0)
+		return fd;
 	rc = write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
+	/* rename replaces a link at path; it never writes through it */
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 	if (rc < 0)

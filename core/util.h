@@ -64,9 +64,18 @@ double now_wall(void);
 /* Reads a whole file into a new allocation (NUL-terminated).  Returns 0 or
  * -errno. */
 int read_file(const char *path, char **data, size_t *len);
-/* Writes data to path atomically: path.tmp.PID, fsync, rename, fsync dir.
- * Creates missing parent directories.  Returns 0 or -errno. */
+/* read_file, but a symbolic link at path is not followed (-ELOOP). */
+int read_file_nofollow(const char *path, char **data, size_t *len);
+/* Writes data to path atomically: a new temporary file beside it (see
+ * open_tmp_beside), fsync, rename over path, fsync dir.  A link at path is
+ * replaced, never written through.  Creates missing parent directories.
+ * Returns 0 or -errno. */
 int write_file_atomic(const char *path, const void *data, size_t len);
+/* Creates "PATH.tmp.XXXXXXXXXXXX" (12 unpredictable characters) with
+ * O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0666 less the umask, and returns
+ * its write-only fd with the name in *tmp (the caller frees it, and unlinks
+ * or renames the file); or -errno with *tmp NULL. */
+int open_tmp_beside(const char *path, char **tmp);
 /* mkdir -p; returns 0 or -errno. */
 int mkdir_p(const char *path, int mode);
 /* Writes all of data to fd, retrying on EINTR; 0 or -errno. */

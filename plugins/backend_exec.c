@@ -242,7 +242,7 @@ stderr_last_line(const char *path, char *line, size_t size)
 
 	if (path == NULL || size == 0)
 		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return 0;
 	if (fstat(fd, &st) == 0 && st.st_size > STDERR_TAIL)
 		from = st.st_size - STDERR_TAIL;
