@@ -155,4 +155,4 @@ drove run plain2.ini
 expect_eq "$rc" 0 "no key, plain http to loopback (Ollama-like)"
 expect_eq "$out" "reply to: hi" "its result"
 check 'all("authorization" not in e["headers"] for e in log)' "no Authorization header without a key" plain
-echo "all API backend checks passed"
+finish

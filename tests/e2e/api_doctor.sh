@@ -34,4 +34,4 @@ expect_has "$out" "TLS: TLS verify failed" "TLS failure named"
 printf '[backend sh]\ntype = exec\ncommand = no-such-agent-cmd -p\n' >exec.ini
 drove doctor exec.ini
 expect_has "$out" "command 'no-such-agent-cmd' not found in PATH" "exec command checked"
-echo "all doctor checks passed"
+finish

@@ -96,4 +96,4 @@ for i in range(len(ts)):
     assert n <= 20, "%d calls in one window" % n
 print("ok: rpm honoured: 25 calls started over %.2fs" % span)
 PY
-echo "all rate limit checks passed"
+finish

@@ -33,9 +33,13 @@ expect_fail '^drove: fetch: protocol error: malformed response head' \
 # again on a new one
 start_mock stale http_mock.py stale
 U="http://127.0.0.1:$MOCK_PORT/"
-"$DROVE" fetch --stats "$U" "$U" "$U" >"$T/o" 2>"$T/e" ||
-    fail "stale connection not retried: $(cat "$T/e")"
-[ "$(cat "$T/o")" = $'ok\nok\nok' ] || fail "stale: output $(cat "$T/o")"
-grep -Eq 'retries=[1-9]' "$T/e" || fail "stale: no retry counted: $(cat "$T/e")"
-echo "ok: stale pooled connection retried ($(cat "$T/e"))"
-echo "all error checks passed"
+if ! "$DROVE" fetch --stats "$U" "$U" "$U" >"$T/o" 2>"$T/e"; then
+	fail "stale connection not retried: $(cat "$T/e")"
+elif [ "$(cat "$T/o")" != $'ok\nok\nok' ]; then
+	fail "stale: output $(cat "$T/o")"
+elif ! grep -Eq 'retries=[1-9]' "$T/e"; then
+	fail "stale: no retry counted: $(cat "$T/e")"
+else
+	ok "stale pooled connection retried ($(cat "$T/e"))"
+fi
+finish

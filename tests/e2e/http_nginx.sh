@@ -118,4 +118,4 @@ cmp -s "$T/sse" "$T/sse.want" || fail "SSE output: $(cat "$T/sse")"
 
 # a 404 is reported and fails the command
 expect_fail 'HTTP 404' "$DROVE" fetch "https://localhost:$P/nope" "${CA[@]}"
-echo "all nginx checks passed"
+finish

@@ -63,13 +63,19 @@ proxied() {
 }
 # bypass HOST NO_PROXY: NO_PROXY sends HOST past the proxy
 bypass() {
-	proxied "$1" NO_PROXY="$2" && fail "NO_PROXY='$2' did not bypass the proxy for $1"
-	echo "ok: NO_PROXY='$2' bypasses the proxy for $1"
+	if proxied "$1" NO_PROXY="$2"; then
+		fail "NO_PROXY='$2' did not bypass the proxy for $1"
+	else
+		ok "NO_PROXY='$2' bypasses the proxy for $1"
+	fi
 }
 # via HOST NO_PROXY: NO_PROXY does not match HOST
 via() {
-	proxied "$1" NO_PROXY="$2" || fail "NO_PROXY='$2' bypassed the proxy for $1"
-	echo "ok: NO_PROXY='$2' still proxies $1"
+	if proxied "$1" NO_PROXY="$2"; then
+		ok "NO_PROXY='$2' still proxies $1"
+	else
+		fail "NO_PROXY='$2' bypassed the proxy for $1"
+	fi
 }
 proxied localhost || fail "a fetch without NO_PROXY did not use the proxy"
 # exact names, any case, in a list with or without blanks
@@ -102,14 +108,17 @@ bypass '[::1]' 'example.com,[::1]'
 via '[::1]' ::2
 via '[::1]' '[::2]:8443'
 # the lower-case variable, used when NO_PROXY is unset or empty
-proxied localhost no_proxy=localhost && fail "no_proxy=localhost did not bypass"
-proxied localhost NO_PROXY= no_proxy=localhost &&
-    fail "an empty NO_PROXY hid no_proxy"
-proxied localhost no_proxy=example.com ||
-    fail "no_proxy=example.com bypassed the proxy for localhost"
-echo "ok: no_proxy"
+if proxied localhost no_proxy=localhost; then
+	fail "no_proxy=localhost did not bypass"
+elif proxied localhost NO_PROXY= no_proxy=localhost; then
+	fail "an empty NO_PROXY hid no_proxy"
+elif ! proxied localhost no_proxy=example.com; then
+	fail "no_proxy=example.com bypassed the proxy for localhost"
+else
+	ok "no_proxy"
+fi
 # a proxy that is down is a connect error naming the proxy
 P=$(free_port)
 expect_fail "cannot connect to 127.0.0.1 port $P: connection refused" \
     env HTTPS_PROXY="http://127.0.0.1:$P" "$DROVE" fetch "$U" "${CA[@]}"
-echo "proxy checks passed"
+finish

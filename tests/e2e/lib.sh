@@ -1,19 +1,46 @@
 # Shared helpers for end-to-end tests: sourced, not run.
 # Each test runs in its own temp directory, removed on exit.
+#
+# Reporting, the same in every e2e script (lib/http.bash and lib/llm.bash
+# source this file):
+#   ok WHAT     one passed check: prints "ok: WHAT".
+#   fail WHAT   one failed check: prints "FAIL: WHAT", counts it and goes
+#               on, so one run reports every failed check.  The test fails
+#               at finish, or at exit if the script ends without finish;
+#               a fail in a subshell counts too.
+#   die WHAT    a broken precondition (a server that did not start, a file
+#               that cannot be made): prints "FAIL: WHAT" and ends the test
+#               at once with status 1.
+#   skip WHY    ends the test as skipped (status 77).
+#   finish      ends the test: status 1 if any check failed, else 0.
 set -u
 : "${DROVE:?DROVE must name the drove binary}"
 ROOT=${DROVE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 T=$(mktemp -d "${TMPDIR:-/tmp}/drove-e2e.XXXXXX")
 cleanup_hooks=()
 cleanup() {
+	local st=$? h
 	for h in "${cleanup_hooks[@]}"; do eval "$h"; done
+	# a failed check fails the test however the script ended
+	if [ -s "$T/.failed" ] && { [ "$st" = 0 ] || [ "$st" = 77 ]; }; then
+		echo "FAIL: $(wc -l <"$T/.failed") failed checks" >&2
+		st=1
+	fi
 	rm -rf "$T"
+	exit "$st"
 }
 trap cleanup EXIT
 cd "$T"
 nfail=0
 
-fail() { echo "FAIL: $*" >&2; nfail=$((nfail + 1)); }
+fail() {
+	echo "FAIL: $*" >&2
+	nfail=$((nfail + 1))
+	echo "$*" >>"$T/.failed"
+}
+die() { fail "$@"; exit 1; }
+skip() { echo "skip: $*" >&2; exit 77; }
+need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
 ok() { echo "ok: $*"; }
 # expect_eq GOT WANT WHAT
 expect_eq() {
@@ -54,7 +81,7 @@ drove() {
 	err=$(cat "$T/.err")
 }
 finish() {
-	if [ "$nfail" -gt 0 ]; then
+	if [ -s "$T/.failed" ]; then
 		echo "--- last stderr:" >&2
 		cat "$T/.err" >&2 2>/dev/null
 		exit 1

@@ -8,7 +8,7 @@ if ldd "$DROVE" 2>&1 | grep -q 'not a dynamic'; then
 fi
 mkdir plug bad
 cc -shared -fPIC -fvisibility=hidden -I"$ROOT/include" -o plug/upper.so \
-    "$ROOT/tests/data/plugins/backend_upper.c" || { fail "cannot build the test plugin"; finish; }
+    "$ROOT/tests/data/plugins/backend_upper.c" || die "cannot build the test plugin"
 cc -shared -fPIC -fvisibility=hidden -DBAD_ABI -I"$ROOT/include" -o bad/upper.so \
     "$ROOT/tests/data/plugins/backend_upper.c"
 cat >p.ini <<INI

@@ -1,23 +1,17 @@
 # Shared by the HTTP end-to-end tests: a temp dir, free ports, waiting for
 # a server, and certificates made with the openssl CLI.  Source it.
 
-set -u
-: "${DROVE:?DROVE must point at the binary}"
 : "${DROVE_ROOT:?DROVE_ROOT must point at the repository}"
+# ok, fail (counts and goes on), die (ends the test), skip, need, finish
+. "$DROVE_ROOT/tests/e2e/lib.sh"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/drove-e2e.XXXXXX")
 PIDS=()
-cleanup() {
+kill_pids() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
 }
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "skip: $*" >&2; exit 77; }
-need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
+cleanup_hooks+=(kill_pids)
 
 free_port() {
 	python3 -c 'import socket
@@ -33,7 +27,7 @@ socket.create_connection((sys.argv[2], int(sys.argv[1])), 0.2).close()' \
 		    "$1" "${2:-127.0.0.1}" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	fail "nothing listens on ${2:-127.0.0.1}:$1"
+	die "nothing listens on ${2:-127.0.0.1}:$1"
 }
 
 # expect_fail PATTERN CMD...: CMD must exit 1 with one stderr line
@@ -43,10 +37,15 @@ expect_fail() {
 	shift
 	"$@" >"$T/out" 2>"$T/err"
 	rc=$?
-	[ "$rc" = 1 ] || fail "'$*' exited $rc, expected 1 (stderr: $(cat "$T/err"))"
-	[ "$(wc -l <"$T/err")" = 1 ] || fail "'$*' printed $(wc -l <"$T/err") lines on stderr: $(cat "$T/err")"
-	grep -Eq -- "$pat" "$T/err" || fail "'$*': stderr '$(cat "$T/err")' does not match '$pat'"
-	echo "ok: $(cat "$T/err")"
+	if [ "$rc" != 1 ]; then
+		fail "'$*' exited $rc, expected 1 (stderr: $(cat "$T/err"))"
+	elif [ "$(wc -l <"$T/err")" != 1 ]; then
+		fail "'$*' printed $(wc -l <"$T/err") lines on stderr: $(cat "$T/err")"
+	elif ! grep -Eq -- "$pat" "$T/err"; then
+		fail "'$*': stderr '$(cat "$T/err")' does not match '$pat'"
+	else
+		ok "$(cat "$T/err")"
+	fi
 }
 
 OSSL_EXT="$T/ext.cnf"
@@ -69,7 +68,7 @@ make_ca() {
 		    -CAkey "$T/$iss.key" -CAcreateserial -days 30 \
 		    -extfile "$T/$n.ext" -out "$T/$n.pem" 2>/dev/null
 	fi
-	[ -s "$T/$n.pem" ] || fail "cannot make CA $n"
+	[ -s "$T/$n.pem" ] || die "cannot make CA $n"
 }
 
 # make_leaf NAME ISSUER SAN [BITS] [START END]: a server certificate
@@ -113,7 +112,7 @@ CNF
 		    -CAkey "$T/$iss.key" -CAcreateserial -days 30 \
 		    -extfile "$T/$n.ext" -out "$T/$n.pem" 2>/dev/null
 	fi
-	[ -s "$T/$n.pem" ] || fail "cannot make certificate $n"
+	[ -s "$T/$n.pem" ] || die "cannot make certificate $n"
 }
 
 LOCAL_SAN="DNS:localhost,IP:127.0.0.1,IP:::1"
@@ -168,6 +167,6 @@ start_mock() {
 		[ -s "$pf" ] && break
 		sleep 0.1
 	done
-	[ -s "$pf" ] || fail "mock $1 did not start"
+	[ -s "$pf" ] || die "mock $1 did not start"
 	MOCK_PORT=$(cat "$pf")
 }

@@ -51,7 +51,7 @@ print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/$1.stats" "$2"
 # check PYEXPR WHAT: PYEXPR over s (summary.json), t (its tasks), log (the
 # mock's request log, a list) and st (the mock's stats)
 check() {
-	python3 - "$1" "$T" "${3:-mock}" <<'PY' && echo "ok: $2" || fail "$2: $1"
+	python3 - "$1" "$T" "${3:-mock}" <<'PY' && ok "$2" || fail "$2: $1"
 import json, sys, glob
 expr, T, name = sys.argv[1], sys.argv[2], sys.argv[3]
 try:
@@ -80,12 +80,3 @@ drove() {
 	err=$(cat "$T/.err")
 }
 cd "$T"
-expect_eq() {
-	[ "$1" = "$2" ] && echo "ok: $3" || fail "$3: got '$1', want '$2'"
-}
-expect_has() {
-	case "$1" in *"$2"*) echo "ok: $3" ;; *) fail "$3: '$2' not in: $1" ;; esac
-}
-expect_not_has() {
-	case "$1" in *"$2"*) fail "$3: '$2' unexpectedly in: $1" ;; *) echo "ok: $3" ;; esac
-}
