@@ -385,7 +385,7 @@ run_usage(FILE *f)
 	    "  --run-dir DIR      keep runs in DIR (default .drove/runs)\n"
 	    "exit status: 0 all tasks succeeded, 1 a task failed, 2 usage "
 	    "or config error,\n"
-	    "130 interrupted.\n");
+	    "130 interrupted, 129 hung up (the terminal closed).\n");
 }
 
 static int

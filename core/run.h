@@ -113,7 +113,8 @@ struct run {
 	size_t qlen, qcap;
 	long jobs_cap;
 	long inflight, merging, backoff;
-	int stopping, interrupted, failed, finished;
+	int stopping, failed, finished;
+	int interrupted;	/* 0, or the first stopping signal */
 	int in_pump, pump_again;
 	size_t done_count;
 	double t0;		/* monotonic start */
@@ -122,7 +123,7 @@ struct run {
 	struct journal j;
 	struct claim *claims;
 	size_t nclaims;
-	struct loop_signal sigint, sigterm;
+	struct loop_signal sigint, sigterm, sighup;
 	int nsignals;
 	json_t *summary;
 	struct mcall *mcalls;	/* merges' calls to backends */

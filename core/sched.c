@@ -983,11 +983,13 @@ on_signal(struct loop *l, struct loop_signal *s, int signo)
 		json_object_set_new(ev, "ev", json_string("end"));
 		json_object_set_new(ev, "status", json_string("interrupted"));
 		sched_jlog(r, ev, 1);
-		_exit(EXIT_INTERRUPTED);
+		_exit(r->interrupted == SIGHUP ? EXIT_HANGUP :
+		    EXIT_INTERRUPTED);
 	}
 	log_warnx("%s: stopping (in-flight tasks are cancelled; again to "
-	    "exit at once)", signo == SIGINT ? "interrupt" : "terminated");
-	r->interrupted = 1;
+	    "exit at once)", signo == SIGINT ? "interrupt" : signo == SIGHUP ?
+	    "hangup" : "terminated");
+	r->interrupted = signo;
 	r->stopping = 1;
 	for (size_t i = 0; i < r->g->n; i++) {
 		struct trun *t = &r->t[i];
@@ -1134,6 +1136,7 @@ sched_run(const struct conf *c, const struct graph *g,
 		    g->nwaves == 1 ? "" : "s", r->jobs_cap, r->dir);
 	loop_signal_start(r->loop, &r->sigint, SIGINT, on_signal, r);
 	loop_signal_start(r->loop, &r->sigterm, SIGTERM, on_signal, r);
+	loop_signal_start(r->loop, &r->sighup, SIGHUP, on_signal, r);
 	/* resumed tasks count as done for their dependents */
 	for (size_t i = 0; i < g->n; i++) {
 		if (r->t[i].st == TS_OK)
@@ -1151,6 +1154,7 @@ sched_run(const struct conf *c, const struct graph *g,
 		loop_run(r->loop);
 	loop_signal_stop(r->loop, &r->sigint);
 	loop_signal_stop(r->loop, &r->sigterm);
+	loop_signal_stop(r->loop, &r->sighup);
 	wall = run_rel(r);
 	/* anything still waiting could not run */
 	for (size_t i = 0; i < g->n; i++)
@@ -1201,7 +1205,8 @@ sched_run(const struct conf *c, const struct graph *g,
 	}
 	if (!o->quiet)
 		report_print_summary(stderr, r->summary);
-	code = r->interrupted ? EXIT_INTERRUPTED : r->failed ||
+	code = r->interrupted == SIGHUP ? EXIT_HANGUP :
+	    r->interrupted ? EXIT_INTERRUPTED : r->failed ||
 	    strcmp(json_string_value(json_object_get(r->summary, "status")),
 	    "ok") != 0 ? EXIT_TASK_FAILED : EXIT_OK;
 out:

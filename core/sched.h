@@ -29,6 +29,7 @@ struct run_opts {
 #define EXIT_TASK_FAILED 1
 #define EXIT_USAGE 2
 #define EXIT_INTERRUPTED 130
+#define EXIT_HANGUP 129		/* SIGHUP: the terminal closed */
 
 /* Rate-limit answers one call may get before it fails: each requeues it
  * without using an attempt. */
