@@ -88,8 +88,8 @@ clean_event(json_t *ev, void *arg)
 static size_t
 uncommitted(struct git *g, const char *path, char *const *copied)
 {
-	char **v = git_list(g, path, GIT_ARGS("status", "--porcelain", "-z",
-	    "--untracked-files=all"), NULL, 0);
+	char **v = git_list(g, path, NULL, GIT_ARGS("status", "--porcelain",
+	    "-z", "--untracked-files=all"), NULL, 0);
 	size_t n = 0;
 
 	for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
@@ -134,12 +134,12 @@ assess(struct git *g, struct cstate *cs, struct centry *e, int have_into)
 	char *range = xasprintf("%s..%s", cs->into, e->branch);
 	char *ahead = NULL;
 
-	e->have_branch = git_run(g, cs->top, GIT_ARGS("rev-parse",
+	e->have_branch = git_run(g, cs->top, NULL, GIT_ARGS("rev-parse",
 	    "--verify", "-q", bref), NULL, NULL, 0) == 0;
 	e->have_dir = path_exists(e->path);
 	if (e->have_branch && have_into)
-		ahead = git_str(g, cs->top, GIT_ARGS("rev-list", "--count",
-		    range), NULL, 0);
+		ahead = git_str(g, cs->top, NULL, GIT_ARGS("rev-list",
+		    "--count", range), NULL, 0);
 	e->ahead = !e->have_branch ? 0 : ahead ? atol(ahead) : -1;
 	e->dirty = e->have_dir ? uncommitted(g, e->path, e->copied) : 0;
 	free(ahead);
@@ -169,12 +169,12 @@ remove_entry(struct git *g, const struct cstate *cs, const struct centry *e)
 {
 	char msg[512];
 
-	if (e->have_dir && git_run(g, cs->top, GIT_ARGS("worktree", "remove",
-	    "--force", e->path), NULL, msg, sizeof(msg)) != 0) {
+	if (e->have_dir && git_run(g, cs->top, NULL, GIT_ARGS("worktree",
+	    "remove", "--force", e->path), NULL, msg, sizeof(msg)) != 0) {
 		log_warnx("clean: %s: %s", e->path, msg);
 		return -1;
 	}
-	if (e->have_branch && git_run(g, cs->top, GIT_ARGS("branch", "-D",
+	if (e->have_branch && git_run(g, cs->top, NULL, GIT_ARGS("branch", "-D",
 	    "-q", e->branch), NULL, msg, sizeof(msg)) != 0) {
 		log_warnx("clean: %s: %s", e->branch, msg);
 		return -1;
@@ -236,7 +236,7 @@ cmd_clean(int argc, char **argv)
 		goto out;
 	}
 	ref = xasprintf("refs/heads/%s", cs.into);
-	have_into = git_run(&g, cs.top, GIT_ARGS("rev-parse", "--verify",
+	have_into = git_run(&g, cs.top, NULL, GIT_ARGS("rev-parse", "--verify",
 	    "-q", ref), NULL, NULL, 0) == 0;
 	free(ref);
 	for (size_t i = 0; i < cs.n; i++)
@@ -265,10 +265,10 @@ cmd_clean(int argc, char **argv)
 	mt = xasprintf("%s/merge-tree", dir);
 	wd = xasprintf("%s/worktrees", dir);
 	if (path_exists(mt))
-		(void)git_run(&g, cs.top, GIT_ARGS("worktree", "remove",
+		(void)git_run(&g, cs.top, NULL, GIT_ARGS("worktree", "remove",
 		    "--force", mt), NULL, NULL, 0);
-	(void)git_run(&g, cs.top, GIT_ARGS("worktree", "prune"), NULL, NULL,
-	    0);
+	(void)git_run(&g, cs.top, NULL, GIT_ARGS("worktree", "prune"), NULL,
+	    NULL, 0);
 	(void)rmdir(wd);
 	free(mt);
 	free(wd);

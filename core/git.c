@@ -112,9 +112,10 @@ drain(int ofd, int efd, struct buf *out, struct buf *eb)
 }
 
 int
-git_run(struct git *g, const char *dir, const char *const *args,
-    struct buf *out, char *err, size_t errlen)
+git_run(struct git *g, const char *dir, const char *gitdir,
+    const char *const *args, struct buf *out, char *err, size_t errlen)
 {
+	char *gd = NULL, *wd = NULL;
 	const char *argv[64];
 	struct buf ob = BUF_INIT, eb = BUF_INIT;
 	int op[2], ep[2], status = 0, code;
@@ -125,6 +126,12 @@ git_run(struct git *g, const char *dir, const char *const *args,
 	argv[n++] = "git";
 	argv[n++] = "-C";
 	argv[n++] = dir;
+	if (gitdir != NULL) {
+		gd = xasprintf("--git-dir=%s", gitdir);
+		wd = xasprintf("--work-tree=%s", dir);
+		argv[n++] = gd;
+		argv[n++] = wd;
+	}
 	if (g->ident) {
 		argv[n++] = "-c";
 		argv[n++] = FALLBACK_NAME;
@@ -182,20 +189,24 @@ git_run(struct git *g, const char *dir, const char *const *args,
 	log_debug("git -C %s %s ... -> %d", dir, args[0], code);
 	buf_release(&ob);
 	buf_release(&eb);
+	free(gd);
+	free(wd);
 	return code;
 fail:
 	errf(err, errlen, "cannot run git: %s", strerror(errno));
+	free(gd);
+	free(wd);
 	return -1;
 }
 
 char *
-git_str(struct git *g, const char *dir, const char *const *args, char *err,
-    size_t errlen)
+git_str(struct git *g, const char *dir, const char *gitdir,
+    const char *const *args, char *err, size_t errlen)
 {
 	struct buf b = BUF_INIT;
 	char *s;
 
-	if (git_run(g, dir, args, &b, err, errlen) != 0) {
+	if (git_run(g, dir, gitdir, args, &b, err, errlen) != 0) {
 		buf_release(&b);
 		return NULL;
 	}
@@ -205,14 +216,14 @@ git_str(struct git *g, const char *dir, const char *const *args, char *err,
 }
 
 char **
-git_list(struct git *g, const char *dir, const char *const *args, char *err,
-    size_t errlen)
+git_list(struct git *g, const char *dir, const char *gitdir,
+    const char *const *args, char *err, size_t errlen)
 {
 	struct buf b = BUF_INIT;
 	char **v;
 	size_t n = 0, k = 0;
 
-	if (git_run(g, dir, args, &b, err, errlen) != 0) {
+	if (git_run(g, dir, gitdir, args, &b, err, errlen) != 0) {
 		buf_release(&b);
 		return NULL;
 	}

@@ -24,21 +24,24 @@ struct git {
 char *git_find(void);
 
 /*
- * Runs "git -C dir ARGS" and waits for it.  stdout goes to out (may be
- * NULL); when git fails, the last line of its stderr goes to err (may be
- * NULL).  Borrows everything.  Returns git's exit status, 128 + the signal
- * that ended it, or -1 when it could not run.
+ * Runs "git -C dir ARGS" and waits for it.  With gitdir set, git gets
+ * --git-dir=gitdir --work-tree=dir as well and never looks for a
+ * repository around dir (a worktree whose .git is gone cannot send it up
+ * into another one).  stdout goes to out (may be NULL); when git fails,
+ * the last line of its stderr goes to err (may be NULL).  Borrows
+ * everything.  Returns git's exit status, 128 + the signal that ended it,
+ * or -1 when it could not run.
  */
-int git_run(struct git *g, const char *dir, const char *const *args,
-    struct buf *out, char *err, size_t errlen);
+int git_run(struct git *g, const char *dir, const char *gitdir,
+    const char *const *args, struct buf *out, char *err, size_t errlen);
 
 /* git's stdout, trimmed, in a new allocation; NULL when git failed. */
-char *git_str(struct git *g, const char *dir, const char *const *args,
-    char *err, size_t errlen);
+char *git_str(struct git *g, const char *dir, const char *gitdir,
+    const char *const *args, char *err, size_t errlen);
 
 /* git's NUL-separated stdout (for -z) as a new NULL-ended list (free with
  * strv_free); NULL when git failed. */
-char **git_list(struct git *g, const char *dir, const char *const *args,
-    char *err, size_t errlen);
+char **git_list(struct git *g, const char *dir, const char *gitdir,
+    const char *const *args, char *err, size_t errlen);
 
 #endif /* DROVE_GIT_H */

@@ -34,6 +34,8 @@ struct wtask {
 	char *branch;		/* drove/<run>/<task> */
 	char *path;		/* absolute path of the worktree */
 	char *workdir;		/* the agent's cwd: path plus the prefix */
+	char *gitdir;		/* its admin dir, <common>/worktrees/<name> */
+	char *dotgit;		/* what its .git file said when drove made it */
 	char *start;		/* commit the task started from */
 	char *commit;		/* its commit; NULL: none (yet) */
 	int finished;		/* committed, or noted as unchanged */
@@ -63,27 +65,192 @@ struct wt {
 	int phase_ran;
 };
 
+static const char *
+tname(const struct wt *w, size_t i)
+{
+	return w->g->tasks[i].name;
+}
+
 /* --- git, in the repository of w -------------------------------------- */
 
 static int
 wt_git(struct wt *w, const char *dir, const char *const *args,
     struct buf *out, char *err, size_t errlen)
 {
-	return git_run(&w->git, dir, args, out, err, errlen);
+	return git_run(&w->git, dir, NULL, args, out, err, errlen);
 }
 
 static char *
 wt_gits(struct wt *w, const char *dir, const char *const *args, char *err,
     size_t errlen)
 {
-	return git_str(&w->git, dir, args, err, errlen);
+	return git_str(&w->git, dir, NULL, args, err, errlen);
 }
 
 static char **
 wt_gitl(struct wt *w, const char *dir, const char *const *args, char *err,
     size_t errlen)
 {
-	return git_list(&w->git, dir, args, err, errlen);
+	return git_list(&w->git, dir, NULL, args, err, errlen);
+}
+
+/* --- git, in a task's worktree ------------------------------------------ */
+
+/*
+ * Checks that task i's worktree is still the one drove made: its .git is
+ * the file git wrote, naming the same admin dir, and that admin dir's HEAD
+ * is the task's branch.  An agent that removed .git, replaced it or
+ * switched branches fails its task here, before git runs.
+ */
+static int
+tk_check(struct wt *w, size_t i, char *err, size_t errlen)
+{
+	struct wtask *t = &w->t[i];
+	char *p, *data = NULL, *head = NULL, *want;
+	struct stat st;
+	size_t len;
+	int rc = DROVE_EIO;
+
+	p = xasprintf("%s/.git", t->path);
+	if (t->gitdir == NULL || t->dotgit == NULL)
+		errf(err, errlen, "worktree '%s' was not made by drove",
+		    t->path);
+	else if (lstat(p, &st) < 0)
+		errf(err, errlen, "worktree '%s' is no longer the one drove "
+		    "made: its .git is gone (%s); nothing was committed, "
+		    "the repository is untouched", t->path, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || read_file(p, &data, &len) < 0 ||
+	    strlen(data) != len || strcmp(data, t->dotgit) != 0)
+		errf(err, errlen, "worktree '%s' is no longer the one drove "
+		    "made: its .git was replaced; nothing was committed, the "
+		    "repository is untouched", t->path);
+	else
+		rc = 0;
+	free(p);
+	free(data);
+	if (rc < 0)
+		return rc;
+	p = xasprintf("%s/HEAD", t->gitdir);
+	want = xasprintf("ref: refs/heads/%s", t->branch);
+	if (read_file(p, &head, &len) < 0 || strcmp(strtrim(head), want) != 0) {
+		errf(err, errlen, "worktree '%s' is no longer on its branch "
+		    "'%s'; nothing was committed, the repository is untouched",
+		    t->path, t->branch);
+		rc = DROVE_EIO;
+	}
+	free(head);
+	free(want);
+	free(p);
+	return rc;
+}
+
+/* git in task i's worktree, after tk_check, with its git dir named. */
+static int
+tk_git(struct wt *w, size_t i, const char *const *args, struct buf *out,
+    char *err, size_t errlen)
+{
+	if (tk_check(w, i, err, errlen) < 0)
+		return -1;
+	return git_run(&w->git, w->t[i].path, w->t[i].gitdir, args, out,
+	    err, errlen);
+}
+
+static char *
+tk_gits(struct wt *w, size_t i, const char *const *args, char *err,
+    size_t errlen)
+{
+	if (tk_check(w, i, err, errlen) < 0)
+		return NULL;
+	return git_str(&w->git, w->t[i].path, w->t[i].gitdir, args, err,
+	    errlen);
+}
+
+static char **
+tk_gitl(struct wt *w, size_t i, const char *const *args, char *err,
+    size_t errlen)
+{
+	if (tk_check(w, i, err, errlen) < 0)
+		return NULL;
+	return git_list(&w->git, w->t[i].path, w->t[i].gitdir, args, err,
+	    errlen);
+}
+
+/* The real path of p in a new allocation, or NULL. */
+static char *
+real_path(const char *p)
+{
+	char buf[PATH_MAX];
+
+	return realpath(p, buf) ? xstrdup(buf) : NULL;
+}
+
+/*
+ * Takes task i's worktree as drove's, after git made it (or an interrupted
+ * run left it): its .git must be a regular file naming an admin dir
+ * <common>/worktrees/<name> whose gitdir file names the worktree back, and
+ * its HEAD must be the task's branch.  Records both for tk_check.
+ */
+static int
+tk_adopt(struct wt *w, size_t i, char *err, size_t errlen)
+{
+	struct wtask *t = &w->t[i];
+	char *p = xasprintf("%s/.git", t->path), *data = NULL, *back = NULL;
+	char *admin = NULL, *root = NULL, *rp = NULL, *rb = NULL, *q;
+	struct stat st;
+	size_t len, rl;
+	int ok = 0;
+
+	free(t->gitdir);
+	free(t->dotgit);
+	t->gitdir = t->dotgit = NULL;
+	if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+	    read_file(p, &data, &len) == 0 && strlen(data) == len &&
+	    strncmp(data, "gitdir: ", 8) == 0) {
+		char *d = xstrdup(data + 8), *full;
+
+		strtrim(d);
+		full = *d == '/' ? xstrdup(d) : xasprintf("%s/%s", t->path, d);
+		admin = real_path(full);
+		free(full);
+		free(d);
+		q = xasprintf("%s/worktrees", w->common);
+		root = real_path(q);
+		free(q);
+		rp = real_path(p);
+	}
+	if (admin != NULL && root != NULL && rp != NULL &&
+	    strncmp(admin, root, rl = strlen(root)) == 0 &&
+	    admin[rl] == '/' && strchr(admin + rl + 1, '/') == NULL) {
+		q = xasprintf("%s/gitdir", admin);
+		if (read_file(q, &back, &len) == 0) {
+			char *full = strtrim(back);
+
+			full = *full == '/' ? xstrdup(full) :
+			    xasprintf("%s/%s", admin, full);
+			rb = real_path(full);
+			free(full);
+		}
+		free(q);
+		ok = rb != NULL && strcmp(rb, rp) == 0;
+	}
+	if (ok) {
+		t->gitdir = admin;
+		t->dotgit = data;
+		admin = data = NULL;
+	} else {
+		errf(err, errlen, "'%s' is not the git worktree drove made for "
+		    "task '%s'; move it away", t->path, tname(w, i));
+	}
+	free(p);
+	free(data);
+	free(back);
+	free(admin);
+	free(root);
+	free(rp);
+	free(rb);
+	if (!ok)
+		return DROVE_EIO;
+	return tk_check(w, i, err, errlen);
 }
 
 /* --- small helpers ------------------------------------------------------ */
@@ -145,12 +312,6 @@ jlog(struct wt *w, json_t *ev)
 	rc = journal_append(w->j, ev, 1);
 	if (rc < 0)
 		log_warnx("cannot write '%s': %s", w->j->path, strerror(-rc));
-}
-
-static const char *
-tname(const struct wt *w, size_t i)
-{
-	return w->g->tasks[i].name;
 }
 
 /* True for a relative path that stays below the directory it is in. */
@@ -743,19 +904,17 @@ discard_unstarted(struct wt *w, size_t i, char **bases, char *err,
 static int
 merge_bases(struct wt *w, size_t i, char **bases, char *err, size_t errlen)
 {
-	struct wtask *t = &w->t[i];
-
 	for (size_t k = 1; bases[k] != NULL; k++) {
 		char **files;
 		char *list;
 
-		if (wt_git(w, t->path, GIT_ARGS("merge", "-q", "--no-edit",
+		if (tk_git(w, i, GIT_ARGS("merge", "-q", "--no-edit",
 		    "--no-verify", bases[k]), NULL, err, errlen) == 0)
 			continue;
-		files = wt_gitl(w, t->path, GIT_ARGS("diff", "--name-only",
+		files = tk_gitl(w, i, GIT_ARGS("diff", "--name-only",
 		    "-z", "--diff-filter=U"), NULL, 0);
 		list = strv_join(files, ", ");
-		(void)wt_git(w, t->path, GIT_ARGS("merge", "--abort"), NULL,
+		(void)tk_git(w, i, GIT_ARGS("merge", "--abort"), NULL,
 		    NULL, 0);
 		if (files != NULL && files[0] != NULL)
 			errf(err, errlen, "the branches of its dependencies "
@@ -818,13 +977,9 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 				rc = DROVE_EIO;
 				goto out;
 			}
-		} else if (wt_git(w, t->path, GIT_ARGS("rev-parse",
-		    "--git-dir"), NULL, NULL, 0) != 0) {
-			errf(err, errlen, "'%s' exists and is not a worktree; "
-			    "move it away", t->path);
-			rc = DROVE_EIO;
-			goto out;
 		}
+		if ((rc = tk_adopt(w, i, err, errlen)) < 0)
+			goto out;
 		log_info("task '%s': reusing its worktree %s", tname(w, i),
 		    t->path);
 		(void)mkdir_p(t->workdir, 0777);
@@ -852,9 +1007,11 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 	free(t->start);
 	t->start = NULL;
 	jlog_worktree(w, i);
+	if ((rc = tk_adopt(w, i, err, errlen)) < 0)
+		goto out;
 	if ((rc = merge_bases(w, i, bases, err, errlen)) < 0)
 		goto out;
-	t->start = wt_gits(w, t->path, GIT_ARGS("rev-parse", "HEAD"), err,
+	t->start = tk_gits(w, i, GIT_ARGS("rev-parse", "HEAD"), err,
 	    errlen);
 	if (t->start == NULL) {
 		rc = DROVE_EIO;
@@ -895,19 +1052,19 @@ wt_finish(struct wt *w, size_t i, char *err, size_t errlen)
 	if (w == NULL || !w->t[i].on)
 		return 0;
 	t = &w->t[i];
-	if (wt_git(w, t->path, GIT_ARGS("add", "-A"), NULL, err,
+	if (tk_git(w, i, GIT_ARGS("add", "-A"), NULL, err,
 	    errlen) != 0)
 		return DROVE_EIO;
 	/* copied-in files stay out of the commit (.env and the like) */
 	for (size_t k = 0; t->copy != NULL && t->copy[k] != NULL; k++) {
 		char *p = xasprintf("%s%s", w->prefix, t->copy[k]);
 
-		(void)wt_git(w, t->path, GIT_ARGS("reset", "-q", t->start,
+		(void)tk_git(w, i, GIT_ARGS("reset", "-q", t->start,
 		    "--", p), NULL, NULL, 0);
 		free(p);
 	}
 	/* one commit per task, even when the agent committed itself */
-	head = wt_gits(w, t->path, GIT_ARGS("rev-parse", "HEAD"), err,
+	head = tk_gits(w, i, GIT_ARGS("rev-parse", "HEAD"), err,
 	    errlen);
 	if (head == NULL)
 		return DROVE_EIO;
@@ -918,7 +1075,7 @@ wt_finish(struct wt *w, size_t i, char *err, size_t errlen)
 		return DROVE_EIO;
 	}
 	free(head);
-	rc = wt_git(w, t->path, GIT_ARGS("diff", "--cached", "--quiet"),
+	rc = tk_git(w, i, GIT_ARGS("diff", "--cached", "--quiet"),
 	    NULL, err, errlen);
 	if (rc != 0 && rc != 1)
 		return DROVE_EIO;
@@ -928,16 +1085,16 @@ wt_finish(struct wt *w, size_t i, char *err, size_t errlen)
 	t->changed = NULL;
 	if (rc == 1) {
 		msg = commit_message(w, i);
-		rc = wt_git(w, t->path, GIT_ARGS("commit", "-q", "--no-verify",
+		rc = tk_git(w, i, GIT_ARGS("commit", "-q", "--no-verify",
 		    "-m", msg), NULL, err, errlen);
 		free(msg);
 		if (rc != 0)
 			return DROVE_EIO;
-		t->commit = wt_gits(w, t->path, GIT_ARGS("rev-parse", "HEAD"),
+		t->commit = tk_gits(w, i, GIT_ARGS("rev-parse", "HEAD"),
 		    err, errlen);
 		if (t->commit == NULL)
 			return DROVE_EIO;
-		t->changed = wt_gitl(w, t->path, GIT_ARGS("diff",
+		t->changed = tk_gitl(w, i, GIT_ARGS("diff",
 		    "--name-only", "-z", t->start, t->commit), NULL, 0);
 	} else {
 		log_info("task '%s': no changes in its worktree", tname(w, i));
@@ -1066,12 +1223,20 @@ static void
 merge_one(struct wt *w, size_t i, const char *dir)
 {
 	struct wtask *t = &w->t[i];
-	char msg[512] = "";
+	char msg[512] = "", *ref, *tip;
 	json_t *ev;
 	int rc;
 
 	t->merge_tried = 1;
-	if (wt_git(w, dir, GIT_ARGS("merge-base", "--is-ancestor",
+	ref = xasprintf("refs/heads/%s", t->branch);
+	tip = wt_gits(w, w->top, GIT_ARGS("rev-parse", "--verify", "-q", ref),
+	    NULL, 0);
+	free(ref);
+	if (tip == NULL || strcmp(tip, t->commit) != 0) {
+		/* only what drove committed for the task is merged */
+		t->merge_error = xasprintf("branch '%s' no longer points at "
+		    "the task's commit %.12s", t->branch, t->commit);
+	} else if (wt_git(w, dir, GIT_ARGS("merge-base", "--is-ancestor",
 	    t->branch, "HEAD"), NULL, NULL, 0) == 0) {
 		t->merged = 1;
 	} else if ((rc = wt_git(w, dir, GIT_ARGS("merge", "-q", "--no-edit",
@@ -1088,6 +1253,7 @@ merge_one(struct wt *w, size_t i, const char *dir)
 	} else {
 		t->merge_error = xstrdup(msg);
 	}
+	free(tip);
 	/* the tree was clean before: leave it so, whatever git did */
 	if (!t->merged) {
 		char *dirty = dirty_files(w, dir);
@@ -1279,6 +1445,8 @@ wt_free(struct wt *w)
 
 		free(t->branch);
 		free(t->path);
+		free(t->gitdir);
+		free(t->dotgit);
 		free(t->workdir);
 		free(t->start);
 		free(t->commit);
