@@ -63,24 +63,36 @@ cmd_deps() {
 	fi
 }
 
-os_loop() {
+# the event loop's poller for this OS (core/poller.h; loop.c is the rest)
+os_poller() {
 	case "$(uname -s)" in
-	Linux) echo core/loop_epoll.c ;;
-	*) echo core/loop_kqueue.c ;;
+	Linux) echo core/poll_epoll.c ;;
+	*) echo core/poll_kqueue.c ;;
 	esac
 }
 
-# core sources except main.c and the other OS's loop
+# core sources except main.c and the other OS's poller
 core_srcs() {
-	local f loop
-	loop=$(os_loop)
+	local f poller
+	poller=$(os_poller)
 	for f in core/*.c; do
 		case "$f" in
 		core/main.c) ;;
-		core/loop_*.c) [ "$f" = "$loop" ] && echo "$f" ;;
+		core/poll_*.c) [ "$f" = "$poller" ] && echo "$f" ;;
 		*) echo "$f" ;;
 		esac
 	done
+}
+
+# Compiles the pollers this OS does not build, with the same flags, against
+# the declarations in tests/stub/, so they cannot rot unseen.
+check_other_pollers() {
+	[ "$(uname -s)" = Linux ] || return 0
+	mkdir -p "$B/obj/check"
+	$CC $CFLAGS_BASE $OPT $EXTRA_CFLAGS -Itests/stub \
+	    -c core/poll_kqueue.c -o "$B/obj/check/poll_kqueue.o"
+	$CC $CFLAGS_BASE $OPT $EXTRA_CFLAGS -Itests/stub \
+	    -c core/loop.c -o "$B/obj/check/loop.o"
 }
 
 plugin_names() {
@@ -213,6 +225,7 @@ cmd_plugins() {
 cmd_test() {
 	cmd_deps test
 	cmd_build
+	check_other_pollers
 	cmd_plugins
 	DROVE="$ROOT/$B/drove" DROVE_BUILD="$ROOT/$B" tests/run "$@"
 }

@@ -7,8 +7,9 @@
  * watchers, until their callback runs).  A callback may stop or free any
  * watcher, including its own, and may start new ones.
  *
- * loop_epoll.c implements this on Linux, loop_kqueue.c on BSD and macOS;
- * build.sh compiles exactly one.
+ * loop.c implements this once for every OS over a small poller
+ * (poller.h): poll_epoll.c on Linux, poll_kqueue.c on BSD and macOS, of
+ * which build.sh compiles exactly one.
  */
 #ifndef DROVE_LOOP_H
 #define DROVE_LOOP_H
@@ -59,8 +60,8 @@ struct loop_child {
 	pid_t pid;
 	loop_child_fn cb;
 	void *data;
-	int pidfd;		/* internal: -1 when SIGCHLD is used */
-	struct loop_io io;	/* internal */
+	int pidfd;		/* internal: Linux's pidfd, else -1 */
+	struct loop_io io;	/* internal: active while the poller watches */
 	struct loop_timer retry; /* internal: exit seen, not yet reapable */
 	struct loop_child *next; /* internal */
 	int active;
