@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "call.h"
 #include "host.h"
 #include "http.h"
 #include "loop.h"
@@ -17,13 +18,11 @@
 
 struct check {
 	struct loop *loop;
+	struct host_env host;	/* the loop's HTTP client, for plugins too */
 	int done;
 	int err;
 	int status;
 	char errtext[512];
-	/* --probe */
-	int pstatus;
-	char perr[512];
 };
 
 /* The key variable and base URL an API backend type uses by default. */
@@ -109,7 +108,7 @@ check_connect(struct check *ck, const char *url, const char *ca_file,
 	req.arg = ck;
 	ck->done = 0;
 	ck->status = 0;
-	if (http_request(host_http_client(), &req, &q, err,
+	if (http_request(host_env_http(&ck->host), &req, &q, err,
 	    sizeof(err)) < 0) {
 		errf(msg, len, "%s", err);
 		return -1;
@@ -123,28 +122,13 @@ check_connect(struct check *ck, const char *url, const char *ca_file,
 	return 0;
 }
 
-static struct check *probe_ck;
-
-static void
-probe_done(struct drove_call *call, const struct drove_result *r)
-{
-	struct check *ck = probe_ck;
-
-	(void)call;
-	ck->done = 1;
-	ck->pstatus = r->status;
-	if (r->status)
-		errf(ck->perr, sizeof(ck->perr), "%s", r->error ? r->error :
-		    "failed");
-	loop_stop(ck->loop);
-}
-
 /* A one-token call through the backend plugin itself. */
 static int
 check_probe(struct check *ck, const struct conf_section *s,
     const struct drove_plugin *p, char *msg, size_t len)
 {
 	struct drove_call call;
+	struct call_answer a;
 	void *state = NULL;
 	char err[512] = "";
 	int rc;
@@ -163,22 +147,16 @@ check_probe(struct check *ck, const struct conf_section *s,
 	call.prompt_len = strlen(call.prompt);
 	call.max_tokens = 1;
 	call.timeout_s = 60;
-	probe_ck = ck;
-	ck->done = 0;
-	host_set_call_done(probe_done);
-	rc = p->backend->start(state, &call);
-	if (rc == 0)
-		while (!ck->done)
-			loop_run(ck->loop);
-	host_set_call_done(NULL);
+	rc = call_once(ck->loop, p, state, &call, 0, &a);
+	free(a.text);
 	if (p->backend->close)
 		p->backend->close(state);
 	if (rc < 0) {
 		errf(msg, len, "probe: the call could not start");
 		return -1;
 	}
-	if (ck->pstatus != 0) {
-		errf(msg, len, "probe: %s", ck->perr);
+	if (a.status != 0) {
+		errf(msg, len, "probe: %s", a.err);
 		return -1;
 	}
 	return 0;
@@ -319,7 +297,8 @@ doctor_run(const struct conf *c, const struct registry *reg, int probe)
 		log_warn("cannot create the event loop");
 		return 1;
 	}
-	host_set_loop(ck.loop);
+	ck.host.loop = ck.loop;
+	host_bind(&ck.host);
 	for (size_t i = 0; i < c->nsec; i++) {
 		if (strcmp(c->sec[i]->type, "backend") != 0)
 			continue;
@@ -327,7 +306,7 @@ doctor_run(const struct conf *c, const struct registry *reg, int probe)
 		if (check_backend(&ck, c->sec[i], reg, probe) < 0)
 			bad++;
 	}
-	host_set_loop(NULL);
+	host_env_release(&ck.host);
 	loop_free(ck.loop);
 	if (n == 0) {
 		printf("no [backend] sections: nothing to check\n");

@@ -8,45 +8,42 @@
 #include "argv.h"
 #include "conf.h"
 #include "http.h"
-#include "sched.h"
 #include "spawn.h"
 #include "util.h"
 
-static struct loop *host_l;
-/* HTTP client on host_l, made by the first request */
-static struct http_client *host_http;
-static void (*host_done_hook)(struct drove_call *,
-    const struct drove_result *);
+/* The env bound by the owner of the loop (see host_env in host.h). */
+static struct host_env *host_bound;
 
 void
-host_set_loop(struct loop *l)
+host_bind(struct host_env *e)
 {
-	if (l != host_l && host_http != NULL) {
-		http_client_free(host_http);
-		host_http = NULL;
-	}
-	host_l = l;
-}
-
-void
-host_set_call_done(void (*fn)(struct drove_call *,
-    const struct drove_result *))
-{
-	host_done_hook = fn;
+	host_bound = e;
 }
 
 struct http_client *
-host_http_client(void)
+host_env_http(struct host_env *e)
 {
-	if (host_http == NULL && host_l != NULL)
-		host_http = http_client_new(host_l);
-	return host_http;
+	if (e == NULL || e->loop == NULL)
+		return NULL;
+	if (e->http == NULL)
+		e->http = http_client_new(e->loop);
+	return e->http;
+}
+
+void
+host_env_release(struct host_env *e)
+{
+	if (host_bound == e)
+		host_bound = NULL;
+	if (e->http != NULL)
+		http_client_free(e->http);
+	e->http = NULL;
 }
 
 struct loop *
 host_loop(void)
 {
-	return host_l;
+	return host_bound ? host_bound->loop : NULL;
 }
 
 static void *
@@ -127,9 +124,9 @@ h_spawn(const struct drove_spawn *req, void **handle)
 	char err[256];
 	int rc;
 
-	if (host_l == NULL)
+	if (host_loop() == NULL)
 		return DROVE_EINVAL;
-	rc = spawn_start(host_l, req, &sp, err, sizeof(err));
+	rc = spawn_start(host_loop(), req, &sp, err, sizeof(err));
 	if (rc < 0) {
 		log_warnx("%s", err);
 		return rc;
@@ -175,7 +172,7 @@ h_timer_start(double after_s, void (*cb)(void *), void *arg)
 
 	ht->cb = cb;
 	ht->arg = arg;
-	loop_timer_start(host_l, &ht->t, after_s <= 0 ? 0 :
+	loop_timer_start(host_loop(), &ht->t, after_s <= 0 ? 0 :
 	    (uint64_t)(after_s * 1000 + 0.5), htimer_fire, ht);
 	return ht;
 }
@@ -187,7 +184,7 @@ h_timer_stop(void *timer)
 
 	if (ht == NULL)
 		return;
-	loop_timer_stop(host_l, &ht->t);
+	loop_timer_stop(host_loop(), &ht->t);
 	free(ht);
 }
 
@@ -214,7 +211,7 @@ host_expand_output(const char *tmpl, const char *name, int replica)
 static int
 h_http_request(const struct drove_http_req *req, void **handle)
 {
-	struct http_client *cl = host_http_client();
+	struct http_client *cl = host_env_http(host_bound);
 	struct http_req *q;
 	char err[512];
 	int rc;
@@ -238,12 +235,71 @@ h_http_cancel(void *handle)
 }
 
 static void
+h_call_progress(struct drove_call *c, const char *text, size_t len)
+{
+	(void)c;
+	(void)text;
+	(void)len;
+}
+
+static void
 h_call_done(struct drove_call *c, const struct drove_result *r)
 {
-	if (host_done_hook != NULL)
-		host_done_hook(c, r);
-	else
-		sched_call_done(c, r);
+	struct host_call *hc = c->core;
+
+	hc->done(hc, r);
+}
+
+static int
+h_write_output(struct drove_merge_call *m, const char *path,
+    const void *data, size_t len, char *err, size_t errlen)
+{
+	struct host_merge *hm = m->core;
+
+	return hm->ops->write_output(hm, path, data, len, err, errlen);
+}
+
+static void
+h_merge_done(struct drove_merge_call *m, int outcome, const char *text,
+    size_t len, const char *error)
+{
+	struct host_merge *hm = m->core;
+
+	hm->ops->done(hm, outcome, text, len, error);
+}
+
+static int
+h_backend_call(struct drove_merge_call *m, const char *backend,
+    const char *prompt, const char *system,
+    void (*done)(void *arg, const struct drove_result *r), void *arg,
+    void **handle)
+{
+	struct host_merge *hm;
+
+	if (m == NULL || (hm = m->core) == NULL || backend == NULL ||
+	    done == NULL || handle == NULL)
+		return DROVE_EINVAL;
+	return hm->ops->backend_call(hm, backend, prompt, system, done, arg,
+	    handle);
+}
+
+static void
+h_backend_call_cancel(void *handle)
+{
+	struct host_handle *h = handle;
+
+	if (h != NULL)
+		h->cancel(h);
+}
+
+static int
+h_merge_note(struct drove_merge_call *m, const char *key, const char *json)
+{
+	struct host_merge *hm;
+
+	if (m == NULL || (hm = m->core) == NULL || key == NULL || json == NULL)
+		return DROVE_EINVAL;
+	return hm->ops->note(hm, key, json);
 }
 
 static const struct drove_host host_table = {
@@ -263,17 +319,17 @@ static const struct drove_host host_table = {
 	.split_argv = h_split_argv,
 	.timer_start = h_timer_start,
 	.timer_stop = h_timer_stop,
-	.call_progress = sched_call_progress,
+	.call_progress = h_call_progress,
 	.call_done = h_call_done,
-	.write_output = sched_write_output,
+	.write_output = h_write_output,
 	.expand_output = host_expand_output,
-	.merge_done = sched_merge_done,
+	.merge_done = h_merge_done,
 	.http_request = h_http_request,
 	.http_cancel = h_http_cancel,
 	/* merges: calls to backends */
-	.backend_call = sched_backend_call,
-	.backend_call_cancel = sched_backend_call_cancel,
-	.merge_note = sched_merge_note,
+	.backend_call = h_backend_call,
+	.backend_call_cancel = h_backend_call_cancel,
+	.merge_note = h_merge_note,
 };
 
 const struct drove_host *

@@ -1,6 +1,8 @@
 /*
  * The host table handed to plugins (struct drove_host), implemented over
- * the core's loop, child processes, configuration and scheduler.
+ * the core's loop, child processes and configuration.  host.c calls no
+ * module above it: a call's and a merge's services reach their owner
+ * through what call->core and m->core point to.
  */
 #ifndef DROVE_HOST_H
 #define DROVE_HOST_H
@@ -8,17 +10,58 @@
 #include "drove/plugin.h"
 #include "loop.h"
 
+/* What drove_call.core points to: host->call_done runs done. */
+struct host_call {
+	void (*done)(struct host_call *hc, const struct drove_result *r);
+};
+
+struct host_merge;
+
+/* A merge's services, implemented by whoever runs the merge. */
+struct host_merge_ops {
+	int (*write_output)(struct host_merge *hm, const char *path,
+	    const void *data, size_t len, char *err, size_t errlen);
+	void (*done)(struct host_merge *hm, int outcome, const char *text,
+	    size_t len, const char *error);
+	int (*backend_call)(struct host_merge *hm, const char *backend,
+	    const char *prompt, const char *system,
+	    void (*done)(void *arg, const struct drove_result *r), void *arg,
+	    void **handle);
+	int (*note)(struct host_merge *hm, const char *key, const char *json);
+};
+
+/* What drove_merge_call.core points to. */
+struct host_merge {
+	const struct host_merge_ops *ops;
+};
+
+/* What a host->backend_call handle points to. */
+struct host_handle {
+	void (*cancel)(struct host_handle *h);
+};
+
+/*
+ * The loop spawn, timers and http_request run on.  ABI 1 gives those
+ * entries no call or merge to find a context in, so the owner of a loop
+ * (a run, doctor, plan) binds its env while it drives the loop and unbinds
+ * it after; one at a time in a process.
+ */
+struct host_env {
+	struct loop *loop;
+	struct http_client *http;	/* made on first use */
+};
+
 /* The table; valid for the life of the process. */
 const struct drove_host *host_get(void);
-/* The loop host services (timers, children) run on; NULL to detach. */
-void host_set_loop(struct loop *l);
+/* Binds e (its loop set) for the context-free services; NULL unbinds.
+ * Borrows e. */
+void host_bind(struct host_env *e);
+/* Frees the HTTP client e made; unbinds it when bound. */
+void host_env_release(struct host_env *e);
+/* The HTTP client on e's loop (made on first use), or NULL. */
+struct http_client *host_env_http(struct host_env *e);
+/* The bound loop, or NULL.  For git.c until it is handed its loop. */
 struct loop *host_loop(void);
-/* The HTTP client on the host's loop (made on first use), or NULL. */
-struct http_client *host_http_client(void);
-/* Sends host->call_done to fn instead of the scheduler (NULL: back to the
- * scheduler); `drove doctor --probe` runs calls outside a run. */
-void host_set_call_done(void (*fn)(struct drove_call *,
-    const struct drove_result *));
 /* Expands {{name}} and {{replica}} in tmpl; the caller frees. */
 char *host_expand_output(const char *tmpl, const char *name, int replica);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "host.h"
 #include "loop.h"
 #include "util.h"
@@ -151,75 +152,29 @@ plan_extract(const char *answer, size_t len)
 	return buf_detach(&b, NULL);
 }
 
-/* One call in flight, and how it ended. */
-struct ask {
-	struct loop *loop;
-	const struct drove_plugin *p;
-	void *state;
-	struct drove_call call;
-	int done;
-	int status;
-	int interrupted;
-	struct buf text;
-	char err[512];
-};
-
-/* host_set_call_done takes no argument: the one call in flight. */
-static struct ask *ask_cur;
-
-static void
-ask_done(struct drove_call *call, const struct drove_result *r)
-{
-	struct ask *a = ask_cur;
-
-	(void)call;
-	a->done = 1;
-	a->status = r->status;
-	if (r->status == 0)
-		buf_add(&a->text, r->text ? r->text : "", r->text ? r->len : 0);
-	else
-		errf(a->err, sizeof(a->err), "%s", r->error ? r->error :
-		    "the call failed");
-	loop_stop(a->loop);
-}
-
-static void
-ask_signal(struct loop *l, struct loop_signal *s, int signo)
-{
-	struct ask *a = s->data;
-
-	(void)l;
-	(void)signo;
-	if (a->interrupted++ == 0 && !a->done && a->p->backend->cancel)
-		a->p->backend->cancel(a->state, &a->call);
-	else if (a->interrupted > 1)
-		_exit(130);
-}
-
 int
 plan_ask(const struct conf_section *s, const struct drove_plugin *p,
     const char *prompt, int attempt, char **answer, size_t *len, char *err,
     size_t errlen)
 {
-	struct loop_signal sigint, sigterm;
 	const char *tmp = getenv("TMPDIR");
+	struct host_env host = { 0 };
+	struct drove_call call;
+	struct call_answer a;
 	char *stderr_path;
 	char msg[512] = "", where[256];
-	struct ask a;
+	void *state = NULL;
 	int fd, rc;
 
 	memset(&a, 0, sizeof(a));
-	memset(&sigint, 0, sizeof(sigint));
-	memset(&sigterm, 0, sizeof(sigterm));
-	a.p = p;
-	a.loop = loop_new();
-	if (a.loop == NULL) {
+	host.loop = loop_new();
+	if (host.loop == NULL) {
 		errf(err, errlen, "cannot create the event loop");
 		return DROVE_EIO;
 	}
-	host_set_loop(a.loop);
+	host_bind(&host);
 	rc = p->backend->open(host_get(), (const struct drove_conf *)s,
-	    &a.state, msg, sizeof(msg));
+	    &state, msg, sizeof(msg));
 	if (rc < 0) {
 		conf_where(s, NULL, where, sizeof(where));
 		errf(err, errlen, "%s: backend '%s': %s", where, s->name,
@@ -232,26 +187,16 @@ plan_ask(const struct conf_section *s, const struct drove_plugin *p,
 	fd = mkstemp(stderr_path);
 	if (fd >= 0)
 		close(fd);
-	a.call.size = sizeof(a.call);
-	a.call.task = "plan";
-	a.call.attempt = attempt;
-	a.call.prompt = prompt;
-	a.call.prompt_len = strlen(prompt);
-	a.call.stderr_path = fd >= 0 ? stderr_path : NULL;
-	loop_signal_start(a.loop, &sigint, SIGINT, ask_signal, &a);
-	loop_signal_start(a.loop, &sigterm, SIGTERM, ask_signal, &a);
-	ask_cur = &a;
-	host_set_call_done(ask_done);
-	rc = p->backend->start(a.state, &a.call);
-	if (rc == 0)
-		while (!a.done)
-			loop_run(a.loop);
-	host_set_call_done(NULL);
-	ask_cur = NULL;
-	loop_signal_stop(a.loop, &sigint);
-	loop_signal_stop(a.loop, &sigterm);
+	memset(&call, 0, sizeof(call));
+	call.size = sizeof(call);
+	call.task = "plan";
+	call.attempt = attempt;
+	call.prompt = prompt;
+	call.prompt_len = strlen(prompt);
+	call.stderr_path = fd >= 0 ? stderr_path : NULL;
+	rc = call_once(host.loop, p, state, &call, 1, &a);
 	if (p->backend->close)
-		p->backend->close(a.state);
+		p->backend->close(state);
 	if (fd >= 0)
 		unlink(stderr_path);
 	free(stderr_path);
@@ -264,19 +209,17 @@ plan_ask(const struct conf_section *s, const struct drove_plugin *p,
 	} else if (a.status != 0) {
 		errf(err, errlen, "backend '%s': %s", s->name, a.err);
 		rc = a.status;
+	} else if (a.text == NULL || a.len == 0) {
+		errf(err, errlen, "backend '%s': empty answer", s->name);
+		rc = DROVE_EPROTO;
 	} else {
-		*answer = buf_detach(&a.text, len);
-		if (*answer == NULL || *len == 0) {
-			free(*answer);
-			*answer = NULL;
-			errf(err, errlen, "backend '%s': empty answer",
-			    s->name);
-			rc = DROVE_EPROTO;
-		}
+		*answer = a.text;
+		*len = a.len;
+		a.text = NULL;
 	}
 out:
-	buf_release(&a.text);
-	host_set_loop(NULL);
-	loop_free(a.loop);
+	free(a.text);
+	host_env_release(&host);
+	loop_free(host.loop);
 	return rc;
 }

@@ -10,7 +10,9 @@
 
 #include <jansson.h>
 
+#include "call.h"
 #include "drove/plugin.h"
+#include "host.h"
 #include "journal.h"
 #include "loop.h"
 #include "quota.h"
@@ -27,52 +29,23 @@ enum tstate {
 	TS_CANCELLED,
 };
 
-enum jstate {
-	JS_QUEUED = 0,
-	JS_RUNNING,
-	JS_BACKOFF,
-	JS_DONE,
-};
-
-struct backend {
-	char *name;
-	const struct conf_section *sec;
-	const struct drove_plugin *p;
-	void *state;
-	struct be_limits lim;	/* concurrency, rpm, tpm, prices */
-	long inflight;
-	int used;
-};
-
 struct run;
 
-/* One replica of one task: a call to a backend, retried as needed. */
+/* One replica of one task: its call to a backend, retried as needed. */
 struct job {
+	struct call c;		/* the call and its attempts */
 	struct run *run;
 	size_t task;
 	int replica;
-	struct backend *be;
-	struct drove_call call;
 	char *prompt;
 	char *system;
 	char *stderr_path;
-	enum jstate state;
-	int attempts;
-	int status;		/* final: 0 ok or DROVE_E* */
-	char *text;
-	size_t len;
-	char *error;
-	struct drove_usage usage;
-	double start_s, end_s;	/* first start, final end */
-	double busy_s;		/* time spent in calls */
-	double attempt_start;
-	struct loop_timer timer; /* backoff or timeout backstop */
-	int cancel_sent;
-	struct reservation res;	/* budget and tpm held by the call */
-	int rate_limits;	/* rate-limit answers so far */
 };
 
 struct trun {
+	struct host_merge hm;	/* what the merge's m->core points to */
+	struct run *run;
+	size_t idx;		/* the task's index in the graph */
 	enum tstate st;
 	size_t pending;
 	struct job *jobs;
@@ -112,7 +85,10 @@ struct run {
 	struct job **queue;	/* ready jobs, FIFO */
 	size_t qlen, qcap;
 	long jobs_cap;
-	long inflight, merging, backoff;
+	long merging;		/* tasks whose merge runs */
+	struct call_env jenv;	/* replicas' calls: running, backoff */
+	struct call_env menv;	/* merges' calls */
+	struct host_env host;	/* the loop and HTTP client plugins use */
 	int stopping, failed, finished;
 	int interrupted;	/* 0, or the first stopping signal */
 	int in_pump, pump_again;
@@ -132,9 +108,6 @@ struct run {
 	struct loop_timer rate_timer;	/* a bucket refills */
 	int rate_timer_on;
 };
-
-/* The run in progress (host callbacks carry no run pointer). */
-extern struct run *sched_cur;
 
 /* Seconds since the run started. */
 static inline double
@@ -169,13 +142,15 @@ run_state_name(enum tstate s)
 void sched_pump(struct run *r);
 void sched_maybe_finish(struct run *r);
 struct backend *sched_find_backend(struct run *r, const char *name);
-uint64_t sched_backoff_ms(int attempt, int64_t hint_ms);
 void sched_jlog(struct run *r, json_t *ev, int sync);
 
 /* mcall.c: merges' calls to backends */
-int mcall_owns(struct run *r, struct drove_call *call);
-void mcall_call_done(struct run *r, struct drove_call *call,
-    const struct drove_result *res);
+int mcall_backend_call(struct run *r, size_t task, const char *backend,
+    const char *prompt, const char *system,
+    void (*done)(void *arg, const struct drove_result *r), void *arg,
+    void **handle);
+int mcall_note(struct run *r, size_t task, const char *key,
+    const char *json);
 /* ms until a rate bucket lets a held-back call start, or 0 */
 uint64_t mcall_pump(struct run *r);
 void mcall_cancel_all(struct run *r);

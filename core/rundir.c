@@ -202,17 +202,17 @@ rundir_summary(struct run *r, double wall)
 		const char *be = NULL;
 
 		for (size_t k = 0; k < t->njobs; k++) {
-			struct job *jb = &t->jobs[k];
+			const struct call *c = &t->jobs[k].c;
 
-			busy += jb->busy_s;
-			ti += jb->usage.tokens_in;
-			to += jb->usage.tokens_out;
-			attempts += jb->attempts;
-			cr += jb->usage.cache_read;
-			cw += jb->usage.cache_write;
-			if (jb->be) {
-				tc += quota_cost(&jb->be->lim, &jb->usage);
-				be = be ? be : jb->be->name;
+			busy += c->busy_s;
+			ti += c->usage.tokens_in;
+			to += c->usage.tokens_out;
+			attempts += c->attempts;
+			cr += c->usage.cache_read;
+			cw += c->usage.cache_write;
+			if (c->be) {
+				tc += c->cost;
+				be = be ? be : c->be->name;
 			}
 		}
 		/* what the merge's own calls (a judge, a summary) took */

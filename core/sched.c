@@ -26,12 +26,12 @@
 /* Keys the core reads in every [backend] section, whatever its type. */
 static const char *const backend_core_keys[] = {
 	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
-	"retries", NULL
+	"retries", "timeout", NULL
 };
 
-struct run *sched_cur;
-
 static void task_failed(struct run *r, size_t i, const char *error);
+static const struct call_ops job_ops;
+static const struct host_merge_ops merge_ops;
 
 /* --- backends ----------------------------------------------------------- */
 
@@ -111,6 +111,13 @@ open_backends(struct run *r, char *err, size_t errlen)
 			rc = quota_be_init(&b->lim, s,
 			    strcmp(b->p->name, "exec") == 0 ? 0 : 2,
 			    r->jobs_cap, now_mono(), err, errlen);
+		/* an API call that never ends holds a slot for good; a
+		 * command may rightly run for hours */
+		if (rc == 0)
+			rc = conf_get_double(s, "timeout",
+			    strcmp(b->p->name, "exec") == 0 ? 0 :
+			    CALL_API_TIMEOUT_S, 0, 1e9, &b->timeout_s, err,
+			    errlen);
 		if (rc < 0)
 			return rc;
 	}
@@ -265,15 +272,14 @@ claim_declared(struct run *r, char *err, size_t errlen)
 	return 0;
 }
 
-int
-sched_write_output(struct drove_merge_call *m, const char *path,
-    const void *data, size_t len, char *err, size_t errlen)
+static int
+task_write_output(struct host_merge *hm, const char *path, const void *data,
+    size_t len, char *err, size_t errlen)
 {
-	struct run *r = sched_cur;
-	size_t task = (size_t)(uintptr_t)m->core;
+	struct trun *t = (struct trun *)hm;
 	int rc;
 
-	rc = claim(r, path, task, err, errlen);
+	rc = claim(t->run, path, t->idx, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = write_file_atomic(path, data, len);
@@ -329,7 +335,7 @@ enqueue(struct run *r, struct job *jb)
 		r->queue = xrealloc(r->queue, r->qcap * sizeof(*r->queue));
 	}
 	r->queue[r->qlen++] = jb;
-	jb->state = JS_QUEUED;
+	jb->c.state = CALL_QUEUED;
 }
 
 static void
@@ -349,8 +355,8 @@ progress(struct run *r, size_t i)
 	const char *be = "";
 	double dur = t->end_s - t->start_s;
 
-	if (r->t[i].njobs && r->t[i].jobs[0].be)
-		be = r->t[i].jobs[0].be->name;
+	if (r->t[i].njobs && r->t[i].jobs[0].c.be)
+		be = r->t[i].jobs[0].c.be->name;
 	if (r->o->json) {
 		json_t *o = json_object();
 
@@ -496,7 +502,7 @@ merge_start(struct run *r, size_t i, struct drove_merge_input *in, size_t n)
 		t->artifact_dir = xasprintf("%s/tasks/%s.merge", r->dir,
 		    gt->name);
 	t->mc.artifact_dir = t->artifact_dir;
-	t->mc.core = (void *)(uintptr_t)i;
+	t->mc.core = &t->hm;
 	if (p == NULL) {
 		task_failed(r, i, "unknown merge");
 		return;
@@ -509,13 +515,13 @@ merge_start(struct run *r, size_t i, struct drove_merge_input *in, size_t n)
 	}
 }
 
-void
-sched_merge_done(struct drove_merge_call *m, int outcome, const char *text,
-    size_t len, const char *error)
+static void
+merge_done(struct host_merge *hm, int outcome, const char *text, size_t len,
+    const char *error)
 {
-	struct run *r = sched_cur;
-	size_t i = (size_t)(uintptr_t)m->core;
-	struct trun *t = &r->t[i];
+	struct trun *t = (struct trun *)hm;
+	struct run *r = t->run;
+	size_t i = t->idx;
 
 	if (t->st != TS_MERGE)
 		return;
@@ -534,6 +540,33 @@ sched_merge_done(struct drove_merge_call *m, int outcome, const char *text,
 	sched_pump(r);
 }
 
+static int
+merge_backend_call(struct host_merge *hm, const char *backend,
+    const char *prompt, const char *system,
+    void (*done)(void *arg, const struct drove_result *r), void *arg,
+    void **handle)
+{
+	struct trun *t = (struct trun *)hm;
+
+	return mcall_backend_call(t->run, t->idx, backend, prompt, system,
+	    done, arg, handle);
+}
+
+static int
+merge_note(struct host_merge *hm, const char *key, const char *json)
+{
+	struct trun *t = (struct trun *)hm;
+
+	return mcall_note(t->run, t->idx, key, json);
+}
+
+static const struct host_merge_ops merge_ops = {
+	.write_output = task_write_output,
+	.done = merge_done,
+	.backend_call = merge_backend_call,
+	.note = merge_note,
+};
+
 /* All replicas of task i have ended: merge them. */
 static void
 replicas_done(struct run *r, size_t i)
@@ -543,7 +576,7 @@ replicas_done(struct run *r, size_t i)
 	size_t ok = 0;
 
 	for (size_t k = 0; k < t->njobs; k++)
-		ok += t->jobs[k].status == 0;
+		ok += t->jobs[k].c.status == 0;
 	if (r->interrupted && ok < t->njobs) {
 		t->st = TS_CANCELLED;
 		task_failed(r, i, "interrupted");
@@ -552,7 +585,7 @@ replicas_done(struct run *r, size_t i)
 	if (ok == 0) {
 		struct job *jb = &t->jobs[0];
 
-		task_failed(r, i, jb->error ? jb->error : "failed");
+		task_failed(r, i, jb->c.error ? jb->c.error : "failed");
 		return;
 	}
 	in = xcalloc(t->njobs, sizeof(*in));
@@ -562,10 +595,10 @@ replicas_done(struct run *r, size_t i)
 		in[k].size = sizeof(in[k]);
 		in[k].task = run_task_name(r, i);
 		in[k].replica = t->njobs > 1 ? (int)k : -1;
-		in[k].backend = jb->be ? jb->be->name : NULL;
-		in[k].status = jb->status;
-		in[k].text = jb->text ? jb->text : "";
-		in[k].len = jb->len;
+		in[k].backend = jb->c.be ? jb->c.be->name : NULL;
+		in[k].status = jb->c.status;
+		in[k].text = jb->c.text ? jb->c.text : "";
+		in[k].len = jb->c.len;
 	}
 	merge_start(r, i, in, t->njobs);
 }
@@ -612,10 +645,12 @@ make_ready(struct run *r, size_t i)
 	for (size_t k = 0; k < t->njobs; k++) {
 		struct job *jb = &t->jobs[k];
 
+		struct backend *be;
+
+		be = sched_find_backend(r, gt->backends[k % gt->nbackends]);
 		jb->run = r;
 		jb->task = i;
 		jb->replica = (int)k;
-		jb->be = sched_find_backend(r, gt->backends[k % gt->nbackends]);
 		jb->prompt = expand_refs(r, gt->prompt);
 		jb->system = expand_refs(r, gt->system);
 		if (t->njobs > 1)
@@ -624,253 +659,88 @@ make_ready(struct run *r, size_t i)
 		else
 			jb->stderr_path = xasprintf("%s/tasks/%s.err", r->dir,
 			    gt->name);
+		call_init(&jb->c, &r->jenv, &job_ops, jb, be);
+		jb->c.task = gt->name;
+		jb->c.replica = jb->replica;
+		jb->c.prompt = jb->prompt;
+		jb->c.system = jb->system;
+		jb->c.model = gt->model;
+		jb->c.max_tokens = gt->max_tokens;
+		jb->c.timeout_s = call_timeout(be, gt->timeout_s);
+		jb->c.workdir = wt_workdir(r->wt, i);
+		jb->c.stderr_path = jb->stderr_path;
+		jb->c.task_conf = (const struct drove_conf *)gt->sec;
+		/* a task's own retries, else its backend's default */
+		jb->c.retries = conf_get(gt->sec, "retries") != NULL ?
+		    gt->retries : be->lim.retries;
 		enqueue(r, jb);
 	}
 }
 
 /* --- jobs --------------------------------------------------------------- */
 
+static int
+job_may_retry(struct call *c)
+{
+	struct job *jb = c->owner;
+
+	return !jb->run->stopping;
+}
+
 static void
-job_timeout(struct loop *l, struct loop_timer *tm)
+job_requeue(struct call *c)
 {
-	struct job *jb = tm->data;
+	struct job *jb = c->owner;
 
-	(void)l;
-	if (jb->state != JS_RUNNING || jb->cancel_sent)
-		return;
-	/* the backend enforces timeout itself; this is the backstop for
-	 * one that does not */
-	jb->cancel_sent = 1;
-	free(jb->error);
-	jb->error = xasprintf("timed out after %gs",
-	    jb->run->g->tasks[jb->task].timeout_s);
-	if (jb->be->p->backend->cancel)
-		jb->be->p->backend->cancel(jb->be->state, &jb->call);
+	enqueue(jb->run, jb);
+	sched_pump(jb->run);
 }
 
-/* Input tokens a call of jb is expected to send. */
-static double
-job_est_tokens(const struct job *jb)
+static void
+job_pump(struct call *c)
 {
-	return quota_est_tokens((jb->prompt ? strlen(jb->prompt) : 0) +
-	    (jb->system ? strlen(jb->system) : 0));
+	struct job *jb = c->owner;
+
+	sched_pump(jb->run);
 }
+
+/* The replica's call ended for good. */
+static void
+job_done(struct call *c)
+{
+	struct job *jb = c->owner;
+	struct run *r = jb->run;
+
+	if (--r->t[jb->task].jobs_left == 0)
+		replicas_done(r, jb->task);
+	sched_maybe_finish(r);
+	sched_pump(r);
+}
+
+static const struct call_ops job_ops = {
+	.may_retry = job_may_retry,
+	.requeue = job_requeue,
+	.pump = job_pump,
+	.done = job_done,
+};
 
 static void
 job_start(struct run *r, struct job *jb)
 {
-	const struct task *gt = &r->g->tasks[jb->task];
 	struct trun *t = &r->t[jb->task];
-	json_t *ev;
-	int rc;
 
-	jb->attempts++;
-	jb->state = JS_RUNNING;
-	jb->cancel_sent = 0;
-	jb->attempt_start = run_rel(r);
 	if (!t->started) {
 		t->started = 1;
-		t->start_s = jb->attempt_start;
+		t->start_s = run_rel(r);
 	}
-	if (jb->attempts == 1)
-		jb->start_s = jb->attempt_start;
-	memset(&jb->call, 0, sizeof(jb->call));
-	jb->call.size = sizeof(jb->call);
-	jb->call.task = gt->name;
-	jb->call.replica = jb->replica;
-	jb->call.attempt = jb->attempts;
-	jb->call.prompt = jb->prompt ? jb->prompt : "";
-	jb->call.prompt_len = strlen(jb->call.prompt);
-	jb->call.system = jb->system;
-	jb->call.model = gt->model;
-	jb->call.max_tokens = gt->max_tokens;
-	jb->call.timeout_s = gt->timeout_s;
-	jb->call.workdir = wt_workdir(r->wt, jb->task);
-	jb->call.stderr_path = jb->stderr_path;
-	jb->call.task_conf = (const struct drove_conf *)gt->sec;
-	jb->call.core = jb;
-	r->inflight++;
-	jb->be->inflight++;
-	quota_start(&jb->be->lim, &r->budget, &jb->res, job_est_tokens(jb),
-	    now_mono());
-	ev = json_object();
-	json_object_set_new(ev, "ev", json_string("start"));
-	json_object_set_new(ev, "task", json_string(gt->name));
-	json_object_set_new(ev, "replica", json_integer(jb->replica));
-	json_object_set_new(ev, "attempt", json_integer(jb->attempts));
-	json_object_set_new(ev, "backend", json_string(jb->be->name));
-	json_object_set_new(ev, "t", json_real(jb->attempt_start));
-	sched_jlog(r, ev, 1);
-	if (log_verbosity >= 2 && !r->o->quiet)
-		log_debug("start %s%s (backend %s, attempt %d)", gt->name,
-		    t->njobs > 1 ? "" : "", jb->be->name, jb->attempts);
-	if (gt->timeout_s > 0)
-		loop_timer_start(r->loop, &jb->timer,
-		    (uint64_t)(gt->timeout_s * 1000) + 5000, job_timeout,
-		    jb);
-	rc = jb->be->p->backend->start(jb->be->state, &jb->call);
-	if (rc < 0 && jb->state == JS_RUNNING) {
-		struct drove_result res = {
-			.size = sizeof(res),
-			.status = rc,
-			.error = "the backend could not start the call",
-			.retry_after_ms = -1,
-		};
-
-		sched_call_done(&jb->call, &res);
-	}
-}
-
-static void
-backoff_done(struct loop *l, struct loop_timer *tm)
-{
-	struct job *jb = tm->data;
-	struct run *r = jb->run;
-
-	(void)l;
-	r->backoff--;
-	if (r->stopping) {
-		jb->state = JS_DONE;
-		if (--r->t[jb->task].jobs_left == 0)
-			replicas_done(r, jb->task);
-		sched_maybe_finish(r);
-		return;
-	}
-	enqueue(r, jb);
-	sched_pump(r);
-}
-
-/* min(0.5 * 2^n, 8) s with jitter, or the server's hint within (0, 60] s */
-uint64_t
-sched_backoff_ms(int attempt, int64_t hint_ms)
-{
-	double s;
-
-	if (hint_ms > 0 && hint_ms <= 60000)
-		return (uint64_t)hint_ms;
-	s = 0.5 * (double)(1u << (attempt > 5 ? 5 : attempt - 1));
-	if (s > 8)
-		s = 8;
-	s = s * (0.75 + 0.5 * ((double)rand() / RAND_MAX));
-	return (uint64_t)(s * 1000);
-}
-
-void
-sched_call_progress(struct drove_call *call, const char *text, size_t len)
-{
-	(void)call;
-	(void)text;
-	(void)len;
-}
-
-/* A task's own retries, else its backend's default. */
-static long
-job_retries(const struct job *jb)
-{
-	const struct task *gt = &jb->run->g->tasks[jb->task];
-
-	if (conf_get(gt->sec, "retries") != NULL)
-		return gt->retries;
-	return jb->be->lim.retries;
-}
-
-void
-sched_call_done(struct drove_call *call, const struct drove_result *res)
-{
-	if (mcall_owns(sched_cur, call)) {
-		mcall_call_done(sched_cur, call, res);
-		return;
-	}
-	struct job *jb = call->core;
-	struct run *r = jb->run;
-	const struct task *gt = &r->g->tasks[jb->task];
-	struct trun *t = &r->t[jb->task];
-	double now = run_rel(r);
-
-	if (jb->state != JS_RUNNING)
-		return;
-	loop_timer_stop(r->loop, &jb->timer);
-	r->inflight--;
-	jb->be->inflight--;
-	quota_done(&jb->be->lim, &r->budget, &jb->res, &res->usage,
-	    res->status == 0, res->status == DROVE_ERATELIMIT,
-	    r->t0 + jb->attempt_start, now_mono());
-	jb->busy_s += now - jb->attempt_start;
-	jb->usage.tokens_in += res->usage.tokens_in;
-	jb->usage.tokens_out += res->usage.tokens_out;
-	jb->usage.cache_read += res->usage.cache_read;
-	jb->usage.cache_write += res->usage.cache_write;
-	if (res->status == 0) {
-		jb->status = 0;
-		free(jb->text);
-		jb->text = xstrndup(res->text ? res->text : "",
-		    res->text ? res->len : 0);
-		jb->len = res->text ? res->len : 0;
-		free(jb->error);
-		jb->error = NULL;
-	} else {
-		const char *e = res->error ? res->error : "failed";
-		int retry;
-
-		/* a backstop timeout message wins over "cancelled" */
-		if (!(jb->cancel_sent && jb->error &&
-		    res->status == DROVE_ECANCELED)) {
-			free(jb->error);
-			jb->error = xstrdup(e);
-		}
-		jb->status = res->status;
-		if (res->status == DROVE_ERATELIMIT)
-			jb->rate_limits++;
-		retry = !r->stopping && res->status != DROVE_ECANCELED &&
-		    ((res->status == DROVE_ERATELIMIT &&
-		    jb->rate_limits <= SCHED_MAX_RATE_LIMITS) ||
-		    (res->retryable && jb->attempts <= job_retries(jb)));
-		json_t *ev = json_object();
-
-		json_object_set_new(ev, "ev", json_string("attempt"));
-		json_object_set_new(ev, "task", json_string(gt->name));
-		json_object_set_new(ev, "replica", json_integer(jb->replica));
-		json_object_set_new(ev, "attempt",
-		    json_integer(jb->attempts));
-		json_object_set_new(ev, "error", json_string(jb->error));
-		json_object_set_new(ev, "retry", json_boolean(retry));
-		sched_jlog(r, ev, 0);
-		if (retry) {
-			uint64_t ms;
-
-			/* a rate limit is not the task's fault: it does
-			 * not use up an attempt */
-			if (res->status == DROVE_ERATELIMIT)
-				jb->attempts--;
-			ms = sched_backoff_ms(jb->attempts < 1 ? 1 : jb->attempts,
-			    res->retry_after_ms);
-			if (!r->o->quiet)
-				log_info("%s: %s; retrying in %.1fs",
-				    gt->name, jb->error, (double)ms / 1000);
-			jb->state = JS_BACKOFF;
-			r->backoff++;
-			loop_timer_start(r->loop, &jb->timer, ms,
-			    backoff_done, jb);
-			sched_pump(r);
-			return;
-		}
-	}
-	jb->state = JS_DONE;
-	jb->end_s = now;
-	if (--t->jobs_left == 0)
-		replicas_done(r, jb->task);
-	sched_maybe_finish(r);
-	sched_pump(r);
+	call_start(&jb->c);
 }
 
 /* Reserves the budget of jb's call, or stops the run when it cannot. */
 static int
 budget_allows(struct run *r, struct job *jb)
 {
-	const struct task *gt = &r->g->tasks[jb->task];
-
-	if (quota_budget_check(&r->budget, &jb->be->lim, job_est_tokens(jb),
-	    gt->max_tokens, &jb->res) == 0)
+	if (call_reserve(&jb->c) == 0)
 		return 1;
 	r->stopping = 1;
 	log_warnx("%s: starting no new tasks; finished results are kept",
@@ -903,18 +773,10 @@ sched_pump(struct run *r)
 		wait_ms = mcall_pump(r);
 		for (size_t k = 0; k < r->qlen && !r->stopping;) {
 			struct job *jb = r->queue[k];
-			uint64_t ms;
 
-			if (r->inflight >= r->jobs_cap)
+			if (r->jenv.running >= r->jobs_cap)
 				break;
-			if (quota_be_full(&jb->be->lim, jb->be->inflight)) {
-				k++;
-				continue;
-			}
-			ms = quota_be_wait_ms(&jb->be->lim, now_mono());
-			if (ms > 0) {
-				if (wait_ms == 0 || ms < wait_ms)
-					wait_ms = ms;
+			if (!call_can_start(&jb->c, &wait_ms)) {
 				k++;
 				continue;
 			}
@@ -940,7 +802,7 @@ sched_maybe_finish(struct run *r)
 {
 	if (r->finished || r->in_pump)
 		return;
-	if (r->inflight || r->merging || r->backoff)
+	if (r->jenv.running || r->merging || r->jenv.backoff)
 		return;
 	if (r->qlen && !r->stopping)
 		return;
@@ -952,8 +814,8 @@ sched_maybe_finish(struct run *r)
 	while (r->qlen) {
 		struct job *jb = r->queue[--r->qlen];
 
-		jb->state = JS_DONE;
-		jb->status = DROVE_ECANCELED;
+		jb->c.state = CALL_DONE;
+		jb->c.status = DROVE_ECANCELED;
 		if (--r->t[jb->task].jobs_left == 0 &&
 		    r->t[jb->task].st == TS_RUN) {
 			r->t[jb->task].st = TS_SKIPPED;
@@ -997,19 +859,11 @@ on_signal(struct loop *l, struct loop_signal *s, int signo)
 		for (size_t k = 0; k < t->njobs; k++) {
 			struct job *jb = &t->jobs[k];
 
-			if (jb->state == JS_RUNNING &&
-			    jb->be->p->backend->cancel) {
-				jb->cancel_sent = 1;
-				jb->be->p->backend->cancel(jb->be->state,
-				    &jb->call);
-			} else if (jb->state == JS_BACKOFF) {
-				loop_timer_stop(r->loop, &jb->timer);
-				r->backoff--;
-				jb->state = JS_DONE;
-				jb->status = DROVE_ECANCELED;
-				if (--t->jobs_left == 0)
-					replicas_done(r, i);
-			}
+			/* a running call ends cancelled, a backoff at once;
+			 * each reports through job_done */
+			if (jb->c.state == CALL_RUNNING ||
+			    jb->c.state == CALL_BACKOFF)
+				call_cancel(&jb->c);
 		}
 		if (t->st == TS_MERGE) {
 			const struct drove_plugin *p = registry_find(r->reg,
@@ -1032,11 +886,10 @@ run_release(struct run *r)
 		struct trun *t = &r->t[i];
 
 		for (size_t k = 0; k < t->njobs; k++) {
+			call_release(&t->jobs[k].c);
 			free(t->jobs[k].prompt);
 			free(t->jobs[k].system);
 			free(t->jobs[k].stderr_path);
-			free(t->jobs[k].text);
-			free(t->jobs[k].error);
 		}
 		free(t->jobs);
 		free(t->mi);
@@ -1084,6 +937,19 @@ sched_run(const struct conf *c, const struct graph *g,
 		}
 	}
 	r->t = xcalloc(g->n + 1, sizeof(*r->t));
+	for (size_t i = 0; i < g->n; i++) {
+		r->t[i].hm.ops = &merge_ops;
+		r->t[i].run = r;
+		r->t[i].idx = i;
+	}
+	/* the loop first: everything after may run on it */
+	r->loop = loop_new();
+	if (r->loop == NULL) {
+		log_warn("cannot create the event loop");
+		run_release(r);
+		return EXIT_USAGE;
+	}
+	r->host.loop = r->loop;
 	rc = quota_budget_init(&r->budget, d, err, sizeof(err));
 	if (rc == 0)
 		rc = wt_open(&r->wt, g, d, err, sizeof(err));
@@ -1094,18 +960,11 @@ sched_run(const struct conf *c, const struct graph *g,
 	if (rc < 0) {
 		log_warnx("%s", err);
 		close_backends(r);
+		loop_free(r->loop);
 		run_release(r);
 		return EXIT_USAGE;
 	}
-	r->loop = loop_new();
-	if (r->loop == NULL) {
-		log_warn("cannot create the event loop");
-		close_backends(r);
-		run_release(r);
-		return EXIT_USAGE;
-	}
-	host_set_loop(r->loop);
-	sched_cur = r;
+	host_bind(&r->host);
 	rc = rundir_setup(r, err, sizeof(err));
 	for (size_t i = 0; rc == 0 && i < g->n; i++)
 		r->t[i].out_path = xasprintf("%s/tasks/%s.out", r->dir,
@@ -1122,6 +981,8 @@ sched_run(const struct conf *c, const struct graph *g,
 	}
 	r->t0 = now_mono();
 	r->t0_wall = now_wall();
+	call_env_init(&r->jenv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
+	call_env_init(&r->menv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
 	json_t *ev = json_object();
 
 	json_object_set_new(ev, "ev", json_string("run"));
@@ -1212,8 +1073,7 @@ sched_run(const struct conf *c, const struct graph *g,
 out:
 	journal_close(&r->j);
 	close_backends(r);
-	host_set_loop(NULL);
-	sched_cur = NULL;
+	host_env_release(&r->host);
 	loop_free(r->loop);
 	run_release(r);
 	return code;

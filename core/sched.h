@@ -31,10 +31,6 @@ struct run_opts {
 #define EXIT_INTERRUPTED 130
 #define EXIT_HANGUP 129		/* SIGHUP: the terminal closed */
 
-/* Rate-limit answers one call may get before it fails: each requeues it
- * without using an attempt. */
-#define SCHED_MAX_RATE_LIMITS 100
-
 /* Runs the graph and returns the process exit status.  Borrows
  * everything. */
 int sched_run(const struct conf *c, const struct graph *g,
@@ -47,21 +43,5 @@ int sched_run(const struct conf *c, const struct graph *g,
  */
 int sched_check_backends(const struct conf *c, const struct registry *reg,
     char *err, size_t errlen);
-
-/* Host services implemented by the scheduler (see struct drove_host). */
-void sched_call_progress(struct drove_call *call, const char *text,
-    size_t len);
-void sched_call_done(struct drove_call *call, const struct drove_result *r);
-void sched_merge_done(struct drove_merge_call *m, int outcome,
-    const char *text, size_t len, const char *error);
-int sched_write_output(struct drove_merge_call *m, const char *path,
-    const void *data, size_t len, char *err, size_t errlen);
-int sched_backend_call(struct drove_merge_call *m, const char *backend,
-    const char *prompt, const char *system,
-    void (*done)(void *arg, const struct drove_result *r), void *arg,
-    void **handle);
-void sched_backend_call_cancel(void *handle);
-int sched_merge_note(struct drove_merge_call *m, const char *key,
-    const char *json);
 
 #endif /* DROVE_SCHED_H */

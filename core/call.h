@@ -1,0 +1,180 @@
+/*
+ * A backend call with its attempts: the one lifecycle a task replica's call
+ * and a merge's call (a judge, a summary) share.  It reserves and settles
+ * the backend's rpm/tpm and the run's budget, retries a retryable failure
+ * with backoff, requeues a rate-limited call without using an attempt,
+ * cancels a call that outlives its timeout (a backstop for backends that do
+ * not enforce it) and writes each attempt to the journal.
+ *
+ * The owner (sched.c for replicas, mcall.c for merges) keeps the queue and
+ * decides when a call may start; call.c runs it from there to its end.
+ */
+#ifndef DROVE_CALL_H
+#define DROVE_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "drove/plugin.h"
+#include "host.h"
+#include "journal.h"
+#include "loop.h"
+#include "quota.h"
+
+/* Rate-limit answers one call may get before it fails: each requeues it
+ * without using an attempt. */
+#define CALL_MAX_RATE_LIMITS 100
+
+/* Seconds a call of an API backend may take when neither the task nor the
+ * backend sets `timeout`; a command (exec) has none by default. */
+#define CALL_API_TIMEOUT_S 1800
+
+/* A configured [backend NAME]: its plugin, state and limits. */
+struct backend {
+	char *name;
+	const struct conf_section *sec;
+	const struct drove_plugin *p;
+	void *state;
+	struct be_limits lim;	/* concurrency, rpm, tpm, prices */
+	double timeout_s;	/* default per call; 0: none */
+	long inflight;
+	int used;
+};
+
+/* What the calls of one owner share: the loop, the run's budget and
+ * journal, and counters the owner reads. */
+struct call_env {
+	struct loop *loop;
+	struct budget *budget;
+	struct journal *j;	/* NULL: no records */
+	double t0;		/* monotonic time of the run's start */
+	int quiet;
+	uint64_t rng;		/* backoff jitter; call_env_init seeds it */
+	long running;		/* attempts in flight */
+	long backoff;		/* calls waiting out a backoff */
+};
+
+enum call_state {
+	CALL_IDLE = 0,		/* not queued yet */
+	CALL_QUEUED,		/* the owner may start it */
+	CALL_RUNNING,
+	CALL_BACKOFF,
+	CALL_ENDING,		/* ends from the loop (call_fail) */
+	CALL_DONE,
+};
+
+struct call;
+
+struct call_ops {
+	/* May a failed call be tried again (not when the run stops)? */
+	int (*may_retry)(struct call *c);
+	/* A backoff is over: queue the call again and pump. */
+	void (*requeue)(struct call *c);
+	/* After a retry was scheduled: pump, a slot is free. */
+	void (*pump)(struct call *c);
+	/* The call ended for good: c->status, c->text/len, c->error. */
+	void (*done)(struct call *c);
+};
+
+struct call {
+	struct host_call hc;	/* first: dc.core points here */
+	/* set by the owner before the first call_start */
+	struct call_env *env;
+	const struct call_ops *ops;
+	void *owner;
+	struct backend *be;
+	const char *task;	/* task name */
+	int replica;		/* >= 0: a replica; -1: a merge's call */
+	int seq;		/* a merge's call: its number in the task */
+	const char *prompt;	/* borrowed from the owner */
+	const char *system;
+	const char *model;
+	int64_t max_tokens;
+	double timeout_s;	/* per attempt; 0: none */
+	const char *workdir;
+	const char *stderr_path;
+	const struct drove_conf *task_conf;
+	long retries;		/* extra attempts after a failure */
+	/* the lifecycle's own */
+	enum call_state state;
+	int attempts;
+	int rate_limits;
+	int cancel_sent;
+	int held;		/* ending, still counted in env->backoff */
+	int status;		/* final: 0 ok or DROVE_E* */
+	int http_status;	/* of the last attempt */
+	char *text;
+	size_t len;
+	char *error;
+	struct drove_usage usage;	/* summed over attempts */
+	double cost;
+	double start_s, end_s;	/* first start, final end (run seconds) */
+	double busy_s;		/* time spent in attempts */
+	double attempt_start;
+	struct loop_timer timer;	/* backoff, timeout backstop, ending */
+	struct reservation res;	/* budget and tpm held by the attempt */
+	struct drove_call dc;
+};
+
+/* Sets up env over loop l and seeds its jitter from the kernel, the clock
+ * and the pid.  Borrows everything. */
+void call_env_init(struct call_env *e, struct loop *l, struct budget *b,
+    struct journal *j, double t0, int quiet);
+
+/* Readies c for its first start; the caller then fills the fields above
+ * "the lifecycle's own". */
+void call_init(struct call *c, struct call_env *env,
+    const struct call_ops *ops, void *owner, struct backend *be);
+/* Frees what c holds (text, error); its timer must not be armed (the
+ * call is idle, queued or done). */
+void call_release(struct call *c);
+
+/* The timeout of a call: the task's when set, else the backend's. */
+double call_timeout(const struct backend *be, double task_timeout_s);
+
+/* Input tokens one attempt of c is expected to send. */
+double call_est_tokens(const struct call *c);
+/* 1 when c's backend has a free slot and its rpm/tpm let it start now;
+ * else 0, and *wait_ms (when not NULL) lowered to when a bucket refills
+ * (untouched when the concurrency window is full). */
+int call_can_start(struct call *c, uint64_t *wait_ms);
+/* Reserves the run's budget for one attempt: 0, or DROVE_EBUDGET (then
+ * env->budget->why says which budget). */
+int call_reserve(struct call *c);
+/* Starts one attempt (after call_reserve). */
+void call_start(struct call *c);
+/* Queues c after ms (0: from the loop, not the caller's stack): then
+ * ops->requeue runs. */
+void call_queue(struct call *c, uint64_t ms);
+/* Stops c: a running attempt is cancelled (done follows), a backoff ends
+ * with DROVE_ECANCELED.  A queued call is the owner's to drop. */
+void call_cancel(struct call *c);
+/* Ends c with status and error from the loop, never from the caller's
+ * stack; done follows. */
+void call_fail(struct call *c, int status, const char *error);
+
+/* min(0.5 * 2^(attempt-1), 8) s with +-25% jitter, or the server's hint
+ * within (0, 60] s. */
+uint64_t call_backoff_ms(struct call_env *e, int attempt, int64_t hint_ms);
+
+/* The result of a call run by call_once. */
+struct call_answer {
+	int status;		/* 0 ok or DROVE_E* */
+	char *text;		/* the caller frees */
+	size_t len;
+	int interrupted;	/* SIGINT or SIGTERM cancelled it */
+	char err[512];
+};
+
+/*
+ * Runs one call dc of backend p (state opened by the caller) on loop l,
+ * which nothing else drives meanwhile, and returns when it ended: 0 and
+ * *a filled, or < 0 when the backend could not start it.  With signals,
+ * SIGINT or SIGTERM cancel the call and a second one exits 130.  `drove
+ * doctor --probe` and `drove plan` use it.
+ */
+int call_once(struct loop *l, const struct drove_plugin *p, void *state,
+    struct drove_call *dc, int signals, struct call_answer *a);
+
+#endif /* DROVE_CALL_H */
