@@ -66,10 +66,14 @@ end=$(date +%s)
 expect_eq "$rc" 1 "timeout: fails"
 expect_has "$err" "timed out" "timeout: named"
 [ $((end - start)) -lt 10 ] && ok "timeout: did not wait for the child" || fail "timeout took $((end - start))s"
-sleep 0.2
 gc=$(cat grandchild)
 # a killed orphan may linger as a zombie where nothing reaps orphans
-if kill -0 "$gc" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$gc/status" 2>/dev/null; then
+gc_alive() {
+	kill -0 "$gc" 2>/dev/null &&
+	    ! grep -q '^State:.*Z' "/proc/$gc/status" 2>/dev/null
+}
+wait_for '! gc_alive' 5
+if gc_alive; then
 	fail "grandchild survived the timeout"
 else
 	ok "grandchild killed"

@@ -51,29 +51,30 @@ out=$(SSL_CERT_FILE=$T/root.pem "$DROVE" fetch "https://127.0.0.1:$P/small.txt")
 [ "$out" = "hello from nginx" ] || fail "SSL_CERT_FILE: got '$out'"
 
 # three requests in one process share one connection (nginx logs a request
-# once it is done, possibly after the client has gone: let the earlier
-# lines land before the log is emptied)
-sleep 0.3
+# once it is done, possibly after the client has gone: wait for the
+# earlier lines to land before the log is emptied)
+# logged N: nginx's access log holds N requests
+logged() { [ "$(wc -l <"$NGX_DIR/access.log")" -ge "$1" ]; }
+wait_for 'logged 2' 5
 : >"$NGX_DIR/access.log"
 "$DROVE" fetch --stats "https://127.0.0.1:$P/small.txt" \
     "https://127.0.0.1:$P/small.txt" "https://127.0.0.1:$P/small.txt" \
     "${CA[@]}" >"$T/o3" 2>"$T/e3" || fail "keep-alive fetch failed: $(cat "$T/e3")"
 [ "$(grep -c 'hello from nginx' "$T/o3")" = 3 ] || fail "keep-alive: bodies missing"
 grep -q 'connects=1 reuses=2' "$T/e3" || fail "keep-alive: $(cat "$T/e3")"
-sleep 0.2
+wait_for 'logged 3' 5
 [ "$(awk '{print $1}' "$NGX_DIR/access.log" | sort -u | wc -l)" = 1 ] ||
     fail "keep-alive: nginx saw several connections: $(cat "$NGX_DIR/access.log")"
 [ "$(awk '{print $2}' "$NGX_DIR/access.log" | tr '\n' ' ')" = "1 2 3 " ] ||
     fail "keep-alive: requests per connection: $(cat "$NGX_DIR/access.log")"
 
 # Connection: close forces new connections; the TLS session is resumed
-sleep 0.3
 : >"$NGX_DIR/access.log"
 "$DROVE" fetch --stats -H 'Connection: close' "https://127.0.0.1:$P/small.txt" \
     "https://127.0.0.1:$P/small.txt" "${CA[@]}" >/dev/null 2>"$T/e4" ||
     fail "resumption fetch failed: $(cat "$T/e4")"
 grep -q 'connects=2 reuses=0 resumed=1' "$T/e4" || fail "resumption: $(cat "$T/e4")"
-sleep 0.2
+wait_for 'logged 2' 5
 [ "$(awk '{print $3}' "$NGX_DIR/access.log" | tr '\n' ' ')" = ". r " ] ||
     fail "resumption: nginx log: $(cat "$NGX_DIR/access.log")"
 

@@ -73,6 +73,43 @@ sys.exit(0 if ok else 1)
 PY
 	then ok "$2"; else fail "$2: ($1) is false"; fi
 }
+# wait_for COND [SECONDS]: evaluates the shell condition COND every 0.05 s
+# until it holds (status 0) or SECONDS (default 10) have passed (status 1).
+# For letting something happen (a file, a journal line, a process state)
+# instead of sleeping a fixed time.  Bounded in time and in count.
+wait_for() {
+	local cond=$1 us i n end
+	us=$(awk -v s="${2:-10}" 'BEGIN { print int(s * 1000000) }')
+	n=$((us / 50000 + 1))
+	end=$((${EPOCHREALTIME/./} + us))
+	for ((i = 0; i < n; i++)); do
+		eval "$cond" && return 0
+		[ "${EPOCHREALTIME/./}" -ge "$end" ] && break
+		sleep 0.05
+	done
+	eval "$cond"
+}
+# holds_for COND SECONDS: COND stays true for SECONDS (checked every
+# 0.05 s); status 1 as soon as it does not.  For checking that something
+# does not happen too early.
+holds_for() {
+	local cond=$1 us i n end
+	us=$(awk -v s="$2" 'BEGIN { print int(s * 1000000) }')
+	n=$((us / 50000 + 1))
+	end=$((${EPOCHREALTIME/./} + us))
+	for ((i = 0; i < n; i++)); do
+		eval "$cond" || return 1
+		[ "${EPOCHREALTIME/./}" -ge "$end" ] && return 0
+		sleep 0.05
+	done
+	eval "$cond"
+}
+# journal_has TASK STATUS: drove's journal of the last run records TASK
+# as finished with STATUS
+journal_has() {
+	grep -q "\"ev\":\"task\",\"task\":\"$1\",\"status\":\"$2\"" \
+	    .drove/runs/last/journal.jsonl 2>/dev/null
+}
 # run drove, capturing stdout, stderr and status into $out $err $rc
 drove() {
 	"$DROVE" "$@" >"$T/.out" 2>"$T/.err"

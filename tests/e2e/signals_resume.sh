@@ -20,8 +20,12 @@ prompt = x
 INI
 "$DROVE" run s.ini >o 2>e &
 pid=$!
-for _ in $(seq 50); do [ "$(wc -l <pids 2>/dev/null)" = 4 ] && break; sleep 0.1; done
-sleep 0.3
+# mid-run: both fast tasks recorded done, both slow ones running
+midrun() {
+	[ "$(wc -l 2>/dev/null <pids)" = 4 ] && [ -s count-slow1 ] &&
+	    [ -s count-slow2 ] && journal_has fast1 ok && journal_has fast2 ok
+}
+wait_for midrun 10 || die "the run did not reach mid-run"
 kill -INT $pid
 wait $pid
 rc=$?
@@ -37,8 +41,7 @@ expect_py 't["fast1"]["status"] == "ok" and t["slow1"]["status"] == "cancelled" 
 rm -rf .drove pids count-*
 "$DROVE" run s.ini >o 2>e &
 pid=$!
-for _ in $(seq 50); do [ -s .drove/runs/last/tasks/fast2.out ] && [ -s .drove/runs/last/tasks/fast1.out ] && [ "$(wc -l <pids 2>/dev/null)" = 4 ] && break; sleep 0.1; done
-sleep 0.3
+wait_for midrun 10 || die "the run did not reach mid-run"
 kill -9 $pid
 wait $pid 2>/dev/null
 for p in $(cat pids); do kill -9 -- "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done

@@ -56,13 +56,27 @@ groups_alive() {
 	done
 	echo $n
 }
+# midrun: fast1 and fast2 recorded done, slow1 has logged its run in its
+# worktree, slow2 has started
+midrun() {
+	started 4 && journal_has fast1 ok && journal_has fast2 ok &&
+	    grep -qx run .drove/runs/last/worktrees/slow1/s1.txt 2>/dev/null
+}
+# sleeping N: N agents' process groups hold their "sleep 30"
+sleeping() {
+	local n=0 pg
+	for pg in $(awk '{print $2}' "$RUNLOG"); do
+		ps -eo pgid=,args= | awk -v g="$pg" '$1 == g && $2 == "sleep"' |
+		    grep -q . && n=$((n + 1))
+	done
+	[ "$n" -ge "$1" ]
+}
 
 # Ctrl-C: children gone, exit 130, worktrees kept, nothing merged
 head=$(git rev-parse main)
 "$DROVE" run "$T/t.ini" >"$T/o" 2>"$T/e" &
 pid=$!
-for _ in $(seq 100); do started 4 && [ -s .drove/runs/last/tasks/fast2.out ] && break; sleep 0.1; done
-sleep 0.5
+wait_for midrun 10 || die "the run did not reach mid-run"
 kill -INT $pid
 wait $pid
 expect_eq "$?" 130 "interrupt exits 130"
@@ -84,8 +98,7 @@ reset_repo() {
 reset_repo
 "$DROVE" run "$T/t.ini" >"$T/o" 2>"$T/e" &
 pid=$!
-for _ in $(seq 100); do started 4 && break; sleep 0.1; done
-sleep 0.3
+wait_for midrun 10 || die "the run did not reach mid-run"
 kill -TERM $pid
 wait $pid
 expect_eq "$?" 130 "SIGTERM exits 130"
@@ -111,11 +124,12 @@ INI
 sed -i "s|AGENT|$T/agent.sh|" "$T/stubborn.ini"
 "$DROVE" run "$T/stubborn.ini" >"$T/o" 2>"$T/e" &
 pid=$!
-for _ in $(seq 100); do started 2 && break; sleep 0.1; done
-sleep 0.5
+wait_for 'started 2 && sleeping 2' 10 || die "the agents did not start"
 kill -INT $pid
-sleep 0.5
-kill -0 $pid 2>/dev/null && ok "after one Ctrl-C drove waits for the agents" ||
+wait_for 'grep -q "interrupt: stopping" "$T/e"' 10 ||
+    fail "the first Ctrl-C was not reported"
+holds_for 'kill -0 $pid 2>/dev/null' 0.5 &&
+    ok "after one Ctrl-C drove waits for the agents" ||
     fail "drove exited before its agents"
 t0=$(date +%s%N)
 kill -INT $pid
@@ -125,7 +139,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 expect_eq "$rc" 130 "a second Ctrl-C exits 130"
 [ "$ms" -lt 1500 ] && ok "a second Ctrl-C exits at once (${ms} ms)" ||
     fail "a second Ctrl-C took ${ms} ms"
-sleep 0.2
+wait_for '[ "$(groups_alive)" = 0 ]' 5
 expect_eq "$(groups_alive)" 0 "a second Ctrl-C leaves no agent alive"
 expect_has "$(tail -1 .drove/runs/last/journal.jsonl)" '"status":"interrupted"' \
     "a second Ctrl-C writes the journal"
@@ -134,24 +148,20 @@ expect_has "$(tail -1 .drove/runs/last/journal.jsonl)" '"status":"interrupted"' 
 reset_repo
 "$DROVE" run "$T/t.ini" >"$T/o" 2>"$T/e" &
 pid=$!
-for _ in $(seq 100); do
-	started 4 && [ -s .drove/runs/last/tasks/fast2.out ] &&
-	    grep -q '"task":"fast1","status":"ok"' .drove/runs/last/journal.jsonl 2>/dev/null && break
-	sleep 0.1
-done
-sleep 0.3
+wait_for midrun 10 || die "the run did not reach mid-run"
 kill -9 $pid
 wait $pid 2>/dev/null
 for pg in $(awk '{print $2}' "$RUNLOG"); do kill -9 -- "-$pg" 2>/dev/null; done
 run=$(basename "$(readlink .drove/runs/last)")
 rd=.drove/runs/$run
 sum() { md5sum "$1" | cut -d' ' -f1; stat -c %y "$1"; }
+# an old mtime: a rewrite would show in it
+touch -d '2001-02-03 04:05:06' "$rd/tasks/fast1.out" "$rd/tasks/fast2.out"
 before1=$(sum "$rd/tasks/fast1.out")
 before2=$(sum "$rd/tasks/fast2.out")
 commit1=$(git rev-parse "drove/$run/fast1")
 expect_eq "$(cat "$rd/worktrees/slow1/s1.txt")" run "slow1 left work in its worktree"
 printf '{"ev":"task","task":"slo' >>"$rd/journal.jsonl"
-sleep 1.1	# a rewrite would show in the mtime
 GO=1 drove run "$T/t.ini" --resume last
 expect_eq "$rc" 0 "the resumed run succeeds"
 expect_eq "$(runs fast1) $(runs fast2) $(runs slow1) $(runs slow2) $(runs last)" \
