@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
+#include "runlock.h"
 #include "util.h"
 
 static double
@@ -255,6 +257,66 @@ report_write_svg(json_t *s, const char *path)
 }
 
 static void
+count_done(json_t *ev, void *arg)
+{
+	json_t *done = arg;
+	const char *type = json_string_value(json_object_get(ev, "ev"));
+	const char *task = json_string_value(json_object_get(ev, "task"));
+	const char *st = json_string_value(json_object_get(ev, "status"));
+
+	if (type != NULL && strcmp(type, "task") == 0 && task && st)
+		json_object_set_new(done, task, json_string(st));
+}
+
+/*
+ * A run that a live drove owns: says so, with the owner's pid and the
+ * tasks finished so far, rather than a summary that is not written yet (or
+ * is an earlier attempt's).  Returns the exit status.
+ */
+static int
+report_running(const char *dir, long pid, int json)
+{
+	json_t *done = json_object(), *v;
+	char *jp = xasprintf("%s/journal.jsonl", dir);
+	const char *slash = strrchr(dir, '/'), *name;
+	const char *id = slash ? slash + 1 : dir;
+	size_t ok = 0, other = 0;
+
+	(void)journal_replay(jp, count_done, done, NULL);
+	free(jp);
+	json_object_foreach(done, name, v) {
+		if (strcmp(json_string_value(v), "ok") == 0)
+			ok++;
+		else
+			other++;
+	}
+	if (json) {
+		json_t *s = json_object();
+		char *txt;
+
+		json_object_set_new(s, "run", json_string(id));
+		json_object_set_new(s, "status", json_string("running"));
+		json_object_set_new(s, "pid", json_integer(pid));
+		json_object_set_new(s, "tasks_ok", json_integer((json_int_t)ok));
+		json_object_set_new(s, "tasks_ended",
+		    json_integer((json_int_t)(ok + other)));
+		json_object_set_new(s, "run_dir", json_string(dir));
+		txt = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", txt);
+		free(txt);
+		json_decref(s);
+	} else {
+		printf("run %s running (drove pid %ld): %zu task%s ok, %zu "
+		    "ended otherwise so far\n", id, pid, ok, ok == 1 ? "" : "s",
+		    other);
+		printf("  run directory   %s\n", dir);
+		printf("  the report is complete once the run ends\n");
+	}
+	json_decref(done);
+	return 0;
+}
+
+static void
 report_usage(FILE *f)
 {
 	fprintf(f, "usage: drove report [RUN] [--svg FILE] [--json] "
@@ -282,6 +344,7 @@ cmd_report(int argc, char **argv)
 	json_error_t je;
 	json_t *s;
 	size_t len;
+	long pid;
 	int c, json = 0, rc;
 
 	optind = 1;
@@ -302,6 +365,12 @@ cmd_report(int argc, char **argv)
 	}
 	dir = strchr(which, '/') ? xstrdup(which) :
 	    xasprintf("%s/%s", root, which);
+	/* a live run's summary is not written yet, or is stale */
+	if (runlock_owner(dir, &pid) == 1) {
+		rc = report_running(dir, pid, json);
+		free(dir);
+		return rc;
+	}
 	path = xasprintf("%s/summary.json", dir);
 	rc = read_file(path, &data, &len);
 	if (rc < 0) {

@@ -16,7 +16,9 @@
 #include "journal.h"
 #include "loop.h"
 #include "quota.h"
+#include "runlock.h"
 #include "sched.h"
+#include "spawn.h"
 #include "util.h"
 
 enum tstate {
@@ -97,6 +99,8 @@ struct run {
 	double t0_wall;
 	char *id, *dir, *root;
 	struct journal j;
+	struct runlock lock;		/* the run directory is ours */
+	struct spawn_watch watch;	/* children journaled in j */
 	struct claim *claims;
 	size_t nclaims;
 	struct loop_signal sigint, sigterm, sighup;
@@ -157,6 +161,8 @@ void mcall_cancel_all(struct run *r);
 
 /* rundir.c: the run directory, resume and the summary */
 int rundir_setup(struct run *r, char *err, size_t errlen);
+/* Closes the journal and gives the run directory up. */
+void rundir_close(struct run *r);
 int rundir_replay(struct run *r, char *err, size_t errlen);
 json_t *rundir_summary(struct run *r, double wall);
 void rundir_print_sinks(struct run *r);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "orphan.h"
 #include "run.h"
 #include "worktree.h"
 
@@ -120,6 +121,7 @@ int
 rundir_setup(struct run *r, char *err, size_t errlen)
 {
 	char *tasks, *link, *tmp;
+	long owner;
 	int rc;
 
 	r->root = xstrdup(r->o->run_root ? r->o->run_root : ".drove/runs");
@@ -139,6 +141,11 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 		    strerror(-rc));
 		return DROVE_EIO;
 	}
+	/* one live process per run: a second --resume is refused before it
+	 * touches the journal or the summary */
+	rc = runlock_take(&r->lock, r->dir, &owner, err, errlen);
+	if (rc < 0)
+		return rc;
 	/* "last" is replaced atomically: a symlink renamed over it */
 	link = xasprintf("%s/last", r->root);
 	tmp = xasprintf("%s/.last.%ld", r->root, (long)getpid());
@@ -156,7 +163,21 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 		    r->dir, strerror(-rc));
 		return DROVE_EIO;
 	}
+	/* the agents a killed drove left running go before anything
+	 * starts again, so no task runs twice at once */
+	if (r->o->resume && (rc = orphan_end(&r->j, r->lock.prev_pid,
+	    spawn_grace_s, err, errlen)) < 0)
+		return rc;
+	orphan_watch(&r->watch, &r->j);
 	return 0;
+}
+
+void
+rundir_close(struct run *r)
+{
+	orphan_unwatch();
+	journal_close(&r->j);
+	runlock_release(&r->lock);
 }
 
 /* --- summary ------------------------------------------------------------ */

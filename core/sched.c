@@ -1071,7 +1071,7 @@ sched_run(const struct conf *c, const struct graph *g,
 	    strcmp(json_string_value(json_object_get(r->summary, "status")),
 	    "ok") != 0 ? EXIT_TASK_FAILED : EXIT_OK;
 out:
-	journal_close(&r->j);
+	rundir_close(r);
 	close_backends(r);
 	host_env_release(&r->host);
 	loop_free(r->loop);

@@ -65,6 +65,7 @@ struct spawn {
 
 static struct spawn *live;
 static size_t nlive;
+static const struct spawn_watch *watch;
 
 static uint64_t
 secs_to_ms(double s)
@@ -151,6 +152,8 @@ finish(struct spawn *s)
 	stop_stdout(s);
 	stop_errpipe(s);
 	list_remove(s);
+	if (watch != NULL && watch->ended != NULL)
+		watch->ended(watch->arg, (long)s->pid);
 	if (s->err == DROVE_ESPAWN || s->err == DROVE_EIO) {
 		if (s->err == DROVE_ESPAWN)
 			s->status = -1;
@@ -636,6 +639,8 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	live = s;
 	nlive++;
 	*sp = s;
+	if (watch != NULL && watch->started != NULL)
+		watch->started(watch->arg, (long)pid);
 	return 0;
 
 fail_child:
@@ -683,4 +688,10 @@ size_t
 spawn_count(void)
 {
 	return nlive;
+}
+
+void
+spawn_set_watch(const struct spawn_watch *w)
+{
+	watch = w;
 }

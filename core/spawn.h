@@ -59,4 +59,18 @@ void spawn_kill_all(int sig_now);
 /* Number of spawns whose on_exit has not run yet. */
 size_t spawn_count(void);
 
+/*
+ * Who hears of every child: started(arg, pid) once the child runs (pid is
+ * also its process group), ended(arg, pid) once it is reaped, or when a
+ * failed start killed it.  The run journals them so that a later resume
+ * finds the agents a dead drove left behind.  w is borrowed until the next
+ * call; NULL stops it.
+ */
+struct spawn_watch {
+	void (*started)(void *arg, long pid);
+	void (*ended)(void *arg, long pid);
+	void *arg;
+};
+void spawn_set_watch(const struct spawn_watch *w);
+
 #endif /* DROVE_SPAWN_H */
