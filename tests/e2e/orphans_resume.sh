@@ -46,11 +46,12 @@ INI
 "$DROVE" run s.ini >o 2>e &
 pid=$!
 for _ in $(seq 100); do
-	[ "$(grep -c '^done quick' log 2>/dev/null)" = 1 ] &&
+	[ -s .drove/runs/last/tasks/quick.out ] &&
 	    [ "$(grep -c '^start' log 2>/dev/null)" = 4 ] && break
 	sleep 0.1
 done
 expect_eq "$(grep -c '^start' log)" 4 "four agents started"
+expect_eq "$(cat .drove/runs/last/tasks/quick.out)" "out of quick" "quick done"
 kill -9 $pid
 wait $pid 2>/dev/null
 grep -v "^$(grep '^start quick' log | cut -d' ' -f3)\$" pids >old
