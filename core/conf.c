@@ -46,6 +46,16 @@ struct parse {
 	int stop;		/* an error was recorded: end the stream */
 	int have_key;		/* a key seen since the last header (inih) */
 	enum line_kind kind;
+	/* a continuation value must keep every byte, or the file is refused */
+	int ind_line;		/* first continuation line of the value, or 0 */
+	size_t ind_off;		/* its indentation: text + ind_off, ind_len */
+	size_t ind_len;
+	int gap_line;		/* blank or comment line after the value */
+	const char *gap_what;
+	/* a key = <<WORD block */
+	char *hd_value;		/* the block of the key line being read */
+	int hd_end;		/* last line of the block (its WORD line) */
+	int hd_key;		/* line of the key of the last block, or 0 */
 	struct conf_section **sec;	/* this file's sections */
 	size_t nsec;
 	struct conf_section *cur;
@@ -132,22 +142,44 @@ static void
 perr(struct parse *ps, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Records the first error as "file:line: message" and stops the stream. */
 static void
-perr(struct parse *ps, const char *fmt, ...)
+perr_at(struct parse *ps, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+vperr(struct parse *ps, int line, const char *fmt, va_list ap)
 {
 	struct buf b = BUF_INIT;
-	va_list ap;
 
 	if (ps->stop)
 		return;
 	ps->stop = 1;
-	buf_printf(&b, "%s:%d: ", ps->file, ps->lineno);
-	va_start(ap, fmt);
+	buf_printf(&b, "%s:%d: ", ps->file, line);
 	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	errf(ps->err, ps->errlen, "%s", b.data);
 	buf_release(&b);
+}
+
+/* Records the first error as "file:line: message" and stops the stream. */
+static void
+perr(struct parse *ps, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vperr(ps, ps->lineno, fmt, ap);
+	va_end(ap);
+}
+
+/* The same, for another line than the current one. */
+static void
+perr_at(struct parse *ps, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vperr(ps, line, fmt, ap);
+	va_end(ap);
 }
 
 static int
@@ -247,6 +279,117 @@ out:
 	free(inner);
 }
 
+/* True while the reader is on the lines of a <<WORD block. */
+static int
+in_block(const struct parse *ps)
+{
+	return ps->hd_key != 0 && ps->lineno > ps->hd_key &&
+	    ps->lineno <= ps->hd_end;
+}
+
+/* The key of the value being read, for messages. */
+static const char *
+cur_key(const struct parse *ps)
+{
+	if (ps->cur == NULL || ps->cur->nkv == 0)
+		return "?";
+	return ps->cur->kv[ps->cur->nkv - 1].key;
+}
+
+#define KEEP_HINT "write the value as a '<<END' block (see drove(1)) or, " \
+	"for a prompt, in prompt_file"
+
+/*
+ * A key line whose value is "<<WORD" starts a block: the lines up to the
+ * next line holding only WORD are the value, byte for byte.  [p, e) is the
+ * trimmed line.  Sets ps->hd_value and ps->hd_end, or records an error.
+ */
+static void
+heredoc_start(struct parse *ps, const char *p, const char *e)
+{
+	const char *v, *w, *q, *le, *a, *z, *body, *stop = NULL;
+	size_t wlen, n;
+	int line = ps->lineno;
+
+	v = p;
+	while (v < e && *v != '=' && *v != ':')
+		v++;
+	if (v == e)
+		return;
+	for (v++; v < e && isspace((unsigned char)*v); v++)
+		;
+	if (e - v < 3 || v[0] != '<' || v[1] != '<')
+		return;
+	w = v + 2;
+	wlen = (size_t)(e - w);
+	for (q = w; q < e; q++)
+		if (!isalnum((unsigned char)*q) && *q != '_')
+			return;
+	/* find the WORD line; the body is [body, stop) */
+	body = ps->text + ps->eol;
+	for (q = body; q < ps->text + ps->len; q = le) {
+		le = memchr(q, '\n', (size_t)(ps->text + ps->len - q));
+		le = le ? le + 1 : ps->text + ps->len;
+		line++;
+		for (a = q, z = le; a < z && isspace((unsigned char)*a); a++)
+			;
+		while (z > a && isspace((unsigned char)z[-1]))
+			z--;
+		if ((size_t)(z - a) == wlen && memcmp(a, w, wlen) == 0) {
+			stop = q;
+			break;
+		}
+	}
+	if (stop == NULL) {
+		perr(ps, "'<<%.*s' block is never closed: no line holding "
+		    "only '%.*s' follows", (int)wlen, w, (int)wlen, w);
+		return;
+	}
+	n = (size_t)(stop - body);
+	/* the newline before the WORD line ends the block, not the text */
+	if (n > 0 && body[n - 1] == '\n')
+		n--;
+	if (n > 0 && body[n - 1] == '\r')
+		n--;
+	ps->hd_value = xstrndup(body, n);
+	ps->hd_end = line;
+	ps->hd_key = ps->lineno;
+}
+
+/*
+ * An indented line after a key continues its value; inih removes the
+ * indentation and drops blank and comment lines, so a value that needs
+ * any of them would change without a word.  Refuse it instead.
+ */
+static void
+continuation(struct parse *ps, size_t ind_off, size_t ind_len)
+{
+	if (ps->hd_key != 0) {
+		perr(ps, "indented line after the '<<' block of '%s' (line "
+		    "%d): it would continue that value; remove the "
+		    "indentation or move the text into the block",
+		    cur_key(ps), ps->hd_key);
+		return;
+	}
+	if (ps->gap_line != 0) {
+		perr_at(ps, ps->gap_line, "%s inside the multi-line value "
+		    "of '%s' would be dropped; %s", ps->gap_what, cur_key(ps),
+		    KEEP_HINT);
+		return;
+	}
+	if (ps->ind_line == 0) {
+		ps->ind_line = ps->lineno;
+		ps->ind_off = ind_off;
+		ps->ind_len = ind_len;
+		return;
+	}
+	if (ind_len != ps->ind_len || memcmp(ps->text + ind_off,
+	    ps->text + ps->ind_off, ind_len) != 0)
+		perr(ps, "line indented differently from line %d in the "
+		    "multi-line value of '%s': continuation lines lose their "
+		    "indentation; %s", ps->ind_line, cur_key(ps), KEEP_HINT);
+}
+
 /*
  * Called at the start of every physical line: finds its end and decides
  * what inih will make of it, mirroring inih's own tests (BOM on line 1,
@@ -255,12 +398,17 @@ out:
 static void
 start_line(struct parse *ps)
 {
-	const char *p, *e, *nl;
+	const char *p, *e, *nl, *s;
 	size_t rest = ps->len - ps->pos;
 
 	ps->bol = ps->pos;
 	nl = memchr(ps->text + ps->pos, '\n', rest);
 	ps->eol = nl ? (size_t)(nl - ps->text) + 1 : ps->len;
+	if (in_block(ps)) {
+		/* inside a block: inih gets a blank line */
+		ps->kind = LINE_SKIP;
+		return;
+	}
 	if (ps->eol - ps->bol > (size_t)CONF_MAX_LINE - 3) {
 		perr(ps, "line too long (over %d bytes)", CONF_MAX_LINE - 3);
 		return;
@@ -270,24 +418,41 @@ start_line(struct parse *ps)
 	if (ps->lineno == 1 && e - p >= 3 && (unsigned char)p[0] == 0xef &&
 	    (unsigned char)p[1] == 0xbb && (unsigned char)p[2] == 0xbf)
 		p += 3;
+	s = p;
 	while (e > p && isspace((unsigned char)e[-1]))
 		e--;
 	while (p < e && isspace((unsigned char)*p))
 		p++;
-	if (p < e && !is_comment_char(*p) && ps->have_key &&
-	    p > ps->text + ps->bol) {
-		ps->kind = LINE_CONT;
+	if (p == e || is_comment_char(*p)) {
+		ps->kind = LINE_SKIP;
+		if (ps->have_key && p < e && p > s && ps->hd_key == 0)
+			perr(ps, "indented line starting with '%c' after "
+			    "'%s' would be dropped as a comment, not kept in "
+			    "the value; %s (or, for a comment, start the "
+			    "line with '%c')", *p, cur_key(ps), KEEP_HINT,
+			    *p);
+		else if (ps->have_key && ps->gap_line == 0) {
+			ps->gap_line = ps->lineno;
+			ps->gap_what = p == e ? "blank line" : "comment line";
+		}
 		return;
 	}
-	if (p == e || is_comment_char(*p))
-		ps->kind = LINE_SKIP;
-	else if (*p == '[') {
+	if (ps->have_key && p > s) {
+		ps->kind = LINE_CONT;
+		continuation(ps, (size_t)(s - ps->text), (size_t)(p - s));
+		return;
+	}
+	ps->gap_line = 0;
+	ps->ind_line = 0;
+	ps->hd_key = 0;
+	if (*p == '[') {
 		ps->kind = LINE_HEADER;
 		ps->have_key = 0;
 		parse_header(ps, p, e);
 	} else {
 		ps->kind = LINE_KEY;
 		ps->have_key = 1;
+		heredoc_start(ps, p, e);
 	}
 }
 
@@ -306,6 +471,13 @@ conf_reader(char *str, int num, void *stream)
 		start_line(ps);
 		if (ps->stop)
 			return NULL;
+		if (in_block(ps)) {
+			/* a line of a block stands for itself, not for inih */
+			ps->pos = ps->eol;
+			ps->at_bol = 1;
+			strcpy(str, "\n");
+			return str;
+		}
 	}
 	n = ps->eol - ps->pos;
 	if (n > (size_t)num - 1)
@@ -362,7 +534,11 @@ conf_handler(void *user, const char *section, const char *name,
 	s->kv = xrealloc(s->kv, (s->nkv + 1) * sizeof(*s->kv));
 	kv = &s->kv[s->nkv++];
 	kv->key = xstrdup(name);
-	kv->value = xstrdup(value);
+	if (ps->hd_value != NULL) {
+		kv->value = ps->hd_value;
+		ps->hd_value = NULL;
+	} else
+		kv->value = xstrdup(value);
 	kv->line = ps->lineno;
 	kv->file = ps->file;
 	return 1;
@@ -487,6 +663,7 @@ conf_load_string(struct conf *c, const char *name, const char *text,
 	} else if (!ps.stop && rc < 0) {
 		errf(err, errlen, "%s: out of memory", name);
 	}
+	free(ps.hd_value);
 	if (ps.stop || rc != 0) {
 		for (i = 0; i < ps.nsec; i++)
 			section_free(ps.sec[i]);

@@ -6,6 +6,7 @@
 #include "graph.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 
 #include "drove/plugin.h"
 #include "util.h"
+
+_Static_assert(GRAPH_NAME_MAX + 55 <= NAME_MAX, "task names must leave "
+    "room for the suffixes drove adds");
 
 static const char *const task_keys[] = {
 	"backend", "prompt", "prompt_file", "system", "after", "replicas",
@@ -146,18 +150,29 @@ in_list(const char *const *list, const char *s)
 	return 0;
 }
 
-const char *
-graph_find_ref(const char *s, const char **end, const char **name,
+/*
+ * The next "{{" at or after s that matters: an escape "{{{{" (*is_esc set)
+ * or a valid {{name}} reference (name and end set).  NULL when none.
+ */
+static const char *
+next_ref(const char *s, int *is_esc, const char **end, const char **name,
     size_t *namelen)
 {
-	const char *p, *close, *a, *e;
+	const char *p, *close = s, *a, *e;
 	size_t i;
 	int ok;
 
 	for (p = strstr(s, "{{"); p != NULL; p = strstr(p + 1, "{{")) {
-		close = strstr(p + 2, "}}");
+		if (p[2] == '{' && p[3] == '{') {
+			*is_esc = 1;
+			*end = p + 4;
+			return p;
+		}
+		/* the first "}}" after p; found once for a run of "{{" */
+		if (close != NULL && close < p + 2)
+			close = strstr(p + 2, "}}");
 		if (close == NULL)
-			return NULL;
+			continue;
 		a = p + 2;
 		e = close;
 		while (a < e && (*a == ' ' || *a == '\t'))
@@ -174,15 +189,57 @@ graph_find_ref(const char *s, const char **end, const char **name,
 		}
 		if (!ok)
 			continue;
-		if (end)
-			*end = close + 2;
-		if (name)
-			*name = a;
-		if (namelen)
-			*namelen = (size_t)(e - a);
+		*is_esc = 0;
+		*end = close + 2;
+		*name = a;
+		*namelen = (size_t)(e - a);
 		return p;
 	}
 	return NULL;
+}
+
+const char *
+graph_find_ref(const char *s, const char **end, const char **name,
+    size_t *namelen)
+{
+	const char *p, *e, *n = NULL;
+	size_t len = 0;
+	int esc;
+
+	while ((p = next_ref(s, &esc, &e, &n, &len)) != NULL && esc)
+		s = e;
+	if (p == NULL)
+		return NULL;
+	if (end)
+		*end = e;
+	if (name)
+		*name = n;
+	if (namelen)
+		*namelen = len;
+	return p;
+}
+
+char *
+graph_expand_refs(const char *s, int (*lookup)(void *, const char *,
+    size_t, const char **, size_t *), void *arg)
+{
+	struct buf b = BUF_INIT;
+	const char *p, *e, *n = NULL, *text;
+	size_t len = 0, tlen;
+	int esc;
+
+	while ((p = next_ref(s, &esc, &e, &n, &len)) != NULL) {
+		buf_add(&b, s, (size_t)(p - s));
+		if (esc)
+			buf_adds(&b, "{{");
+		else if (lookup(arg, n, len, &text, &tlen))
+			buf_add(&b, text, tlen);
+		else
+			buf_add(&b, p, (size_t)(e - p));
+		s = e;
+	}
+	buf_adds(&b, s);
+	return buf_detach(&b, NULL);
 }
 
 static void
@@ -224,8 +281,8 @@ dep_by_name(struct build *b, struct task *t, const char *key,
 		if (kind == EDGE_REF)
 			errf(b->err, b->errlen, "%s: task '%s' depends on "
 			    "'%s', which does not exist (referenced as "
-			    "{{%s}} in '%s')", where, t->name, shown, shown,
-			    key);
+			    "{{%s}} in '%s'; for a literal {{ write {{{{)",
+			    where, t->name, shown, shown, key);
 		else
 			errf(b->err, b->errlen, "%s: task '%s' depends on "
 			    "'%s', which does not exist (in '%s')", where,
@@ -372,6 +429,16 @@ parse_task(struct build *b, struct task *t)
 	char shown[80];
 	double temp;
 
+	if (strlen(t->name) > GRAPH_NAME_MAX ||
+	    strcmp(t->name, ".") == 0 || strcmp(t->name, "..") == 0) {
+		conf_excerpt(t->name, shown, sizeof(shown));
+		errf(b->err, b->errlen, "%s:%d: task '%s': %s", s->file,
+		    s->line, shown, strlen(t->name) > GRAPH_NAME_MAX ?
+		    "name too long (a task name names files and a branch: "
+		    "at most " GRAPH_NAME_MAX_S " bytes)" : "'.' and '..' "
+		    "cannot name a task (a task name names files)");
+		return DROVE_EINVAL;
+	}
 	if (conf_check_keys(s, b->err, b->errlen, task_keys,
 	    o ? o->merge_keys : NULL, NULL) < 0)
 		return DROVE_EINVAL;

@@ -10,6 +10,14 @@
 
 #include "conf.h"
 
+/*
+ * Longest task name: it names tasks/NAME.out, tasks/NAME.REPLICA.err and
+ * tasks/NAME.merge, their temporary files, and the branch drove/RUN/NAME,
+ * each one path component of at most NAME_MAX (255) bytes.
+ */
+#define GRAPH_NAME_MAX 200
+#define GRAPH_NAME_MAX_S "200"
+
 enum isolation {
 	ISOLATION_NONE = 0,
 	ISOLATION_WORKTREE = 1,
@@ -110,12 +118,23 @@ int glob_overlap(const char *a, const char *b);
 
 /*
  * Finds the first {{name}} reference in s (the name may have spaces or tabs
- * around it; text between braces that is not a valid name is no reference).
- * Returns a pointer to its "{{" or NULL; *end gets the byte after "}}",
- * *name and *namelen the name within s.  Any out pointer may be NULL.
+ * around it; text between braces that is not a valid name is no reference;
+ * "{{{{" is an escaped literal "{{" and starts none).  Returns a pointer to
+ * its "{{" or NULL; *end gets the byte after "}}", *name and *namelen the
+ * name within s.  Any out pointer may be NULL.
  */
 const char *graph_find_ref(const char *s, const char **end,
     const char **name, size_t *namelen);
+
+/*
+ * A copy of s with each "{{{{" made "{{" and each reference replaced:
+ * lookup(arg, name, namelen, &text, &len) returns 1 with the text to put
+ * there (borrowed), or 0 to keep the reference as written.  The same scan
+ * as graph_find_ref, so the edges and the text agree.  The caller frees.
+ */
+char *graph_expand_refs(const char *s, int (*lookup)(void *arg,
+    const char *name, size_t namelen, const char **text, size_t *len),
+    void *arg);
 
 /* True if task a (transitively) depends on task b. */
 int graph_depends_on(const struct graph *g, size_t a, size_t b);

@@ -293,36 +293,31 @@ task_write_output(struct host_merge *hm, const char *path, const void *data,
 
 /* --- prompts ------------------------------------------------------------ */
 
-/* Replaces {{name}} by that task's result (trailing newlines trimmed). */
+/* The result of the task a reference names, trailing newlines trimmed;
+ * 0 (keep the reference) unless that task succeeded. */
+static int
+ref_text(void *arg, const char *name, size_t namelen, const char **text,
+    size_t *len)
+{
+	struct run *r = arg;
+	char *n = xstrndup(name, namelen);
+	long idx = graph_find(r->g, n);
+
+	free(n);
+	if (idx < 0 || r->t[idx].st != TS_OK)
+		return 0;
+	*text = r->t[idx].text;
+	*len = r->t[idx].len;
+	while (*len && (*text)[*len - 1] == '\n')
+		(*len)--;
+	return 1;
+}
+
+/* Replaces {{name}} by that task's result and {{{{ by {{ (graph.h). */
 static char *
 expand_refs(struct run *r, const char *s)
 {
-	struct buf b = BUF_INIT;
-	const char *p = s, *open, *close;
-
-	if (s == NULL)
-		return NULL;
-	while ((open = strstr(p, "{{")) != NULL &&
-	    (close = strstr(open + 2, "}}")) != NULL) {
-		char *name = xstrndup(open + 2, (size_t)(close - open - 2));
-		char *n = strtrim(name);
-		long idx = valid_name(n) ? graph_find(r->g, n) : -1;
-
-		buf_add(&b, p, (size_t)(open - p));
-		if (idx >= 0 && r->t[idx].st == TS_OK) {
-			size_t len = r->t[idx].len;
-
-			while (len && r->t[idx].text[len - 1] == '\n')
-				len--;
-			buf_add(&b, r->t[idx].text, len);
-		} else {
-			buf_add(&b, open, (size_t)(close + 2 - open));
-		}
-		free(name);
-		p = close + 2;
-	}
-	buf_adds(&b, p);
-	return buf_detach(&b, NULL);
+	return s ? graph_expand_refs(s, ref_text, r) : NULL;
 }
 
 /* --- queue -------------------------------------------------------------- */

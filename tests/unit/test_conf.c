@@ -195,10 +195,10 @@ test_continuation(void)
 	    "[task a]\n"
 	    "prompt = Write a changelog entry. Report:\n"
 	    "  {{tests}}\n"
-	    "\tand more; with ; and #\n"
-	    "\n"
-	    "    after a blank line\n"
+	    "  and more; with ; and #\n"
+	    "  [not a header]\n"
 	    "model = m\n"
+	    "\n"
 	    "[task b]\n"
 	    "prompt = x\n"), 0);
 	s = conf_find(&c, "task", "a");
@@ -206,10 +206,10 @@ test_continuation(void)
 	CHECK(kv != NULL);
 	if (kv) {
 		CHECK_STR(kv->value, "Write a changelog entry. Report:\n"
-		    "{{tests}}\nand more; with ; and #\nafter a blank line");
+		    "{{tests}}\nand more; with ; and #\n[not a header]");
 		CHECK_INT(kv->line, 2);
 	}
-	CHECK_INT(conf_get_kv(s, "model")->line, 7);
+	CHECK_INT(conf_get_kv(s, "model")->line, 6);
 	CHECK_STR(conf_get(conf_find(&c, "task", "b"), "prompt"), "x");
 	conf_release(&c);
 
@@ -217,6 +217,101 @@ test_continuation(void)
 	CHECK_INT(load(&c, "[task a]\n  prompt = p\n  model = m\n"), 0);
 	s = conf_find(&c, "task", "a");
 	CHECK_STR(conf_get(s, "prompt"), "p\nmodel = m");
+	conf_release(&c);
+}
+
+/*
+ * A continuation value that would lose text (a blank line, a comment
+ * line, deeper indentation) is refused at the line, with the way out.
+ */
+static void
+test_continuation_lossy(void)
+{
+	static const char hint[] = "write the value as a '<<END' block "
+	    "(see drove(1)) or, for a prompt, in prompt_file";
+	char want[512];
+
+	snprintf(want, sizeof(want), "tasks.ini:4: indented line starting "
+	    "with '#' after 'prompt' would be dropped as a comment, not kept "
+	    "in the value; %s (or, for a comment, start the line with '#')",
+	    hint);
+	expect_error("[task a]\nprompt = Steps:\n  one\n  # Heading\n"
+	    "  two\n", want);
+	snprintf(want, sizeof(want), "tasks.ini:3: indented line starting "
+	    "with ';' after 'prompt' would be dropped as a comment, not kept "
+	    "in the value; %s (or, for a comment, start the line with ';')",
+	    hint);
+	expect_error("[task a]\nprompt = x\n\t; not a comment\n", want);
+	snprintf(want, sizeof(want), "tasks.ini:4: blank line inside the "
+	    "multi-line value of 'prompt' would be dropped; %s", hint);
+	expect_error("[task a]\nprompt = para one\n  more\n\n  para two\n",
+	    want);
+	snprintf(want, sizeof(want), "tasks.ini:3: comment line inside the "
+	    "multi-line value of 'system' would be dropped; %s", hint);
+	expect_error("[task a]\nsystem = s\n# note\n  more\n", want);
+	snprintf(want, sizeof(want), "tasks.ini:4: line indented differently "
+	    "from line 3 in the multi-line value of 'prompt': continuation "
+	    "lines lose their indentation; %s", hint);
+	expect_error("[task a]\nprompt = list:\n  - a\n    - a.1\n", want);
+	expect_error("[task a]\nprompt = list:\n  - a\n\t- b\n", want);
+}
+
+/* Every byte between "key = <<WORD" and the WORD line is the value. */
+static void
+test_heredoc(void)
+{
+	static const char body[] =
+	    "# Heading\n"
+	    "  #include <stdio.h>\n"
+	    "; not a comment\n"
+	    "\n"
+	    "\tindented  \n"
+	    "[task b]\n"
+	    "key = value\n"
+	    "   ENDING\n"
+	    "{{a}} and <<END";
+	struct conf c;
+	struct conf_section *s;
+	char *text;
+
+	text = xasprintf("[task a]\nprompt = <<END\n%s\n  END  \n"
+	    "model = m\n; comment\nsystem=<<X_1\nX_1\n[task c]\n"
+	    "prompt = p\n", body);
+	CHECK_INT(load(&c, text), 0);
+	CHECK_STR(err, "");
+	s = conf_find(&c, "task", "a");
+	CHECK(s != NULL && s->nkv == 3);
+	CHECK_STR(conf_get(s, "prompt"), body);
+	CHECK_INT(conf_get_kv(s, "prompt")->line, 2);
+	CHECK_STR(conf_get(s, "model"), "m");
+	CHECK_INT(conf_get_kv(s, "model")->line, 13);
+	CHECK_STR(conf_get(s, "system"), "");
+	CHECK_INT(conf_get_kv(s, "system")->line, 15);
+	CHECK(conf_find(&c, "task", "b") == NULL);
+	CHECK_INT(conf_find(&c, "task", "c")->line, 17);
+	conf_release(&c);
+	free(text);
+
+	/* CRLF lines: the newline before the WORD line is not text */
+	CHECK_INT(load(&c, "[task a]\r\nprompt = <<E\r\na\r\nb\r\nE\r\n"),
+	    0);
+	CHECK_STR(conf_get(conf_find(&c, "task", "a"), "prompt"), "a\r\nb");
+	conf_release(&c);
+
+	/* errors keep their lines after a block */
+	expect_error("[task a]\nprompt = <<END\nx\nEND\nprompt = y\n",
+	    "tasks.ini:5: task 'a': duplicate key 'prompt'");
+	expect_error("[task a]\nprompt = <<END\nx\nend\n",
+	    "tasks.ini:2: '<<END' block is never closed: no line holding "
+	    "only 'END' follows");
+	expect_error("[task a]\nprompt = <<END\nx\nEND\n  more\n",
+	    "tasks.ini:5: indented line after the '<<' block of 'prompt' "
+	    "(line 2): it would continue that value; remove the indentation "
+	    "or move the text into the block");
+	/* "<<" with something else is plain text */
+	CHECK_INT(load(&c, "[task a]\nprompt = <<END x\nsystem = <<\n"), 0);
+	CHECK_STR(conf_get(conf_find(&c, "task", "a"), "prompt"), "<<END x");
+	CHECK_STR(conf_get(conf_find(&c, "task", "a"), "system"), "<<");
 	conf_release(&c);
 }
 
@@ -595,6 +690,8 @@ main(int argc, char **argv)
 		{ "long_line", test_long_line },
 		{ "semicolon_hash_in_value", test_semicolon_hash_in_value },
 		{ "continuation", test_continuation },
+		{ "continuation_lossy", test_continuation_lossy },
+		{ "heredoc", test_heredoc },
 		{ "crlf", test_crlf },
 		{ "bom", test_bom },
 		{ "bad_headers", test_bad_headers },

@@ -197,6 +197,80 @@ test_find_ref(void)
 	CHECK(len == 1 && *name == 'x');
 }
 
+/* The ref_text of a run: a -> "A\n", anything else kept. */
+static int
+lookup_a(void *arg, const char *name, size_t len, const char **text,
+    size_t *tlen)
+{
+	(void)arg;
+	if (len != 1 || *name != 'a')
+		return 0;
+	*text = "A";
+	*tlen = 1;
+	return 1;
+}
+
+/* "{{{{" is a literal "{{": no edge, and "{{" in the text. */
+static void
+test_ref_escape(void)
+{
+	const char *end, *name;
+	char *x;
+	size_t len;
+
+	CHECK(graph_find_ref("${{{{ secrets.TOKEN }}", NULL, NULL, NULL) ==
+	    NULL);
+	CHECK(graph_find_ref("{{{{a}} {{ b }}", &end, &name, &len) != NULL);
+	CHECK(len == 1 && *name == 'b' && *end == '\0');
+	x = graph_expand_refs("run: ${{{{ secrets.X }} {{a}} {{ a }} {{zz}} "
+	    "{{{{{{{{ {{{a}}} {{ x", lookup_a, NULL);
+	CHECK_STR(x, "run: ${{ secrets.X }} A A {{zz}} {{{{ {A} {{ x");
+	free(x);
+	x = graph_expand_refs("no brace } { here", lookup_a, NULL);
+	CHECK_STR(x, "no brace } { here");
+	free(x);
+	/* a "{{" with no "}}" after it still lets a later escape work */
+	x = graph_expand_refs("{{ x {{{{", lookup_a, NULL);
+	CHECK_STR(x, "{{ x {{");
+	free(x);
+
+	/* no edge to "secrets.X", which is not a task */
+	CHECK_INT(build(BACKEND "[task a]\nprompt = echo ${{{{ secrets.X }}\n"
+	    "[task b]\nprompt = {{a}} {{{{b}}\n"), 0);
+	CHECK_INT(task("a")->ndeps, 0);
+	CHECK_INT(task("b")->ndeps, 1);
+	CHECK_STR(task("a")->prompt, "echo ${{{{ secrets.X }}");
+	done();
+	expect_error(BACKEND "[task a]\nprompt = echo ${{ secrets.X }}\n",
+	    "tasks.ini:4: task 'a' depends on 'secrets.X', which does not "
+	    "exist (referenced as {{secrets.X}} in 'prompt'; for a literal "
+	    "{{ write {{{{)");
+}
+
+/* A name that cannot name the task's files is refused at its header. */
+static void
+test_name_limit(void)
+{
+	char name[GRAPH_NAME_MAX + 2], *text, want[256];
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[GRAPH_NAME_MAX] = '\0';
+	text = xasprintf(BACKEND "\n[task %s]\nprompt = p\n", name);
+	CHECK_INT(build(text), 0);
+	done();
+	free(text);
+	name[GRAPH_NAME_MAX] = 'n';
+	name[GRAPH_NAME_MAX + 1] = '\0';
+	text = xasprintf(BACKEND "\n[task %s]\nprompt = p\n", name);
+	snprintf(want, sizeof(want), "tasks.ini:4: task '%.60s...': name too "
+	    "long (a task name names files and a branch: at most %d bytes)",
+	    name, GRAPH_NAME_MAX);
+	expect_error(text, want);
+	free(text);
+	expect_error(BACKEND "[task ..]\nprompt = p\n", "tasks.ini:3: task "
+	    "'..': '.' and '..' cannot name a task (a task name names files)");
+}
+
 static void
 test_unknown_dep(void)
 {
@@ -216,10 +290,10 @@ test_unknown_ref(void)
 	expect_error(BACKEND "[task a]\nprompt = p\n"
 	    "[task b]\nmodel = m\nprompt = use {{a}}\n  and {{ c }}\n",
 	    "tasks.ini:7: task 'b' depends on 'c', which does not exist "
-	    "(referenced as {{c}} in 'prompt')");
+	    "(referenced as {{c}} in 'prompt'; for a literal {{ write {{{{)");
 	expect_error(BACKEND "[task b]\nprompt = p\nsystem = {{zz}}\n",
 	    "tasks.ini:5: task 'b' depends on 'zz', which does not exist "
-	    "(referenced as {{zz}} in 'system')");
+	    "(referenced as {{zz}} in 'system'; for a literal {{ write {{{{)");
 }
 
 static void
@@ -699,6 +773,8 @@ main(int argc, char **argv)
 		{ "diamond_waves", test_diamond_waves },
 		{ "ref_edges", test_ref_edges },
 		{ "find_ref", test_find_ref },
+		{ "ref_escape", test_ref_escape },
+		{ "name_limit", test_name_limit },
 		{ "unknown_dep", test_unknown_dep },
 		{ "unknown_ref", test_unknown_ref },
 		{ "unknown_backend", test_unknown_backend },
