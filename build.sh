@@ -15,6 +15,9 @@ LINK_MODE=${LINK_MODE:-mixed}	# mixed: libs static, libc dynamic; static; dynami
 
 DEB_BUILD="gcc libc6-dev libmbedtls-dev libinih-dev libjansson-dev file"
 DEB_TEST="python3 openssl git nginx-light valgrind clang libclang-rt-14-dev curl procps time bc"
+# the benchmark's peers; nodejs and npm only when no node/npm is on PATH
+# (a NodeSource nodejs, for one, carries its own npm)
+DEB_BENCH="python3-aiohttp parallel"
 
 usage() {
 	cat <<'USAGE'
@@ -26,7 +29,8 @@ usage: ./build.sh [COMMAND]
   static    build a fully static build/drove (built-in plugins only)
   asan      build with ASan and UBSan into build-asan/ and run every test
   fuzz      build the libFuzzer targets and run each for a bounded time
-  bench     build, then run the benchmarks (tests/bench)
+  bench     build, then run the benchmarks (tests/bench; not part of test):
+            bench [quick|full] [compare|fanout|https...]
   plugins   build every plugin as a shared object into build/plugins/
   clean     remove build output
 USAGE
@@ -44,6 +48,11 @@ missing_pkgs() {
 cmd_deps() {
 	local want="$DEB_BUILD"
 	[ "${1:-}" = test ] && want="$want $DEB_TEST"
+	if [ "${1:-}" = bench ]; then
+		want="$want $DEB_TEST $DEB_BENCH"
+		command -v node >/dev/null 2>&1 || want="$want nodejs"
+		command -v npm >/dev/null 2>&1 || want="$want npm"
+	fi
 	command -v dpkg-query >/dev/null 2>&1 || {
 		echo "build.sh: not a Debian system; install mbedTLS 2.28, inih, jansson and a C11 compiler" >&2
 		return 0
@@ -277,7 +286,7 @@ fuzz)
 	;;
 bench)
 	shift
-	cmd_deps test
+	cmd_deps bench
 	cmd_build
 	DROVE="$ROOT/$B/drove" tests/bench/run "$@"
 	;;
