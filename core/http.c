@@ -14,6 +14,7 @@
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -112,6 +113,7 @@ struct http_req {
 	int reused;		/* conn came from the pool */
 	int retried;
 	int got_byte;
+	int asked_encoding;	/* the request sent Accept-Encoding */
 	struct http_resp resp;
 	struct sse_parser sse;
 	struct loop_timer timer;
@@ -196,13 +198,31 @@ pool_put(struct conn *c)
 	    pool_idle_expired, c);
 }
 
+/* True if nothing arrived on the idle connection c: no bytes, no EOF.
+ * Bytes nobody asked for would be read as the next request's answer. */
+static int
+conn_is_quiet(struct conn *c)
+{
+	char b;
+
+	if (c->tls != NULL && tls_conn_pending(c->tls))
+		return 0;
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 static struct conn *
 pool_get(struct http_client *cl, const char *key)
 {
 	struct conn *c;
 
+again:
 	for (c = cl->pool; c; c = c->next)
 		if (strcmp(c->key, key) == 0) {
+			if (!conn_is_quiet(c)) {
+				conn_close(c);
+				goto again;
+			}
 			pool_remove(c);
 			return c;
 		}
@@ -286,6 +306,19 @@ arm(struct http_req *q, uint64_t ms, const char *what)
 	loop_timer_start(q->cl->loop, &q->timer, ms, on_timeout, q);
 }
 
+/*
+ * The response moved on: a whole head, body bytes, or on an event stream
+ * a whole event or comment.  Only that restarts the idle timeout, so a
+ * peer that trickles a byte at a time cannot hold the request forever.
+ */
+static void
+progress(struct http_req *q)
+{
+	if (q->state == S_READ)
+		arm(q, q->to_idle, "idle (no progress while reading the "
+		    "response)");
+}
+
 /* --- finishing ------------------------------------------------------- */
 
 static void
@@ -358,7 +391,19 @@ static int
 on_resp_head(void *arg, struct http_resp *r)
 {
 	struct http_req *q = arg;
+	const char *ce;
+	size_t cel;
 
+	ce = http_resp_header(r, "content-encoding", &cel);
+	if (ce != NULL && r->mode != HTTP_BODY_NONE && !q->asked_encoding &&
+	    !(cel == 8 && strncasecmp(ce, "identity", 8) == 0)) {
+		errf(q->err, sizeof(q->err), "HTTP %d: the server sent the "
+		    "body with Content-Encoding '%.*s', which was not asked "
+		    "for (drove reads only unencoded bodies)", r->status,
+		    (int)(cel > 40 ? 40 : cel), ce);
+		return DROVE_EPROTO;
+	}
+	progress(q);
 	if (q->r.on_head) {
 		q->in_cb++;
 		q->r.on_head(q->r.arg, r->status,
@@ -380,6 +425,7 @@ on_sse_event(void *arg, const struct sse_event *ev)
 	de.data = ev->data;
 	de.data_len = ev->data_len;
 	de.id = ev->id;
+	progress(q);
 	if (q->r.on_sse) {
 		q->in_cb++;
 		q->r.on_sse(q->r.arg, &de);
@@ -392,12 +438,15 @@ static int
 on_resp_body(void *arg, const char *p, size_t n)
 {
 	struct http_req *q = arg;
+	uint64_t comments = q->sse.comments;
 	int rc;
 
 	if (q->r.sse) {
 		/* only a successful response is an event stream */
 		if (q->resp.status / 100 == 2) {
 			rc = sse_feed(&q->sse, p, n);
+			if (q->sse.comments != comments)
+				progress(q);
 			if (rc == DROVE_EPROTO)
 				errf(q->err, sizeof(q->err), "protocol error: "
 				    "event stream line longer than %u bytes",
@@ -405,6 +454,7 @@ on_resp_body(void *arg, const char *p, size_t n)
 			return rc;
 		}
 	}
+	progress(q);
 	if (q->r.on_body) {
 		q->in_cb++;
 		q->r.on_body(q->r.arg, p, n);
@@ -515,20 +565,47 @@ connected(struct http_req *q)
 		begin_write(q);
 }
 
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static int
+addr_is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const unsigned char *b;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	b = s6->sin6_addr.s6_addr;
+	if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+		return 1;
+	return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && b[12] == 127;
+}
+
 /* Tries the addresses from ai_cur on. */
 static void
 try_connect(struct http_req *q)
 {
 	struct http_client *cl = q->cl;
 	struct conn *c;
-	int fd, e = ECONNREFUSED;
-	char text[300];
+	int fd, e = ECONNREFUSED, remote = 0;
+	char text[300], addr[INET6_ADDRSTRLEN] = "";
 	const char *host = q->use_proxy ? q->proxy.host : q->url.host;
 	const char *port = q->use_proxy ? q->proxy.port : q->url.port;
 
 	for (; q->ai_cur; q->ai_cur = q->ai_cur->ai_next) {
 		struct addrinfo *a = q->ai_cur;
 
+		if (q->r.loopback_only && !q->url.https &&
+		    !addr_is_loopback(a->ai_addr)) {
+			/* a key in the clear goes to loopback only */
+			if (!remote)
+				getnameinfo(a->ai_addr, a->ai_addrlen, addr,
+				    sizeof(addr), NULL, 0, NI_NUMERICHOST);
+			remote = 1;
+			continue;
+		}
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, a->ai_protocol);
 		if (fd < 0) {
@@ -560,6 +637,14 @@ try_connect(struct http_req *q)
 		q->conn = c;
 		q->state = S_CONNECT;
 		q->ai_cur = a->ai_next;
+		return;
+	}
+	if (remote && q->conn == NULL) {
+		errf(text, sizeof(text), "plain http:// to '%s' would go to "
+		    "%s, which is not a loopback address: the key would "
+		    "travel unencrypted (use https://, or set "
+		    "allow_plain_http = true)", host, addr);
+		req_finish(q, DROVE_EINVAL, text);
 		return;
 	}
 	if (e == ECONNREFUSED) {
@@ -741,10 +826,9 @@ read_some(struct http_req *q)
 			req_finish(q, 0, NULL);
 			return;
 		}
+		if (!q->got_byte && st == S_READ)
+			progress(q);	/* the first byte */
 		q->got_byte = 1;
-		if (st == S_READ)
-			arm(q, q->to_idle, "idle (no data while reading the "
-			    "response)");
 		off = 0;
 		while (off < (size_t)n) {
 			k = http_resp_feed(&q->resp, rbuf + off, (size_t)n - off,
@@ -994,6 +1078,7 @@ build_request(struct http_req *q, const struct drove_http_req *r, char *err,
 		    q->url.default_port ? "" : q->url.port);
 	if (!has_header(r->headers, "user-agent"))
 		buf_adds(&q->out, "User-Agent: drove/0.1\r\n");
+	q->asked_encoding = has_header(r->headers, "accept-encoding");
 	if (r->sse && !has_header(r->headers, "accept"))
 		buf_adds(&q->out, "Accept: text/event-stream\r\n");
 	if ((r->body_len > 0 || strcmp(method, "POST") == 0 ||
@@ -1024,7 +1109,8 @@ http_request(struct http_client *cl, const struct drove_http_req *r,
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->cl = cl;
-	memcpy(&q->r, r, sizeof(q->r));
+	/* a plugin built against an older ABI has a shorter struct */
+	memcpy(&q->r, r, r->size < sizeof(q->r) ? r->size : sizeof(q->r));
 	q->r.size = sizeof(q->r);
 	q->r.url = NULL;
 	q->r.method = NULL;
@@ -1057,11 +1143,13 @@ http_request(struct http_client *cl, const struct drove_http_req *r,
 	q->resp.on_body = on_resp_body;
 	q->resp.arg = q;
 	q->ca_file = r->ca_file ? xstrdup(r->ca_file) : NULL;
-	q->key = xasprintf("%s://%s%s%s:%s|%s%s%s|%s", q->url.https ? "https" :
-	    "http", q->url.ipv6 ? "[" : "", q->url.host, q->url.ipv6 ? "]" :
-	    "", q->url.port, q->use_proxy ? q->proxy.host : "",
-	    q->use_proxy ? ":" : "", q->use_proxy ? q->proxy.port : "",
-	    q->ca_file ? q->ca_file : "");
+	/* a loopback-only request reuses only connections checked so */
+	q->key = xasprintf("%s://%s%s%s:%s|%s%s%s|%s%s", q->url.https ?
+	    "https" : "http", q->url.ipv6 ? "[" : "", q->url.host,
+	    q->url.ipv6 ? "]" : "", q->url.port, q->use_proxy ?
+	    q->proxy.host : "", q->use_proxy ? ":" : "", q->use_proxy ?
+	    q->proxy.port : "", q->ca_file ? q->ca_file : "",
+	    q->r.loopback_only ? "|lo" : "");
 	q->next = cl->reqs;
 	if (cl->reqs)
 		cl->reqs->prev = q;

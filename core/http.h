@@ -19,7 +19,7 @@ struct http_req;
 #define HTTP_CONNECT_TIMEOUT_MS 30000	/* name lookup and TCP connect */
 #define HTTP_TLS_TIMEOUT_MS 30000
 #define HTTP_FIRST_BYTE_TIMEOUT_MS 600000
-#define HTTP_IDLE_TIMEOUT_MS 300000
+#define HTTP_IDLE_TIMEOUT_MS 60000	/* no progress: see progress() */
 #define HTTP_POOL_IDLE_MS 60000		/* idle pooled connections close */
 #define HTTP_POOL_MAX 512		/* idle pooled connections in all */
 

@@ -12,8 +12,10 @@
 
 #include "util.h"
 
-#define HTTP_PARSE_ERROR (-1)	/* the bytes are not a valid response */
-#define HTTP_PARSE_MORE (-2)	/* valid so far; feed more bytes */
+/* Outside enum drove_err, so a callback's DROVE_E* code passed up through
+ * http_resp_feed is never taken for one of these. */
+#define HTTP_PARSE_ERROR (-1000) /* the bytes are not a valid response */
+#define HTTP_PARSE_MORE (-1001)	/* valid so far; feed more bytes */
 
 #define HTTP_MAX_HEAD 65536	/* status line, headers and blank line */
 #define HTTP_MAX_HEADERS 100

@@ -173,8 +173,10 @@ process_line(struct sse_parser *p)
 		rc = dispatch(p);
 		goto out;
 	}
-	if (s[0] == ':')
-		goto out;	/* comment */
+	if (s[0] == ':') {
+		p->comments++;	/* a keep-alive, as servers send them */
+		goto out;
+	}
 	u->len = 0;
 	add_utf8(u, s, n);
 	s = u->data;

@@ -28,6 +28,7 @@ struct sse_parser {
 	sse_event_fn cb;
 	void *arg;
 	int64_t retry_ms;	/* last valid "retry" field, -1 if none */
+	uint64_t comments;	/* comment lines (": ...") seen */
 
 	/* internal */
 	struct buf line;

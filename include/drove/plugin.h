@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define DROVE_ABI_MAJOR 1
-#define DROVE_ABI_MINOR 1
+#define DROVE_ABI_MINOR 2
 
 /* True when the struct at p, whose size field says how much the other side
  * wrote, has the member m. */
@@ -348,7 +348,8 @@ struct drove_http_req {
 	double connect_timeout_s;	/* 0: default for each */
 	double tls_timeout_s;
 	double first_byte_timeout_s;
-	double idle_timeout_s;	/* between two reads of the response */
+	double idle_timeout_s;	/* without progress: a whole head, event or
+				 * comment, or body bytes (default 60) */
 	/* The final status and headers (1xx are skipped). */
 	void (*on_head)(void *arg, int status,
 	    const struct drove_http_header *h, size_t n);
@@ -360,6 +361,10 @@ struct drove_http_req {
 	 * enum drove_err and a one-line reason (borrowed). */
 	void (*on_done)(void *arg, int err, const char *errtext);
 	void *arg;
+	/* Since ABI 1.2: an http:// request connects only to a loopback
+	 * address (127.0.0.0/8, ::1), checked on each address the name
+	 * resolved to, for requests that carry a key in the clear. */
+	int loopback_only;
 };
 
 #define DROVE_PLUGIN_CONCAT2(a, b) a##b
