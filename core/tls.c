@@ -49,6 +49,8 @@ struct tls_conn {
 	unsigned char ip[16];
 	int offered;		/* a saved session was offered */
 	int handshake_done;
+	unsigned char first;	/* the peer's first byte, during handshake */
+	int got_first;
 	/* what the verify callback saw */
 	int chain_len;
 	int top_self_signed;
@@ -200,6 +202,10 @@ bio_recv(void *arg, unsigned char *buf, size_t len)
 	ssize_t n;
 
 	n = recv(c->fd, buf, len, 0);
+	if (n > 0 && !c->got_first) {
+		c->first = buf[0];
+		c->got_first = 1;
+	}
 	if (n >= 0)
 		return (int)n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -374,8 +380,9 @@ verify_reason(struct tls_conn *c, uint32_t f, char *err, size_t errlen)
 		    "'%s'", pre, c->host);
 	else if (f & (MBEDTLS_X509_BADCERT_KEY_USAGE |
 	    MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE))
-		errf(err, errlen, "%s: certificate not usable for a TLS "
-		    "server", pre);
+		errf(err, errlen, "%s: certificate is not for a TLS server "
+		    "(its key usage or extended key usage does not allow "
+		    "server authentication)", pre);
 	else if (f & MBEDTLS_X509_BADCERT_REVOKED)
 		errf(err, errlen, "%s: certificate was revoked", pre);
 	else
@@ -398,7 +405,14 @@ tls_conn_handshake(struct tls_conn *c, char *err, size_t errlen)
 	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
 		return TLS_WANT_WRITE;
 	flags = mbedtls_ssl_get_verify_result(&c->ssl);
-	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 &&
+	/* a TLS record starts with a content type from 20 to 24 */
+	if (c->got_first && (c->first < 20 || c->first > 24))
+		errf(err, errlen, "TLS handshake failed: the server did not "
+		    "answer TLS (is it plain HTTP? then use http://)");
+	/* a certificate without the server-auth usage fails the
+	 * handshake as a bad certificate, its flags set */
+	else if ((rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ||
+	    rc == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE) && flags != 0 &&
 	    flags != (uint32_t)-1)
 		verify_reason(c, flags, err, errlen);
 	else if (rc == MBEDTLS_ERR_NET_CONN_RESET || rc ==
