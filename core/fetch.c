@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -20,6 +21,7 @@ struct fetch {
 	struct http_client *client;
 	int sse;
 	int status;
+	char location[512];	/* of a redirect */
 	int err;
 	char errtext[512];
 	int out_err;
@@ -63,9 +65,17 @@ static void
 on_head(void *arg, int status, const struct drove_http_header *h, size_t n)
 {
 	struct fetch *f = arg;
+	size_t i;
 
 	if (status > f->status)
 		f->status = status;
+	if (status / 100 != 3)
+		return;
+	for (i = 0; i < n; i++)
+		if (h[i].name_len == 8 && strncasecmp(h[i].name, "location",
+		    8) == 0)
+			snprintf(f->location, sizeof(f->location), "%.*s",
+			    (int)h[i].value_len, h[i].value);
 }
 
 static void
@@ -223,6 +233,7 @@ cmd_fetch(int argc, char **argv)
 	for (i = 0; i < (int)nu && rc == 0; i++) {
 		r.url = urls[i];
 		f.status = 0;
+		f.location[0] = '\0';
 		f.err = 0;
 		f.failed = 0;
 		rss0 = rss_kb();
@@ -248,6 +259,14 @@ cmd_fetch(int argc, char **argv)
 		} else if (f.out_err) {
 			fprintf(stderr, "drove: fetch: cannot write the "
 			    "output: %s\n", strerror(f.out_err));
+			rc = 1;
+		} else if (f.status / 100 == 3 && f.status != 304) {
+			/* an empty body and exit 0 would pass for success */
+			fprintf(stderr, "drove: fetch: '%s': the server "
+			    "answered HTTP %d, redirecting to '%s' (fetch does "
+			    "not follow redirects: fetch that URL)\n", urls[i],
+			    f.status, f.location[0] ? f.location :
+			    "(no Location)");
 			rc = 1;
 		} else if (f.status >= 400) {
 			fprintf(stderr, "drove: fetch: '%s': the server "

@@ -20,7 +20,7 @@
 static const char *const anthropic_keys[] = {
 	"type", "model", "api_key_env", "base_url", "system", "max_tokens",
 	"temperature", "headers", "ca_file", "allow_plain_http",
-	"connect_timeout", "first_byte_timeout", "idle_timeout",
+	"connect_timeout", "first_byte_timeout", "idle_timeout", "max_output",
 	/* handled by the core for every backend */
 	"concurrency", "rpm", "tpm", "price_in", "price_out", "retries",
 	NULL,

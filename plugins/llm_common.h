@@ -13,6 +13,7 @@
 #ifndef DROVE_LLM_COMMON_H
 #define DROVE_LLM_COMMON_H
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,12 @@
  * API needs one (the scheduler reserves budgets with the same number). */
 #define LLM_DEFAULT_MAX_TOKENS 4096
 #define LLM_MAX_HEADERS 32
+/* Default cap on the text of one answer (max_output), as exec's output. */
+#define LLM_DEFAULT_MAX_OUTPUT ((size_t)64 << 20)
+/* Retry hints are clamped to this many seconds before conversion. */
+#define LLM_MAX_RETRY_AFTER_S ((int64_t)1 << 31)
+/* A cut copy of the key this long or longer is redacted, too. */
+#define LLM_KEY_MIN_CUT 8
 
 /* A growable byte string in host allocations. */
 struct llm_buf {
@@ -78,6 +85,8 @@ struct llm_backend {
 	size_t nheaders;
 	char *ca_file;
 	double connect_timeout, first_byte_timeout, idle_timeout;
+	size_t max_output;	/* bytes of answer text */
+	int loopback_only;	/* plain http with a key: loopback only */
 };
 
 /* One call in flight. */
@@ -102,6 +111,10 @@ struct llm_call {
 	char err_type[64];
 	char err_msg[512];
 	char bad_event[128];	/* an event that was not JSON */
+	/* the call stopped reading: too much text, a malformed stream */
+	int abort_status;
+	int abort_retryable;
+	char abort_msg[512];
 };
 
 /* --- small helpers ---------------------------------------------------- */
@@ -123,50 +136,156 @@ llm_buf_add(const struct drove_host *h, struct llm_buf *b, const char *p,
 	b->p[b->len] = '\0';
 }
 
-/* Copies s into buf on one line: control bytes become spaces; cut with
- * "..." when longer than the buffer. */
-LLM_FN void
-llm_oneline(char *buf, size_t size, const char *s, size_t n)
+/*
+ * Length of the copy of key[from..] that starts at s[0] (at most n bytes),
+ * skipping line breaks inside it; *klen gets how many key bytes matched.
+ */
+LLM_FN size_t
+llm_key_run(const char *s, size_t n, const char *key, size_t kl,
+    size_t from, size_t *klen)
 {
-	size_t i, k = 0;
+	size_t i = 0, k = from, end = 0;
+
+	while (i < n && k < kl) {
+		if (s[i] == key[k]) {
+			i++;
+			k++;
+			end = i;
+		} else if ((s[i] == '\n' || s[i] == '\r') && k > from) {
+			i++;
+		} else {
+			break;
+		}
+	}
+	*klen = k - from;
+	return end;
+}
+
+/*
+ * Replaces, in place, every copy of the key in s[0..*len) by "***": whole,
+ * broken by line breaks, or cut (any LLM_KEY_MIN_CUT or more bytes of it in
+ * a row).  Server text passes through here before drove writes it
+ * anywhere.  *len shrinks; s stays NUL-terminated when it was.
+ */
+LLM_FN void
+llm_redact(const struct llm_backend *b, char *s, size_t *len)
+{
+	const char *key = b->key;
+	size_t kl, n = *len, i, o = 0, j, run, best, got;
+	size_t head[256], *nxt;
+	unsigned char c;
+
+	if (key == NULL || (kl = strlen(key)) < 4 || n == 0)
+		return;
+	/* the key's positions of each byte value, as linked lists */
+	nxt = b->h->alloc(kl * sizeof(*nxt));
+	for (j = 0; j < 256; j++)
+		head[j] = kl;
+	for (j = kl; j-- > 0; ) {
+		c = (unsigned char)key[j];
+		nxt[j] = head[c];
+		head[c] = j;
+	}
+	for (i = 0; i < n; ) {
+		best = 0;
+		for (j = head[(unsigned char)s[i]]; j < kl; j = nxt[j]) {
+			run = llm_key_run(s + i, n - i, key, kl, j, &got);
+			/* a short key counts only whole */
+			if ((got >= LLM_KEY_MIN_CUT || (j == 0 && got == kl)) &&
+			    run > best)
+				best = run;
+		}
+		if (best == 0) {
+			s[o++] = s[i++];
+			continue;
+		}
+		memcpy(s + o, "***", 3);
+		o += 3;
+		i += best;
+	}
+	b->h->free(nxt);
+	if (o < n)
+		s[o] = '\0';
+	*len = o;
+}
+
+/* Copies server text s into buf on one line: the key redacted first (so a
+ * line break inside it still matches), then control bytes become spaces;
+ * cut with "..." when longer than the buffer. */
+LLM_FN void
+llm_oneline(const struct llm_backend *b, char *buf, size_t size,
+    const char *s, size_t n)
+{
+	size_t i, k;
 
 	if (size == 0)
 		return;
-	for (i = 0; i < n && k + 1 < size; i++)
-		buf[k++] = (unsigned char)s[i] < ' ' ? ' ' : s[i];
+	k = n < size - 1 ? n : size - 1;
+	memcpy(buf, s, k);
 	buf[k] = '\0';
-	if (i < n && size > 4)
-		memcpy(buf + size - 4, "...", 4);
+	llm_redact(b, buf, &k);
+	for (i = 0; i < k; i++)
+		if ((unsigned char)buf[i] < ' ')
+			buf[i] = ' ';
+	if (n >= size && k >= 3)
+		memcpy(buf + k - 3, "...", 4);
 }
 
-/* Replaces every copy of the key in s by "***" (in place). */
+/* llm_redact for a NUL-terminated string. */
 LLM_FN void
 llm_scrub(const struct llm_backend *b, char *s)
 {
-	size_t kl;
-	char *p;
+	size_t n = strlen(s);
 
-	if (b->key == NULL || (kl = strlen(b->key)) < 4)
-		return;
-	while ((p = strstr(s, b->key)) != NULL) {
-		memcpy(p, "***", 3);
-		memmove(p + 3, p + kl, strlen(p + kl) + 1);
-	}
+	llm_redact(b, s, &n);
 }
 
+/*
+ * Copies the host of an http:// or https:// URL into buf (brackets of an
+ * IPv6 literal removed).  Returns 0, or -1 when the URL has user info
+ * ("user@host") or no host that fits.
+ */
 LLM_FN int
-llm_is_loopback(const char *url)
+llm_url_host(const char *url, char *buf, size_t size)
 {
-	const char *h = strstr(url, "://");
+	const char *h = strstr(url, "://"), *e;
 	size_t n;
 
 	h = h ? h + 3 : url;
-	if (*h == '[')
-		return strncmp(h, "[::1]", 5) == 0;
-	n = strcspn(h, ":/?#");
-	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+	n = strcspn(h, "/?#");
+	if (memchr(h, '@', n) != NULL)
+		return -1;
+	if (*h == '[') {
+		h++;
+		e = memchr(h, ']', n);
+		if (e == NULL)
+			return -1;
+		n = (size_t)(e - h);
+	} else {
+		n = strcspn(h, ":/?#");
+	}
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+/* True for "localhost" and the literals 127.0.0.0/8 and ::1.  A name is
+ * only a claim: the HTTP client checks the address it connects to. */
+LLM_FN int
+llm_host_is_loopback(const char *host)
+{
+	unsigned char a[16];
+	static const unsigned char v6lo[16] = { [15] = 1 };
+
+	if (strcasecmp(host, "localhost") == 0)
 		return 1;
-	return strncmp(h, "127.", 4) == 0;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return memcmp(a, v6lo, 16) == 0;
+	return 0;
 }
 
 /* Seconds as a double from a section key; def when absent. */
@@ -188,6 +307,37 @@ llm_conf_double(const struct drove_host *h, const struct drove_conf *c,
 	if (end == v || *end != '\0' || !(d >= min && d <= max)) {
 		snprintf(err, errlen, "bad value '%.40s' for '%s' (expected "
 		    "a number from %g to %g)", v, key, min, max);
+		return DROVE_EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+/* A byte count from a section key, with an optional K, M or G suffix
+ * (powers of 1024); def when absent. */
+LLM_FN int
+llm_conf_size(const struct drove_host *h, const struct drove_conf *c,
+    const char *key, size_t def, double *out, char *err, size_t errlen)
+{
+	const char *v = h->conf_get(c, key);
+	char *end;
+	double d;
+
+	*out = (double)def;
+	if (v == NULL)
+		return 0;
+	d = strtod(v, &end);
+	switch (*end) {
+	case 'k': case 'K': d *= 1024; end++; break;
+	case 'm': case 'M': d *= 1024 * 1024; end++; break;
+	case 'g': case 'G': d *= 1024.0 * 1024 * 1024; end++; break;
+	}
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (end == v || *end != '\0' ||
+	    !(d >= 1024 && d <= 64.0 * (1u << 30))) {
+		snprintf(err, errlen, "bad value '%.40s' for '%s' (expected "
+		    "a size from 1K to 64G, like 64M)", v, key);
 		return DROVE_EINVAL;
 	}
 	*out = d;
@@ -283,6 +433,8 @@ llm_open(const struct llm_proto *proto, const struct drove_host *h,
 	size_t n;
 	int plain_ok = 0;
 	int rc;
+	char host[256];
+	double mo;
 
 	if (!DROVE_HAS(h, http_cancel)) {
 		snprintf(err, errlen, "the host is too old for this plugin "
@@ -336,8 +488,11 @@ llm_open(const struct llm_proto *proto, const struct drove_host *h,
 	    (rc = llm_conf_double(h, c, "idle_timeout", 0, 0, 3600,
 	    &b->idle_timeout, err, errlen)) < 0 ||
 	    (rc = llm_conf_bool(h, c, "allow_plain_http", &plain_ok, err,
-	    errlen)) < 0)
+	    errlen)) < 0 ||
+	    (rc = llm_conf_size(h, c, "max_output", LLM_DEFAULT_MAX_OUTPUT,
+	    &mo, err, errlen)) < 0)
 		goto fail;
+	b->max_output = (size_t)mo;
 
 	v = h->conf_get(c, "api_key_env");
 	b->key_env = h->strdup(v && *v ? v : proto->default_key_env);
@@ -356,13 +511,25 @@ llm_open(const struct llm_proto *proto, const struct drove_host *h,
 		rc = DROVE_EINVAL;
 		goto fail;
 	}
-	if (b->key != NULL && strncmp(b->url, "http://", 7) == 0 &&
-	    !llm_is_loopback(b->url) && !plain_ok) {
-		snprintf(err, errlen, "base_url is plain http:// to a host "
-		    "that is not loopback: the key would travel unencrypted "
-		    "(use https://, or set allow_plain_http = true)");
+	if (llm_url_host(b->url, host, sizeof(host)) != 0) {
+		snprintf(err, errlen, "base_url: '%.60s' has user info or no "
+		    "host (write the key's variable in api_key_env, not in "
+		    "the URL)", base);
 		rc = DROVE_EINVAL;
 		goto fail;
+	}
+	if (b->key != NULL && strncmp(b->url, "http://", 7) == 0 &&
+	    !plain_ok) {
+		if (!llm_host_is_loopback(host)) {
+			snprintf(err, errlen, "base_url is plain http:// to a "
+			    "host that is not loopback: the key would travel "
+			    "unencrypted (use https://, or set "
+			    "allow_plain_http = true)");
+			rc = DROVE_EINVAL;
+			goto fail;
+		}
+		/* and the address connected to must be loopback, too */
+		b->loopback_only = 1;
 	}
 	if (b->key != NULL)
 		b->headers[b->nheaders++] = proto->auth_header(h, b->key);
@@ -489,8 +656,13 @@ llm_retry_after(const char *v, size_t n)
 	memcpy(buf, v, n);
 	buf[n] = '\0';
 	s = strtod(buf, &end);
-	if (end != buf && *end == '\0')
-		return s > 0 ? (int64_t)(s * 1000) : 0;
+	if (end != buf && *end == '\0') {
+		/* clamp before converting: 1e300 does not fit an int64 */
+		if (!(s > 0))
+			return 0;
+		return s < LLM_MAX_RETRY_AFTER_S ?
+		    (int64_t)(s * 1000) : LLM_MAX_RETRY_AFTER_S * 1000;
+	}
 	t = llm_http_date(buf);
 	if (t < 0)
 		return -1;
@@ -523,8 +695,11 @@ llm_on_head(void *arg, int status, const struct drove_http_header *hd,
 				memcpy(buf, v, vl);
 				buf[vl] = '\0';
 				d = strtod(buf, &end);
+				/* clamp before converting (1e300) */
 				if (end != buf && *end == '\0' && d >= 0)
-					ms = (int64_t)d;
+					ms = d < LLM_MAX_RETRY_AFTER_S * 1e3 ?
+					    (int64_t)d :
+					    LLM_MAX_RETRY_AFTER_S * 1000;
 			}
 		} else if (nl == 11 && strncasecmp(name, "retry-after",
 		    11) == 0) {
@@ -551,25 +726,55 @@ llm_on_body(void *arg, const char *p, size_t n)
 		llm_buf_add(lc->b->h, &lc->errbody, p, n);
 }
 
+/* Stops reading the answer: the call ends with status and msg (from a
+ * request callback, so on_done follows when it returns). */
+LLM_FN void
+llm_abort(struct llm_call *lc, int status, int retryable, const char *msg)
+{
+	if (lc->abort_status != 0)
+		return;
+	lc->abort_status = status;
+	lc->abort_retryable = retryable;
+	snprintf(lc->abort_msg, sizeof(lc->abort_msg), "%s", msg);
+	if (lc->req != NULL)
+		lc->b->h->http_cancel(lc->req);
+}
+
 LLM_FN void
 llm_on_sse(void *arg, const struct drove_sse_event *ev)
 {
 	struct llm_call *lc = arg;
 	json_error_t je;
 	json_t *data = NULL;
+	char msg[512];
 
 	lc->got_body = 1;
-	if (lc->done || lc->stream_err)
+	if (lc->done || lc->stream_err || lc->abort_status)
 		return;
-	if (ev->data_len > 0 && ev->data[0] == '{') {
+	if (ev->data_len > 0) {
 		data = json_loadb(ev->data, ev->data_len, 0, &je);
-		if (data == NULL && lc->bad_event[0] == '\0')
-			llm_oneline(lc->bad_event, sizeof(lc->bad_event),
+		/* OpenAI ends its stream with a bare [DONE] */
+		if (data == NULL && !(ev->data_len == 6 &&
+		    memcmp(ev->data, "[DONE]", 6) == 0)) {
+			llm_oneline(lc->b, lc->bad_event,
+			    sizeof(lc->bad_event),
 			    ev->data, ev->data_len);
+			snprintf(msg, sizeof(msg), "malformed event in the "
+			    "stream (not JSON: %.80s): %s", je.text,
+			    lc->bad_event);
+			llm_abort(lc, DROVE_EPROTO, 1, msg);
+			return;
+		}
 	}
 	lc->b->proto->event(lc, ev->event, data, ev->data, ev->data_len);
 	if (data)
 		json_decref(data);
+	if (lc->text.len > lc->b->max_output) {
+		snprintf(msg, sizeof(msg), "the answer is larger than "
+		    "max_output (%zu bytes): stopped reading it",
+		    lc->b->max_output);
+		llm_abort(lc, DROVE_EIO, 0, msg);
+	}
 }
 
 /* Records an error object ({"type": T, "message": M} or a string). */
@@ -589,7 +794,7 @@ llm_set_error(struct llm_call *lc, json_t *e)
 	snprintf(lc->err_type, sizeof(lc->err_type), "%s",
 	    code && (!type || strcmp(code, "insufficient_quota") == 0) ? code :
 	    type ? type : "error");
-	llm_oneline(lc->err_msg, sizeof(lc->err_msg), msg ? msg : "",
+	llm_oneline(lc->b, lc->err_msg, sizeof(lc->err_msg), msg ? msg : "",
 	    msg ? strlen(msg) : 0);
 }
 
@@ -619,7 +824,7 @@ llm_http_error(struct llm_call *lc, struct drove_result *r, char *msg,
 		snprintf(msg, size, "HTTP %d: %s: %s", st, lc->err_type,
 		    lc->err_msg);
 	} else {
-		llm_oneline(excerpt, sizeof(excerpt), lc->errbody.p ?
+		llm_oneline(lc->b, excerpt, sizeof(excerpt), lc->errbody.p ?
 		    lc->errbody.p : "", lc->errbody.len);
 		snprintf(msg, size, "HTTP %d%s%s", st, excerpt[0] ? ": " : "",
 		    excerpt);
@@ -689,6 +894,10 @@ llm_finish(struct llm_call *lc, int err, const char *errtext)
 		r.retryable = 1;
 		snprintf(msg, sizeof(msg), "%s: no complete answer within "
 		    "%gs", lc->b->proto->name, call->timeout_s);
+	} else if (lc->abort_status != 0) {
+		r.status = lc->abort_status;
+		r.retryable = lc->abort_retryable;
+		snprintf(msg, sizeof(msg), "%s", lc->abort_msg);
 	} else if (err == DROVE_ECANCELED) {
 		r.status = DROVE_ECANCELED;
 		snprintf(msg, sizeof(msg), "cancelled");
@@ -718,17 +927,14 @@ llm_finish(struct llm_call *lc, int err, const char *errtext)
 		/* a certificate that does not verify will not start to */
 		r.retryable = err != DROVE_ETLS && err != DROVE_EINVAL;
 	} else if (!lc->done && !lc->finish_seen) {
-		if (lc->bad_event[0])
-			snprintf(msg, sizeof(msg), "the stream ended "
-			    "unfinished after an event that is not JSON: "
-			    "%s", lc->bad_event);
-		else
-			snprintf(msg, sizeof(msg), "connection closed "
-			    "mid-stream: the answer is incomplete");
+		snprintf(msg, sizeof(msg), "connection closed mid-stream: the "
+		    "answer is incomplete");
 		r.status = DROVE_ECONNRESET;
 		r.retryable = 1;
 	} else {
 		r.status = 0;
+		if (lc->text.p != NULL)
+			llm_redact(lc->b, lc->text.p, &lc->text.len);
 		r.text = lc->text.p ? lc->text.p : "";
 		r.len = lc->text.len;
 	}
@@ -810,6 +1016,7 @@ llm_start(void *state, struct drove_call *call)
 	req.tls_timeout_s = b->connect_timeout;
 	req.first_byte_timeout_s = b->first_byte_timeout;
 	req.idle_timeout_s = b->idle_timeout;
+	req.loopback_only = b->loopback_only;
 	req.on_head = llm_on_head;
 	req.on_body = llm_on_body;
 	req.on_sse = llm_on_sse;
