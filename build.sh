@@ -274,7 +274,7 @@ asan)
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
-	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all" \
 	    LINK_MODE=dynamic cmd_build
 	B=build-asan OPT="-O1 -g" cmd_plugins
 	DROVE="$ROOT/build-asan/drove" DROVE_BUILD="$ROOT/build-asan" tests/run "$@"
