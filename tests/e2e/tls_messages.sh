@@ -15,7 +15,7 @@ openssl req -new -key "$T/client.key" -subj "/CN=clientonly" \
 openssl x509 -req -in "$T/client.csr" -CA "$T/root.pem" -CAkey "$T/root.key" \
     -CAcreateserial -days 30 -extfile "$T/client.ext" \
     -out "$T/client.pem" 2>/dev/null
-[ -s "$T/client.pem" ] || fail "cannot make the client-only certificate"
+[ -s "$T/client.pem" ] || die "cannot make the client-only certificate"
 
 PORT=$(free_port)
 openssl s_server -accept "127.0.0.1:$PORT" -cert "$T/client.pem" \
@@ -33,4 +33,4 @@ PIDS+=($!)
 wait_port "$PORT"
 expect_fail '^drove: fetch: TLS handshake failed: the server did not answer TLS \(is it plain HTTP\? then use http://\)$' \
     "$DROVE" fetch "https://127.0.0.1:$PORT/" --ca-file "$T/root.pem"
-echo "all TLS message checks passed"
+finish
