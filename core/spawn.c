@@ -375,25 +375,28 @@ same_name(const char *a, const char *b)
 	return (*a == '=' || *a == '\0') && (*b == '=' || *b == '\0');
 }
 
-/* environ without the names add overrides, then add (the last of equal
- * names wins).  The array is the caller's; the strings are borrowed. */
+/* base (environ when NULL) without the names add overrides, then add (the
+ * last of equal names wins).  The array is the caller's; the strings are
+ * borrowed. */
 static char **
-make_env(const char *const *add)
+make_env(const char *const *base, const char *const *add)
 {
 	size_t n = 0, m = 0, k = 0, i, j;
 	char **envp;
 
-	while (environ != NULL && environ[n] != NULL)
+	if (base == NULL)
+		base = (const char *const *)environ;
+	while (base != NULL && base[n] != NULL)
 		n++;
 	while (add != NULL && add[m] != NULL)
 		m++;
 	envp = xcalloc(n + m + 1, sizeof(*envp));
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < m; j++)
-			if (same_name(environ[i], add[j]))
+			if (same_name(base[i], add[j]))
 				break;
 		if (j == m)
-			envp[k++] = environ[i];
+			envp[k++] = (char *)base[i];
 	}
 	for (i = 0; i < m; i++) {
 		for (j = i + 1; j < m; j++)
@@ -572,7 +575,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 		    req->argv[0], strerror(e));
 		goto fail_pipes;
 	}
-	envp = make_env(req->env_add);
+	envp = make_env(DROVE_HAS(req, env) ? req->env : NULL, req->env_add);
 	path = env_path(envp);
 	pid = fork();
 	if (pid == 0)

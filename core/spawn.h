@@ -29,7 +29,8 @@ extern size_t spawn_max_output;
 
 /*
  * Starts req->argv[0] (looked up in PATH, or the one in env_add) with
- * argv, environ plus env_add (overriding equal names; a later entry wins),
+ * argv, req->env (environ when NULL) plus env_add (overriding equal names;
+ * a later entry wins),
  * cwd, stdin_data, stderr_path (created, truncated, appended, never
  * through a symbolic link; NULL: /dev/null) and timeout_s (0: none).
  *

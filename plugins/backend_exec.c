@@ -8,10 +8,16 @@
  *   prompt_via = stdin      ; stdin | arg (last argument) | env (DROVE_PROMPT)
  *   cwd = /some/dir         ; optional; a task's worktree wins over it
  *   env = K=V, K2=V2        ; optional additions to the environment
+ *   env_pass = ANTHROPIC_API_KEY, GH_*   ; secret-looking names let through
+ *   env_drop = AWS_*, *_URL              ; more names withheld
  *
- * Each call also gets DROVE_TASK, DROVE_REPLICA, DROVE_ATTEMPT, DROVE_MODEL
- * (when a model is set) and DROVE_WORKTREE (when the call has a workdir).
- * Built only against drove/plugin.h and libc.
+ * The agent gets drove's environment except the variables whose names look
+ * like secrets (secret_names below: *_KEY, *TOKEN*, *SECRET*, ...), which
+ * env_pass lets through; env_drop withholds more and wins over env_pass.
+ * Names are matched as globs (* and ?), without regard to case.  Each call
+ * also gets the env entries, DROVE_TASK, DROVE_REPLICA, DROVE_ATTEMPT,
+ * DROVE_MODEL (when a model is set) and DROVE_WORKTREE (when the call has a
+ * workdir).  Built only against drove/plugin.h and libc.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +32,15 @@
 
 /* How much of the end of the stderr file is searched for its last line. */
 #define STDERR_TAIL 4096
+
+extern char **environ;
+
+/* Names an agent does not get unless env_pass names them: those that look
+ * like keys, tokens, passwords and other credentials. */
+static const char *const secret_names[] = {
+	"*_KEY", "*_KEYS", "*APIKEY*", "*TOKEN*", "*SECRET*", "*PASSWORD*",
+	"*PASSWD*", "*CREDENTIAL*", "*_AUTH", "*_PAT", NULL,
+};
 
 enum via {
 	VIA_STDIN,
@@ -43,6 +58,8 @@ struct exec_backend {
 	char *model;		/* the section's model, or NULL */
 	char **env;		/* "K=V" from the env key, NULL-ended */
 	size_t nenv;
+	char **pass;		/* env_pass globs, NULL-ended, or NULL */
+	char **drop;		/* env_drop globs, NULL-ended, or NULL */
 };
 
 /* One call in flight; lives until on_exit has reported it. */
@@ -53,12 +70,13 @@ struct exec_call {
 	const char **argv;	/* borrowed strings, but the prompt */
 	char *prompt;		/* NUL-terminated copy for arg and env */
 	const char **env;	/* section env, then the own entries */
+	const char **base;	/* environ less what is withheld */
 	char *own[8];		/* DROVE_* entries this call made */
 	size_t nown;
 };
 
 static const char *const exec_keys[] = {
-	"type", "command", "prompt_via", "cwd", "env",
+	"type", "command", "prompt_via", "cwd", "env", "env_pass", "env_drop",
 	/* handled by the core for every backend */
 	"concurrency", "rpm", "tpm", "price_in", "price_out", "model",
 	"max_tokens", "timeout",
@@ -127,6 +145,149 @@ parse_env(struct exec_backend *b, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether the name s[0..n) matches the glob pat (* and ?), ignoring
+ * ASCII case. */
+static int
+glob_match(const char *pat, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; *pat != '\0'; pat++) {
+		if (*pat == '*') {
+			while (pat[1] == '*')
+				pat++;
+			if (pat[1] == '\0')
+				return 1;
+			for (; i <= n; i++)
+				if (glob_match(pat + 1, s + i, n - i))
+					return 1;
+			return 0;
+		}
+		if (i == n)
+			return 0;
+		if (*pat != '?') {
+			char a = *pat, b = s[i];
+
+			if (a >= 'a' && a <= 'z')
+				a = (char)(a - 'a' + 'A');
+			if (b >= 'a' && b <= 'z')
+				b = (char)(b - 'a' + 'A');
+			if (a != b)
+				return 0;
+		}
+		i++;
+	}
+	return i == n;
+}
+
+static int
+match_any(char *const *globs, const char *name, size_t n)
+{
+	for (; globs != NULL && *globs != NULL; globs++)
+		if (glob_match(*globs, name, n))
+			return 1;
+	return 0;
+}
+
+/* Whether the agent gets the environment entry "K=V". */
+static int
+env_passes(const struct exec_backend *b, const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
+
+	if (match_any(b->drop, entry, n))
+		return 0;
+	if (match_any(b->pass, entry, n))
+		return 1;
+	return !match_any((char *const *)secret_names, entry, n);
+}
+
+/* Parses "A, B*, ?C" into a NULL-ended array of globs in *out.  Returns 0
+ * or DROVE_EINVAL. */
+static int
+parse_globs(struct exec_backend *b, const char *key, const char *s,
+    char ***out, char *err, size_t errlen)
+{
+	const struct drove_host *h = b->h;
+	const char *p, *e, *end, *c;
+	size_t n = 1, k = 0;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p == ',')
+			n++;
+	*out = h->alloc((n + 1) * sizeof(**out));
+	(*out)[0] = NULL;
+	for (p = s; p != NULL; p = (*end == ',') ? end + 1 : NULL) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		e = end;
+		while (p < e && is_space(*p))
+			p++;
+		while (e > p && is_space(e[-1]))
+			e--;
+		if (p == e)
+			continue;
+		for (c = p; c < e; c++)
+			if (!((*c >= 'a' && *c <= 'z') ||
+			    (*c >= 'A' && *c <= 'Z') ||
+			    (*c >= '0' && *c <= '9') || *c == '_' ||
+			    *c == '*' || *c == '?')) {
+				snprintf(err, errlen, "%s: '%.*s' is not a "
+				    "variable name or a glob of one (letters, "
+				    "digits, _, * and ?)", key, (int)(e - p),
+				    p);
+				return DROVE_EINVAL;
+			}
+		(*out)[k] = h->alloc((size_t)(e - p) + 1);
+		memcpy((*out)[k], p, (size_t)(e - p));
+		(*out)[k][e - p] = '\0';
+		(*out)[++k] = NULL;
+	}
+	return 0;
+}
+
+static void
+free_globs(const struct drove_host *h, char **v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; v[i] != NULL; i++)
+		h->free(v[i]);
+	h->free(v);
+}
+
+/* Says once which variables of drove's environment the agents will not
+ * get, so a missing key is no mystery. */
+static void
+note_withheld(struct exec_backend *b, const char *name)
+{
+	char list[512];
+	size_t len = 0, n = 0, i;
+
+	list[0] = '\0';
+	for (i = 0; environ != NULL && environ[i] != NULL; i++) {
+		const char *eq = strchr(environ[i], '=');
+		int w;
+
+		if (env_passes(b, environ[i]))
+			continue;
+		n++;
+		w = (int)(eq ? (size_t)(eq - environ[i]) : strlen(environ[i]));
+		if (n <= 6 && len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+			    "%s%.*s", n > 1 ? ", " : "", w, environ[i]);
+	}
+	if (n == 0)
+		return;
+	if (n > 6 && len < sizeof(list))
+		snprintf(list + len, sizeof(list) - len, " and %zu more",
+		    n - 6);
+	b->h->log(DROVE_LOG_INFO, "backend '%s': its agents do not get %s "
+	    "(env_pass = NAME lets one through)", name, list);
+}
+
 static void
 exec_close(void *state)
 {
@@ -143,6 +304,8 @@ exec_close(void *state)
 		h->free(b->env[i]);
 	if (b->env != NULL)
 		h->free(b->env);
+	free_globs(h, b->pass);
+	free_globs(h, b->drop);
 	if (b->cwd != NULL)
 		h->free(b->cwd);
 	if (b->model != NULL)
@@ -159,7 +322,9 @@ exec_open(const struct drove_host *h, const struct drove_conf *c,
 	char why[256] = "";
 	int rc;
 
-	if (!DROVE_HAS(h, split_argv)) {
+	/* ABI 1.2 hosts honour drove_spawn.env: without it the agents would
+	 * get every key */
+	if (!DROVE_HAS(h, split_argv) || h->abi_minor < 2) {
 		snprintf(err, errlen, "the host is too old for this plugin");
 		return DROVE_ENOTSUP;
 	}
@@ -200,6 +365,13 @@ exec_open(const struct drove_host *h, const struct drove_conf *c,
 	if ((v = h->conf_get(c, "env")) != NULL &&
 	    (rc = parse_env(b, v, err, errlen)) < 0)
 		goto fail;
+	if ((v = h->conf_get(c, "env_pass")) != NULL &&
+	    (rc = parse_globs(b, "env_pass", v, &b->pass, err, errlen)) < 0)
+		goto fail;
+	if ((v = h->conf_get(c, "env_drop")) != NULL &&
+	    (rc = parse_globs(b, "env_drop", v, &b->drop, err, errlen)) < 0)
+		goto fail;
+	note_withheld(b, h->conf_name(c));
 	*state = b;
 	return 0;
 
@@ -220,6 +392,8 @@ call_free(struct exec_call *ec)
 		h->free(ec->argv);
 	if (ec->env != NULL)
 		h->free(ec->env);
+	if (ec->base != NULL)
+		h->free(ec->base);
 	if (ec->prompt != NULL)
 		h->free(ec->prompt);
 	h->free(ec);
@@ -397,12 +571,20 @@ exec_start(void *state, struct drove_call *call)
 	for (i = 0; i < ec->nown; i++)
 		ec->env[k++] = ec->own[i];
 	ec->env[k] = NULL;
+	for (k = 0; environ != NULL && environ[k] != NULL; k++)
+		;
+	ec->base = h->alloc((k + 1) * sizeof(*ec->base));
+	for (k = 0, i = 0; environ != NULL && environ[i] != NULL; i++)
+		if (env_passes(b, environ[i]))
+			ec->base[k++] = environ[i];
+	ec->base[k] = NULL;
 	cwd = call->workdir != NULL ? call->workdir : b->cwd;
 
 	memset(&req, 0, sizeof(req));
 	req.size = sizeof(req);
 	req.argv = ec->argv;
 	req.env_add = ec->env;
+	req.env = ec->base;
 	req.cwd = cwd;
 	if (b->via == VIA_STDIN) {
 		req.stdin_data = call->prompt;

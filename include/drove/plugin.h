@@ -167,6 +167,9 @@ struct drove_spawn {
 	void (*on_exit)(void *arg, int status, int err, const char *out,
 	    size_t len);
 	void *arg;
+	/* ABI 1.2: when not NULL, the child's environment instead of the
+	 * core's ("K=V" entries, NULL-ended); env_add still applies. */
+	const char *const *env;
 };
 
 /*
