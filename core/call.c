@@ -364,7 +364,8 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 		    c->replica < 0 ? " (merge call)" : "", c->error,
 		    (double)ms / 1000);
 	call_queue(c, ms);
-	c->ops->pump(c);
+	if (e->wake != NULL)
+		e->wake(e->wake_arg);
 }
 
 void

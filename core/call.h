@@ -6,8 +6,10 @@
  * cancels a call that outlives its timeout (a backstop for backends that do
  * not enforce it) and writes each attempt to the journal.
  *
- * The owner (sched.c for replicas, mcall.c for merges) keeps the queue and
- * decides when a call may start; call.c runs it from there to its end.
+ * The owner (tasks.c for replicas, mcall.c for merges) keeps the queue and
+ * decides when a call may start; call.c runs it from there to its end and
+ * tells the owner through struct call_ops and call_env.wake, so it calls
+ * no module above it.
  */
 #ifndef DROVE_CALL_H
 #define DROVE_CALL_H
@@ -15,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conf.h"
+#include "backend.h"
 #include "drove/plugin.h"
 #include "host.h"
 #include "journal.h"
@@ -25,22 +27,6 @@
 /* Rate-limit answers one call may get before it fails: each requeues it
  * without using an attempt. */
 #define CALL_MAX_RATE_LIMITS 100
-
-/* Seconds a call of an API backend may take when neither the task nor the
- * backend sets `timeout`; a command (exec) has none by default. */
-#define CALL_API_TIMEOUT_S 1800
-
-/* A configured [backend NAME]: its plugin, state and limits. */
-struct backend {
-	char *name;
-	const struct conf_section *sec;
-	const struct drove_plugin *p;
-	void *state;
-	struct be_limits lim;	/* concurrency, rpm, tpm, prices */
-	double timeout_s;	/* default per call; 0: none */
-	long inflight;
-	int used;
-};
 
 /* What the calls of one owner share: the loop, the run's budget and
  * journal, and counters the owner reads. */
@@ -53,6 +39,10 @@ struct call_env {
 	uint64_t rng;		/* backoff jitter; call_env_init seeds it */
 	long running;		/* attempts in flight */
 	long backoff;		/* calls waiting out a backoff */
+	/* A slot or a bucket may have freed: the owner of the queue looks
+	 * again (set by the owner). */
+	void (*wake)(void *arg);
+	void *wake_arg;
 };
 
 enum call_state {
@@ -71,8 +61,6 @@ struct call_ops {
 	int (*may_retry)(struct call *c);
 	/* A backoff is over: queue the call again and pump. */
 	void (*requeue)(struct call *c);
-	/* After a retry was scheduled: pump, a slot is free. */
-	void (*pump)(struct call *c);
 	/* The call ended for good: c->status, c->text/len, c->error. */
 	void (*done)(struct call *c);
 };

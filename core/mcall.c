@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "call.h"
 #include "host.h"
 #include "run.h"
@@ -46,9 +47,7 @@ mcall_may_retry(struct call *c)
 static void
 mcall_requeue(struct call *c)
 {
-	struct mcall *mc = c->owner;
-
-	sched_pump(mc->run);
+	c->env->wake(c->env->wake_arg);
 }
 
 /* Counts the call toward its task, unlinks and frees it, tells the
@@ -87,13 +86,12 @@ mcall_done(struct call *c)
 	free(mc->system);
 	free(mc->stderr_path);
 	free(mc);
-	sched_pump(r);
+	r->menv.wake(r->menv.wake_arg);
 }
 
 static const struct call_ops mcall_ops = {
 	.may_retry = mcall_may_retry,
 	.requeue = mcall_requeue,
-	.pump = mcall_requeue,
 	.done = mcall_done,
 };
 
@@ -125,26 +123,6 @@ again:
 	return wait_ms;
 }
 
-/* Opens a backend no task runs on, the first time a merge calls it. */
-static int
-mcall_open(struct backend *b, char *err, size_t errlen)
-{
-	char msg[512] = "";
-	int rc;
-
-	if (b->used)
-		return 0;
-	rc = b->p->backend->open(host_get(),
-	    (const struct drove_conf *)b->sec, &b->state, msg, sizeof(msg));
-	if (rc < 0) {
-		errf(err, errlen, "backend '%s': %s", b->name,
-		    msg[0] ? msg : "cannot open");
-		return rc;
-	}
-	b->used = 1;
-	return 0;
-}
-
 static void
 mcall_cancel(struct host_handle *h)
 {
@@ -174,7 +152,7 @@ mcall_backend_call(struct run *r, size_t task, const char *backend,
 	char err[1024];
 	int rc;
 
-	if ((b = sched_find_backend(r, backend)) == NULL)
+	if ((b = backend_find(r->be, r->nbe, backend)) == NULL)
 		return DROVE_EINVAL;
 	mc = xcalloc(1, sizeof(*mc));
 	mc->h.cancel = mcall_cancel;
@@ -200,7 +178,7 @@ mcall_backend_call(struct run *r, size_t task, const char *backend,
 	mc->next = r->mcalls;
 	r->mcalls = mc;
 	*handle = &mc->h;
-	rc = mcall_open(b, err, sizeof(err));
+	rc = backend_open(b, err, sizeof(err));
 	if (rc < 0) {
 		call_fail(&mc->c, rc, err);
 		return 0;

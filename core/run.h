@@ -1,12 +1,14 @@
 /*
- * The scheduler's private state, shared by sched.c (the queue, jobs and
- * task lifecycle), mcall.c (merges' calls to backends) and rundir.c (the
- * run directory, resume and summary).  Not for the rest of the core.
+ * A run's private state, shared by sched.c (a run from start to exit),
+ * tasks.c (task lifecycle and the job queue), mcall.c (merges' calls to
+ * backends), claim.c (output paths) and rundir.c (the run directory,
+ * resume and summary).  Not for the rest of the core.
  */
 #ifndef DROVE_RUN_H
 #define DROVE_RUN_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -142,11 +144,37 @@ run_state_name(enum tstate s)
 	}
 }
 
-/* sched.c */
-void sched_pump(struct run *r);
-void sched_maybe_finish(struct run *r);
-struct backend *sched_find_backend(struct run *r, const char *name);
-void sched_jlog(struct run *r, json_t *ev, int sync);
+/* Appends ev to the run's journal (sync: fsync'd), warning when it cannot;
+ * takes ev over. */
+static inline void
+run_jlog(struct run *r, json_t *ev, int sync)
+{
+	int rc = journal_append(&r->j, ev, sync);
+
+	if (rc < 0)
+		log_warnx("cannot write '%s': %s", r->j.path, strerror(-rc));
+}
+
+/* tasks.c: the tasks from ready to done, the job queue */
+/* Links each task's merge services to r (before anything else). */
+void tasks_init(struct run *r);
+/* Readies the tasks whose dependencies are done and starts what can. */
+void tasks_begin(struct run *r);
+/* Starts the queued calls that fit, or arms a timer for a bucket. */
+void tasks_pump(struct run *r);
+/* Cancels every call and merge in flight (a signal). */
+void tasks_cancel(struct run *r);
+/* After the loop: tasks that never ran are skipped or cancelled. */
+void tasks_settle(struct run *r);
+/* Frees r->t and the queue. */
+void tasks_release(struct run *r);
+
+/* claim.c: output paths and the task each belongs to */
+int claim_add(struct run *r, const char *path, size_t task, char *err,
+    size_t errlen);
+/* Claims every declared output; a clash is a load error in err. */
+int claim_declared(struct run *r, char *err, size_t errlen);
+void claim_release(struct run *r);
 
 /* mcall.c: merges' calls to backends */
 int mcall_backend_call(struct run *r, size_t task, const char *backend,

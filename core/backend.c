@@ -1,0 +1,168 @@
+/* The configured backends of a run (see backend.h). */
+#include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "util.h"
+
+/* Keys the core reads in every [backend] section, whatever its type. */
+static const char *const backend_core_keys[] = {
+	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
+	"retries", "timeout", NULL
+};
+
+struct backend *
+backend_find(struct backend *bev, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(bev[i].name, name) == 0)
+			return &bev[i];
+	return NULL;
+}
+
+static int
+backend_check_section(const struct conf_section *s,
+    const struct registry *reg, const struct drove_plugin **pp, char *err,
+    size_t errlen)
+{
+	const char *type = conf_get(s, "type");
+	const struct drove_plugin *p;
+	char where[256];
+
+	if (type == NULL) {
+		conf_where(s, NULL, where, sizeof(where));
+		errf(err, errlen, "%s: backend '%s': no 'type' (anthropic, "
+		    "openai, exec or a plugin's type)", where, s->name);
+		return DROVE_EINVAL;
+	}
+	p = registry_find(reg, DROVE_PLUGIN_BACKEND, type);
+	if (p == NULL) {
+		conf_where(s, "type", where, sizeof(where));
+		errf(err, errlen, "%s: backend '%s': unknown type '%s' (see "
+		    "'drove plugins')", where, s->name, type);
+		return DROVE_EINVAL;
+	}
+	*pp = p;
+	return conf_check_keys(s, err, errlen, backend_core_keys,
+	    p->keys ? p->keys : backend_core_keys, (const char *const *)NULL);
+}
+
+int
+backend_check_all(const struct conf *c, const struct registry *reg,
+    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->nsec; i++) {
+		const struct drove_plugin *p;
+		int rc;
+
+		if (strcmp(c->sec[i]->type, "backend") != 0)
+			continue;
+		rc = backend_check_section(c->sec[i], reg, &p, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Reads b's section: plugin, limits, timeout. */
+static int
+backend_setup(struct backend *b, const struct registry *reg, long jobs_cap,
+    char *err, size_t errlen)
+{
+	int exec, rc;
+
+	rc = backend_check_section(b->sec, reg, &b->p, err, errlen);
+	if (rc < 0)
+		return rc;
+	exec = strcmp(b->p->name, "exec") == 0;
+	/* API calls fail transiently often enough to retry by default; a
+	 * command's failure is usually its own */
+	rc = quota_be_init(&b->lim, b->sec, exec ? 0 : 2, jobs_cap,
+	    now_mono(), err, errlen);
+	if (rc < 0)
+		return rc;
+	/* an API call that never ends holds a slot for good; a command may
+	 * rightly run for hours */
+	return conf_get_double(b->sec, "timeout", exec ? 0 :
+	    BACKEND_API_TIMEOUT_S, 0, 1e9, &b->timeout_s, err, errlen);
+}
+
+int
+backend_open(struct backend *b, char *err, size_t errlen)
+{
+	char msg[512] = "";
+	int rc;
+
+	if (b->used)
+		return 0;
+	rc = b->p->backend->open(host_get(),
+	    (const struct drove_conf *)b->sec, &b->state, msg, sizeof(msg));
+	if (rc < 0) {
+		errf(err, errlen, "backend '%s': %s", b->name,
+		    msg[0] ? msg : "cannot open");
+		return rc;
+	}
+	b->used = 1;
+	return 0;
+}
+
+int
+backend_open_all(const struct conf *c, const struct graph *g,
+    const struct registry *reg, long jobs_cap, struct backend **bev,
+    size_t *n, char *err, size_t errlen)
+{
+	struct backend *v = xcalloc(c->nsec + 1, sizeof(*v));
+	unsigned char *named = xcalloc(c->nsec + 1, 1);
+	size_t nb = 0;
+	int rc = 0;
+
+	*bev = v;
+	*n = 0;
+	for (size_t i = 0; i < c->nsec && rc == 0; i++) {
+		const struct conf_section *s = c->sec[i];
+
+		if (strcmp(s->type, "backend") != 0)
+			continue;
+		v[nb].name = s->name;
+		v[nb].sec = s;
+		rc = backend_setup(&v[nb++], reg, jobs_cap, err, errlen);
+	}
+	*n = nb;
+	/* open only what tasks use: an unused API backend without a key
+	 * must not stop an offline run */
+	for (size_t i = 0; rc == 0 && i < g->n; i++) {
+		const struct task *t = &g->tasks[i];
+
+		for (size_t k = 0; k < t->nbackends; k++) {
+			struct backend *b = backend_find(v, nb,
+			    t->backends[k]);
+
+			if (b)
+				named[b - v] = 1;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < nb; i++) {
+		char msg[512], where[256];
+
+		if (!named[i])
+			continue;
+		rc = backend_open(&v[i], msg, sizeof(msg));
+		if (rc < 0) {
+			conf_where(v[i].sec, NULL, where, sizeof(where));
+			errf(err, errlen, "%s: %s", where, msg);
+		}
+	}
+	free(named);
+	return rc;
+}
+
+void
+backend_close_all(struct backend *bev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (bev[i].used && bev[i].p->backend->close)
+			bev[i].p->backend->close(bev[i].state);
+	free(bev);
+}

@@ -1,0 +1,690 @@
+/*
+ * The tasks of a run, from ready to ok, failed or skipped: a task's
+ * replicas are jobs (each one call, see call.c) in one FIFO queue, started
+ * up to `jobs`, the backends' limits and the budget; when they have ended
+ * the task's merge runs; a result is written the moment it lands and its
+ * dependents become ready.  The loop stops when nothing more can happen.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "backend.h"
+#include "call.h"
+#include "host.h"
+#include "run.h"
+#include "worktree.h"
+
+static void task_failed(struct run *r, size_t i, const char *error);
+static void tasks_maybe_finish(struct run *r);
+static const struct call_ops job_ops;
+static const struct host_merge_ops merge_ops;
+
+/* --- journal ------------------------------------------------------------ */
+
+static void
+jlog_task(struct run *r, size_t i)
+{
+	struct trun *t = &r->t[i];
+	json_t *ev = json_object();
+
+	json_object_set_new(ev, "ev", json_string("task"));
+	json_object_set_new(ev, "task", json_string(run_task_name(r, i)));
+	json_object_set_new(ev, "status", json_string(run_state_name(t->st)));
+	json_object_set_new(ev, "t", json_real(run_rel(r)));
+	if (t->st == TS_OK)
+		json_object_set_new(ev, "output", json_string(t->out_path));
+	if (t->error)
+		json_object_set_new(ev, "error", json_string(t->error));
+	run_jlog(r, ev, 1);
+}
+
+static int
+task_write_output(struct host_merge *hm, const char *path, const void *data,
+    size_t len, char *err, size_t errlen)
+{
+	struct trun *t = (struct trun *)hm;
+	int rc;
+
+	rc = claim_add(t->run, path, t->idx, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = write_file_atomic(path, data, len);
+	if (rc < 0) {
+		errf(err, errlen, "cannot write '%s': %s", path,
+		    strerror(-rc));
+		return DROVE_EIO;
+	}
+	return 0;
+}
+
+/* --- prompts ------------------------------------------------------------ */
+
+/* The result of the task a reference names, trailing newlines trimmed;
+ * 0 (keep the reference) unless that task succeeded. */
+static int
+ref_text(void *arg, const char *name, size_t namelen, const char **text,
+    size_t *len)
+{
+	struct run *r = arg;
+	char *n = xstrndup(name, namelen);
+	long idx = graph_find(r->g, n);
+
+	free(n);
+	if (idx < 0 || r->t[idx].st != TS_OK)
+		return 0;
+	*text = r->t[idx].text;
+	*len = r->t[idx].len;
+	while (*len && (*text)[*len - 1] == '\n')
+		(*len)--;
+	return 1;
+}
+
+/* Replaces {{name}} by that task's result and {{{{ by {{ (graph.h). */
+static char *
+expand_refs(struct run *r, const char *s)
+{
+	return s ? graph_expand_refs(s, ref_text, r) : NULL;
+}
+
+/* --- queue -------------------------------------------------------------- */
+
+static void
+enqueue(struct run *r, struct job *jb)
+{
+	if (r->qlen == r->qcap) {
+		r->qcap = r->qcap ? r->qcap * 2 : 16;
+		r->queue = xrealloc(r->queue, r->qcap * sizeof(*r->queue));
+	}
+	r->queue[r->qlen++] = jb;
+	jb->c.state = CALL_QUEUED;
+}
+
+static void
+dequeue_at(struct run *r, size_t k)
+{
+	memmove(&r->queue[k], &r->queue[k + 1],
+	    (r->qlen - k - 1) * sizeof(*r->queue));
+	r->qlen--;
+}
+
+/* --- task lifecycle ----------------------------------------------------- */
+
+static void
+progress(struct run *r, size_t i)
+{
+	struct trun *t = &r->t[i];
+	const char *be = "";
+	double dur = t->end_s - t->start_s;
+
+	if (r->t[i].njobs && r->t[i].jobs[0].c.be)
+		be = r->t[i].jobs[0].c.be->name;
+	if (r->o->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "task", json_string(run_task_name(r, i)));
+		json_object_set_new(o, "status",
+		    json_string(run_state_name(t->st)));
+		if (t->st == TS_OK) {
+			json_object_set_new(o, "output",
+			    json_stringn(t->text, t->len));
+			json_object_set_new(o, "file",
+			    json_string(t->out_path));
+		}
+		if (t->error)
+			json_object_set_new(o, "error",
+			    json_string(t->error));
+		json_object_set_new(o, "start_s", json_real(t->start_s));
+		json_object_set_new(o, "end_s", json_real(t->end_s));
+		char *line = json_dumps(o, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER);
+
+		printf("%s\n", line);
+		fflush(stdout);
+		free(line);
+		json_decref(o);
+	}
+	if (r->o->quiet)
+		return;
+	r->done_count++;
+	if (t->st == TS_OK)
+		log_info("[%zu/%zu] ok      %-20s %6.2fs  %s", r->done_count,
+		    r->g->n, run_task_name(r, i), dur, be);
+	else
+		log_info("[%zu/%zu] %-7s %-20s %s", r->done_count, r->g->n,
+		    run_state_name(t->st), run_task_name(r, i),
+		    t->error ? t->error : "");
+}
+
+static void make_ready(struct run *r, size_t i);
+
+static void
+task_ok(struct run *r, size_t i, const char *text, size_t len)
+{
+	struct trun *t = &r->t[i];
+	const struct task *gt = &r->g->tasks[i];
+	char err[1024];
+	int rc;
+
+	if (wt_finish(r->wt, i, err, sizeof(err)) < 0) {
+		task_failed(r, i, err);
+		return;
+	}
+	t->text = xstrndup(text, len);
+	t->len = len;
+	rc = write_file_atomic(t->out_path, text, len);
+	if (rc < 0) {
+		char *e = xasprintf("cannot write '%s': %s", t->out_path,
+		    strerror(-rc));
+
+		task_failed(r, i, e);
+		free(e);
+		return;
+	}
+	t->st = TS_OK;
+	t->end_s = run_rel(r);
+	if (!t->started)
+		t->start_s = t->end_s;
+	jlog_task(r, i);
+	progress(r, i);
+	for (size_t k = 0; k < gt->nrdeps; k++) {
+		size_t d = gt->rdeps[k];
+
+		if (r->t[d].st != TS_WAIT || r->t[d].pending == 0)
+			continue;
+		if (--r->t[d].pending == 0 && !r->stopping)
+			make_ready(r, d);
+	}
+}
+
+/* Marks every task downstream of i skipped (it can never run). */
+static void
+skip_downstream(struct run *r, size_t i, const char *why)
+{
+	const struct task *gt = &r->g->tasks[i];
+
+	for (size_t k = 0; k < gt->nrdeps; k++) {
+		size_t d = gt->rdeps[k];
+
+		if (r->t[d].st != TS_WAIT)
+			continue;
+		r->t[d].st = TS_SKIPPED;
+		free(r->t[d].error);
+		r->t[d].error = xasprintf("%s '%s' %s", "dependency",
+		    why, "did not succeed");
+		jlog_task(r, d);
+		skip_downstream(r, d, why);
+	}
+}
+
+static void
+task_failed(struct run *r, size_t i, const char *error)
+{
+	struct trun *t = &r->t[i];
+
+	t->st = r->interrupted ? TS_CANCELLED : TS_FAILED;
+	t->end_s = run_rel(r);
+	if (!t->started)
+		t->start_s = t->end_s;
+	free(t->error);
+	t->error = xstrdup(error ? error : "failed");
+	jlog_task(r, i);
+	progress(r, i);
+	if (t->st == TS_FAILED) {
+		r->failed = 1;
+		if (!r->o->keep_going && !r->stopping) {
+			r->stopping = 1;
+			if (!r->o->quiet)
+				log_info("task '%s' failed: starting no new "
+				    "tasks (-k keeps going)", run_task_name(r, i));
+		}
+	}
+	skip_downstream(r, i, run_task_name(r, i));
+}
+
+static void
+merge_start(struct run *r, size_t i, struct drove_merge_input *in, size_t n)
+{
+	const struct task *gt = &r->g->tasks[i];
+	struct trun *t = &r->t[i];
+	const struct drove_plugin *p;
+	int rc;
+
+	p = registry_find(r->reg, DROVE_PLUGIN_MERGE, gt->merge);
+	t->st = TS_MERGE;
+	t->mi = in;
+	memset(&t->mc, 0, sizeof(t->mc));
+	t->mc.size = sizeof(t->mc);
+	t->mc.task = gt->name;
+	t->mc.conf = (const struct drove_conf *)gt->sec;
+	t->mc.n = n;
+	t->mc.inputs = in;
+	t->mc.output = gt->output;
+	if (t->artifact_dir == NULL)
+		t->artifact_dir = xasprintf("%s/tasks/%s.merge", r->dir,
+		    gt->name);
+	t->mc.artifact_dir = t->artifact_dir;
+	t->mc.core = &t->hm;
+	if (p == NULL) {
+		task_failed(r, i, "unknown merge");
+		return;
+	}
+	r->merging++;
+	rc = p->merge->start(host_get(), &t->mc);
+	if (rc < 0 && t->st == TS_MERGE) {
+		r->merging--;
+		task_failed(r, i, "merge could not start");
+	}
+}
+
+static void
+merge_done(struct host_merge *hm, int outcome, const char *text, size_t len,
+    const char *error)
+{
+	struct trun *t = (struct trun *)hm;
+	struct run *r = t->run;
+	size_t i = t->idx;
+
+	if (t->st != TS_MERGE)
+		return;
+	r->merging--;
+	if (outcome == DROVE_MERGE_CLEAN) {
+		task_ok(r, i, text ? text : "", text ? len : 0);
+	} else {
+		char *e = xasprintf("%s merge: %s", r->g->tasks[i].merge,
+		    error ? error : outcome == DROVE_MERGE_CONFLICT ?
+		    "conflict" : "error");
+
+		task_failed(r, i, e);
+		free(e);
+	}
+	tasks_maybe_finish(r);
+	tasks_pump(r);
+}
+
+static int
+merge_backend_call(struct host_merge *hm, const char *backend,
+    const char *prompt, const char *system,
+    void (*done)(void *arg, const struct drove_result *r), void *arg,
+    void **handle)
+{
+	struct trun *t = (struct trun *)hm;
+
+	return mcall_backend_call(t->run, t->idx, backend, prompt, system,
+	    done, arg, handle);
+}
+
+static int
+merge_note(struct host_merge *hm, const char *key, const char *json)
+{
+	struct trun *t = (struct trun *)hm;
+
+	return mcall_note(t->run, t->idx, key, json);
+}
+
+static const struct host_merge_ops merge_ops = {
+	.write_output = task_write_output,
+	.done = merge_done,
+	.backend_call = merge_backend_call,
+	.note = merge_note,
+};
+
+/* All replicas of task i have ended: merge them. */
+static void
+replicas_done(struct run *r, size_t i)
+{
+	struct trun *t = &r->t[i];
+	struct drove_merge_input *in;
+	size_t ok = 0;
+
+	for (size_t k = 0; k < t->njobs; k++)
+		ok += t->jobs[k].c.status == 0;
+	if (r->interrupted && ok < t->njobs) {
+		t->st = TS_CANCELLED;
+		task_failed(r, i, "interrupted");
+		return;
+	}
+	if (ok == 0) {
+		struct job *jb = &t->jobs[0];
+
+		task_failed(r, i, jb->c.error ? jb->c.error : "failed");
+		return;
+	}
+	in = xcalloc(t->njobs, sizeof(*in));
+	for (size_t k = 0; k < t->njobs; k++) {
+		struct job *jb = &t->jobs[k];
+
+		in[k].size = sizeof(in[k]);
+		in[k].task = run_task_name(r, i);
+		in[k].replica = t->njobs > 1 ? (int)k : -1;
+		in[k].backend = jb->c.be ? jb->c.be->name : NULL;
+		in[k].status = jb->c.status;
+		in[k].text = jb->c.text ? jb->c.text : "";
+		in[k].len = jb->c.len;
+	}
+	merge_start(r, i, in, t->njobs);
+}
+
+static void
+merge_node_ready(struct run *r, size_t i)
+{
+	const struct task *gt = &r->g->tasks[i];
+	struct drove_merge_input *in = xcalloc(gt->ninputs + 1, sizeof(*in));
+
+	for (size_t k = 0; k < gt->ninputs; k++) {
+		long s = graph_find(r->g, gt->inputs[k]);
+
+		in[k].size = sizeof(in[k]);
+		in[k].task = gt->inputs[k];
+		in[k].replica = -1;
+		in[k].status = r->t[s].st == TS_OK ? 0 : DROVE_ECHILD;
+		in[k].text = r->t[s].text ? r->t[s].text : "";
+		in[k].len = r->t[s].len;
+	}
+	r->t[i].started = 1;
+	r->t[i].start_s = run_rel(r);
+	merge_start(r, i, in, gt->ninputs);
+}
+
+static void
+make_ready(struct run *r, size_t i)
+{
+	const struct task *gt = &r->g->tasks[i];
+	struct trun *t = &r->t[i];
+	char err[1024];
+
+	if (gt->nbackends == 0) {
+		merge_node_ready(r, i);
+		return;
+	}
+	if (wt_prepare(r->wt, i, err, sizeof(err)) < 0) {
+		task_failed(r, i, err);
+		return;
+	}
+	t->st = TS_RUN;
+	t->njobs = t->jobs_left = (size_t)gt->replicas;
+	t->jobs = xcalloc(t->njobs, sizeof(*t->jobs));
+	for (size_t k = 0; k < t->njobs; k++) {
+		struct job *jb = &t->jobs[k];
+
+		struct backend *be;
+
+		be = backend_find(r->be, r->nbe,
+		    gt->backends[k % gt->nbackends]);
+		jb->run = r;
+		jb->task = i;
+		jb->replica = (int)k;
+		jb->prompt = expand_refs(r, gt->prompt);
+		jb->system = expand_refs(r, gt->system);
+		if (t->njobs > 1)
+			jb->stderr_path = xasprintf("%s/tasks/%s.%zu.err",
+			    r->dir, gt->name, k);
+		else
+			jb->stderr_path = xasprintf("%s/tasks/%s.err", r->dir,
+			    gt->name);
+		call_init(&jb->c, &r->jenv, &job_ops, jb, be);
+		jb->c.task = gt->name;
+		jb->c.replica = jb->replica;
+		jb->c.prompt = jb->prompt;
+		jb->c.system = jb->system;
+		jb->c.model = gt->model;
+		jb->c.max_tokens = gt->max_tokens;
+		jb->c.timeout_s = call_timeout(be, gt->timeout_s);
+		jb->c.workdir = wt_workdir(r->wt, i);
+		jb->c.stderr_path = jb->stderr_path;
+		jb->c.task_conf = (const struct drove_conf *)gt->sec;
+		/* a task's own retries, else its backend's default */
+		jb->c.retries = conf_get(gt->sec, "retries") != NULL ?
+		    gt->retries : be->lim.retries;
+		enqueue(r, jb);
+	}
+}
+
+/* --- jobs --------------------------------------------------------------- */
+
+static int
+job_may_retry(struct call *c)
+{
+	struct job *jb = c->owner;
+
+	return !jb->run->stopping;
+}
+
+static void
+job_requeue(struct call *c)
+{
+	struct job *jb = c->owner;
+
+	enqueue(jb->run, jb);
+	tasks_pump(jb->run);
+}
+
+/* The replica's call ended for good. */
+static void
+job_done(struct call *c)
+{
+	struct job *jb = c->owner;
+	struct run *r = jb->run;
+
+	if (--r->t[jb->task].jobs_left == 0)
+		replicas_done(r, jb->task);
+	tasks_maybe_finish(r);
+	tasks_pump(r);
+}
+
+static const struct call_ops job_ops = {
+	.may_retry = job_may_retry,
+	.requeue = job_requeue,
+	.done = job_done,
+};
+
+static void
+job_start(struct run *r, struct job *jb)
+{
+	struct trun *t = &r->t[jb->task];
+
+	if (!t->started) {
+		t->started = 1;
+		t->start_s = run_rel(r);
+	}
+	call_start(&jb->c);
+}
+
+/* Reserves the budget of jb's call, or stops the run when it cannot. */
+static int
+budget_allows(struct run *r, struct job *jb)
+{
+	if (call_reserve(&jb->c) == 0)
+		return 1;
+	r->stopping = 1;
+	log_warnx("%s: starting no new tasks; finished results are kept",
+	    r->budget.why);
+	return 0;
+}
+
+static void
+rate_wake(struct loop *l, struct loop_timer *tm)
+{
+	struct run *r = tm->data;
+
+	(void)l;
+	r->rate_timer_on = 0;
+	tasks_pump(r);
+}
+
+void
+tasks_pump(struct run *r)
+{
+	uint64_t wait_ms = 0;
+
+	if (r->in_pump) {
+		r->pump_again = 1;
+		return;
+	}
+	r->in_pump = 1;
+	do {
+		r->pump_again = 0;
+		wait_ms = mcall_pump(r);
+		for (size_t k = 0; k < r->qlen && !r->stopping;) {
+			struct job *jb = r->queue[k];
+
+			if (r->jenv.running >= r->jobs_cap)
+				break;
+			if (!call_can_start(&jb->c, &wait_ms)) {
+				k++;
+				continue;
+			}
+			if (!budget_allows(r, jb))
+				break;
+			dequeue_at(r, k);
+			job_start(r, jb);
+		}
+	} while (r->pump_again);
+	r->in_pump = 0;
+	if (wait_ms > 0 && !r->stopping && !r->rate_timer_on) {
+		r->rate_timer_on = 1;
+		loop_timer_start(r->loop, &r->rate_timer, wait_ms, rate_wake,
+		    r);
+	}
+	tasks_maybe_finish(r);
+}
+
+/* --- finishing ---------------------------------------------------------- */
+
+static void
+tasks_maybe_finish(struct run *r)
+{
+	if (r->finished || r->in_pump)
+		return;
+	if (r->jenv.running || r->merging || r->jenv.backoff)
+		return;
+	if (r->qlen && !r->stopping)
+		return;
+	if (r->rate_timer_on) {
+		loop_timer_stop(r->loop, &r->rate_timer);
+		r->rate_timer_on = 0;
+	}
+	/* queued jobs that will never start now */
+	while (r->qlen) {
+		struct job *jb = r->queue[--r->qlen];
+
+		jb->c.state = CALL_DONE;
+		jb->c.status = DROVE_ECANCELED;
+		if (--r->t[jb->task].jobs_left == 0 &&
+		    r->t[jb->task].st == TS_RUN) {
+			r->t[jb->task].st = TS_SKIPPED;
+			if (r->budget.stopped_by && !r->t[jb->task].error)
+				r->t[jb->task].error = xasprintf("not "
+				    "started: %s reached",
+				    r->budget.stopped_by);
+			jlog_task(r, jb->task);
+		}
+	}
+	r->finished = 1;
+	loop_stop(r->loop);
+}
+
+void
+tasks_cancel(struct run *r)
+{
+	for (size_t i = 0; i < r->g->n; i++) {
+		struct trun *t = &r->t[i];
+
+		for (size_t k = 0; k < t->njobs; k++) {
+			struct job *jb = &t->jobs[k];
+
+			/* a running call ends cancelled, a backoff at once;
+			 * each reports through job_done */
+			if (jb->c.state == CALL_RUNNING ||
+			    jb->c.state == CALL_BACKOFF)
+				call_cancel(&jb->c);
+		}
+		if (t->st == TS_MERGE) {
+			const struct drove_plugin *p = registry_find(r->reg,
+			    DROVE_PLUGIN_MERGE, r->g->tasks[i].merge);
+
+			if (p && p->merge->cancel)
+				p->merge->cancel(host_get(), &t->mc);
+		}
+	}
+	mcall_cancel_all(r);
+	tasks_maybe_finish(r);
+}
+
+static void
+tasks_wake(void *arg)
+{
+	tasks_pump(arg);
+}
+
+void
+tasks_init(struct run *r)
+{
+	for (size_t i = 0; i < r->g->n; i++) {
+		r->t[i].hm.ops = &merge_ops;
+		r->t[i].run = r;
+		r->t[i].idx = i;
+	}
+}
+
+void
+tasks_begin(struct run *r)
+{
+	const struct graph *g = r->g;
+
+	r->jenv.wake = r->menv.wake = tasks_wake;
+	r->jenv.wake_arg = r->menv.wake_arg = r;
+	/* resumed tasks count as done for their dependents */
+	for (size_t i = 0; i < g->n; i++) {
+		if (r->t[i].st == TS_OK)
+			continue;
+		for (size_t k = 0; k < g->tasks[i].ndeps; k++)
+			r->t[i].pending +=
+			    r->t[g->tasks[i].deps[k].task].st != TS_OK;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		if (r->t[i].st == TS_WAIT && r->t[i].pending == 0)
+			make_ready(r, i);
+	tasks_pump(r);
+	tasks_maybe_finish(r);
+}
+
+void
+tasks_settle(struct run *r)
+{
+	/* anything still waiting could not run */
+	for (size_t i = 0; i < r->g->n; i++)
+		if (r->t[i].st == TS_WAIT || r->t[i].st == TS_RUN) {
+			r->t[i].st = r->interrupted ? TS_CANCELLED :
+			    TS_SKIPPED;
+			jlog_task(r, i);
+		}
+}
+
+void
+tasks_release(struct run *r)
+{
+	for (size_t i = 0; r->t && i < r->g->n; i++) {
+		struct trun *t = &r->t[i];
+
+		for (size_t k = 0; k < t->njobs; k++) {
+			call_release(&t->jobs[k].c);
+			free(t->jobs[k].prompt);
+			free(t->jobs[k].system);
+			free(t->jobs[k].stderr_path);
+		}
+		free(t->jobs);
+		free(t->mi);
+		free(t->text);
+		free(t->error);
+		free(t->out_path);
+		free(t->artifact_dir);
+		json_decref(t->notes);
+	}
+	free(r->t);
+	r->t = NULL;
+	free(r->queue);
+	r->queue = NULL;
+}
