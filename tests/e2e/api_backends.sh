@@ -31,16 +31,17 @@ for i in $(seq 1 50); do
 	[ "$got" = "reply to: task number $i" ] || { bad=1; echo "t$i: '$got'"; }
 done
 [ $bad = 0 ] && echo "ok: 50 results exact" || fail "results differ"
-check 'st["max_inflight"] >= 20' "calls ran in parallel (max $(stat mock max_inflight) at once)"
-check 'st["requests"] == 50 and st["by_api"] == {"anthropic": 25, "openai": 25}' "25 requests per API"
-check 's["wall_s"] < 3' "50 calls of 0.2 s each took less than 3 s"
-check 's["tokens_in"] == st["tokens_in"] and s["tokens_out"] == st["tokens_out"]' "tokens in summary.json equal the mock's"
-check 'abs(s["cost_usd"] - sum((e["usage"]["in"] * (3 if e["api"] == "anthropic" else 0.5) + e["usage"]["out"] * (15 if e["api"] == "anthropic" else 1.5)) / 1e6 for e in log)) < 1e-9' "cost in summary.json from the prices"
-check 'all(t["t%d" % i]["tokens_in"] == len(("task number %d" % i).encode()) + len(" [[chunk=%d delta=%d latency=0.2]]" % ((i % 5) * 3 + 1, i % 4 + 1)) for i in range(1, 51))' "tokens per task"
-check 'all(e["headers"].get("x-team") == "drove-tests" and e["headers"].get("x-trace") == "42" for e in log)' "extra headers sent"
-check 'all(e["headers"].get("anthropic-version") == "2023-06-01" for e in log if e["api"] == "anthropic")' "anthropic-version sent"
-check 'all(e["auth"] == "ok" for e in log)' "the key reached the server"
-check 'all(e["stream_options"] == {"include_usage": True} for e in log if e["api"] == "openai")' "include_usage asked for"
+check_many \
+    'st["max_inflight"] >= 20' "calls ran in parallel (max $(stat mock max_inflight) at once)" \
+    'st["requests"] == 50 and st["by_api"] == {"anthropic": 25, "openai": 25}' "25 requests per API" \
+    's["wall_s"] < 3' "50 calls of 0.2 s each took less than 3 s" \
+    's["tokens_in"] == st["tokens_in"] and s["tokens_out"] == st["tokens_out"]' "tokens in summary.json equal the mock's" \
+    'abs(s["cost_usd"] - sum((e["usage"]["in"] * (3 if e["api"] == "anthropic" else 0.5) + e["usage"]["out"] * (15 if e["api"] == "anthropic" else 1.5)) / 1e6 for e in log)) < 1e-9' "cost in summary.json from the prices" \
+    'all(t["t%d" % i]["tokens_in"] == len(("task number %d" % i).encode()) + len(" [[chunk=%d delta=%d latency=0.2]]" % ((i % 5) * 3 + 1, i % 4 + 1)) for i in range(1, 51))' "tokens per task" \
+    'all(e["headers"].get("x-team") == "drove-tests" and e["headers"].get("x-trace") == "42" for e in log)' "extra headers sent" \
+    'all(e["headers"].get("anthropic-version") == "2023-06-01" for e in log if e["api"] == "anthropic")' "anthropic-version sent" \
+    'all(e["auth"] == "ok" for e in log)' "the key reached the server" \
+    'all(e["stream_options"] == {"include_usage": True} for e in log if e["api"] == "openai")' "include_usage asked for"
 if grep -rqF "$KEY" .drove "$T/.err" "$T/.out"; then
 	fail "the key appears in the run directory or the output"
 else
@@ -83,16 +84,18 @@ rm -f "$T/mock.log.tmp"
 n0=$(stat mock requests)
 drove run opts.ini
 [ "$rc" = 0 ] || fail "options run: exit $rc: $err"
-check 'st["requests"] == '"$n0"' + 5' "five more requests"
-check '[(e["model"], e["system"], e["max_tokens"], e["temperature"]) for e in log if e["prompt"] == "plain"] in ([("claude-mock", "be-system", 77, 0.25), ("gpt-mock", "be-system", 77, 0.25)], [("gpt-mock", "be-system", 77, 0.25), ("claude-mock", "be-system", 77, 0.25)])' "backend model, system, max_tokens, temperature"
-check '[(e["model"], e["system"], e["max_tokens"], e["temperature"]) for e in log if e["prompt"].startswith(("extras", "ollama"))] in ([("claude-other", "task-system", 9, 1.5), ("gpt-other", "task-system", 9, 0)], [("gpt-other", "task-system", 9, 0), ("claude-other", "task-system", 9, 1.5)])' "task overrides"
+check_many \
+    'st["requests"] == '"$n0"' + 5' "five more requests" \
+    '[(e["model"], e["system"], e["max_tokens"], e["temperature"]) for e in log if e["prompt"] == "plain"] in ([("claude-mock", "be-system", 77, 0.25), ("gpt-mock", "be-system", 77, 0.25)], [("gpt-mock", "be-system", 77, 0.25), ("claude-mock", "be-system", 77, 0.25)])' "backend model, system, max_tokens, temperature" \
+    '[(e["model"], e["system"], e["max_tokens"], e["temperature"]) for e in log if e["prompt"].startswith(("extras", "ollama"))] in ([("claude-other", "task-system", 9, 1.5), ("gpt-other", "task-system", 9, 0)], [("gpt-other", "task-system", 9, 0), ("claude-other", "task-system", 9, 1.5)])' "task overrides"
 expect_out() { [ "$(cat .drove/runs/last/tasks/$1.out)" = "$2" ] && echo "ok: $1" || fail "$1: '$(cat .drove/runs/last/tasks/$1.out)' != '$2'"; }
 expect_out a2 "one two three four"
 expect_out o2 "reply to: ollama-like"
 expect_out o3 "reply to: null choices"
-check 't["a2"]["tokens_in"] == 11 and t["a2"]["tokens_out"] == 7 and t["a2"]["cache_read"] == 5 and t["a2"]["cache_write"] == 6' "anthropic usage with cache tokens"
-check 't["o2"]["tokens_in"] == 0 and t["o2"]["status"] == "ok"' "a server that ignores include_usage"
-check 't["o3"]["cache_read"] == 3' "openai cached tokens"
+check_many \
+    't["a2"]["tokens_in"] == 11 and t["a2"]["tokens_out"] == 7 and t["a2"]["cache_read"] == 5 and t["a2"]["cache_write"] == 6' "anthropic usage with cache tokens" \
+    't["o2"]["tokens_in"] == 0 and t["o2"]["status"] == "ok"' "a server that ignores include_usage" \
+    't["o3"]["cache_read"] == 3' "openai cached tokens"
 
 # final errors: the API's own message, one attempt
 cat >final.ini <<INI
@@ -115,12 +118,13 @@ prompt = x [[fail=500 retry=false]]
 INI
 drove run final.ini -k
 expect_eq "$rc" 1 "final errors: exit 1"
-check 'all(v["attempts"] == 1 and v["status"] == "failed" for v in t.values())' "final errors are not retried"
-check 't["e400"]["error"] == "HTTP 400: invalid_request_error: max_tokens: field required (mock)"' "400 shows the API's message"
-check 't["e401"]["error"].startswith("HTTP 401: invalid_request_error: Incorrect API key provided")' "401 shows the API's message"
-check 't["e404"]["error"] == "HTTP 404: invalid_request_error: The model `no-such-model` does not exist"' "404 shows the API's message"
-check '"insufficient_quota" in t["quota"]["error"]' "insufficient_quota is final"
-check 't["nope"]["error"].startswith("HTTP 500")' "x-should-retry: false wins"
+check_many \
+    'all(v["attempts"] == 1 and v["status"] == "failed" for v in t.values())' "final errors are not retried" \
+    't["e400"]["error"] == "HTTP 400: invalid_request_error: max_tokens: field required (mock)"' "400 shows the API's message" \
+    't["e401"]["error"].startswith("HTTP 401: invalid_request_error: Incorrect API key provided")' "401 shows the API's message" \
+    't["e404"]["error"] == "HTTP 404: invalid_request_error: The model `no-such-model` does not exist"' "404 shows the API's message" \
+    '"insufficient_quota" in t["quota"]["error"]' "insufficient_quota is final" \
+    't["nope"]["error"].startswith("HTTP 500")' "x-should-retry: false wins"
 
 # no key: a load error naming the variable; plain http to a remote host
 # with a key is refused; to loopback it is fine

@@ -20,10 +20,11 @@ max_tokens = 100'
 drove run budget.ini
 expect_eq "$rc" 1 "budget stop: exit 1"
 expect_has "$err" "budget_tokens = 150 reached" "the run names the budget"
-check 's["stopped_by"] == "budget_tokens"' "summary.json names the budget"
-check 'sum(v["status"] == "ok" for v in t.values()) == 4' "four tasks fit (15 spent each, 103 reserved)"
-check 'all(v["status"] == "skipped" and "budget_tokens" in v["error"] for v in t.values() if v["status"] != "ok")' "the rest did not start"
-check 'st["requests"] == 4' "no request beyond the budget"
+check_many \
+    's["stopped_by"] == "budget_tokens"' "summary.json names the budget" \
+    'sum(v["status"] == "ok" for v in t.values()) == 4' "four tasks fit (15 spent each, 103 reserved)" \
+    'all(v["status"] == "skipped" and "budget_tokens" in v["error"] for v in t.values() if v["status"] != "ok")' "the rest did not start" \
+    'st["requests"] == 4' "no request beyond the budget"
 kept=1
 for i in 1 2 3 4; do
 	[ "$(cat .drove/runs/last/tasks/b$i.out)" = "reply to: b$i" ] ||
@@ -73,11 +74,12 @@ INI
 drove run retry.ini -k
 expect_eq "$rc" 1 "retries: exit 1"
 check 't["midstream"]["attempts"] == 2 and t["midstream"]["error"] == "error event in the stream: overloaded_error: Overloaded"' "anthropic error event: retried once, then reported" mock
-check 't["midstream_oa"]["attempts"] == 2 and t["midstream_oa"]["error"].startswith("error event in the stream: server_error: The server had an error")' "openai error object: retried once, then reported"
-check 't["dropped"]["attempts"] == 2 and t["dropped"]["error"].startswith("connection lost mid-stream")' "dropped connection: retried once, then reported"
-check 't["dropped_oa"]["attempts"] == 2 and t["dropped_oa"]["error"].startswith("connection lost mid-stream")' "dropped connection (1-byte writes): retried once, then reported"
-check 't["overloaded"]["status"] == "ok" and t["overloaded"]["attempts"] == 2' "529 retried"
-check 't["server"]["status"] == "ok" and t["server"]["attempts"] == 3' "500 retried twice (the default)"
-check 't["flaky"]["status"] == "ok" and t["flaky"]["attempts"] == 2' "a mid-stream error once, then success"
-check 'sum(1 for e in log if e["prompt"].startswith(("m [[", "d [["))) == 8' "two requests each for the failing four"
+check_many \
+    't["midstream_oa"]["attempts"] == 2 and t["midstream_oa"]["error"].startswith("error event in the stream: server_error: The server had an error")' "openai error object: retried once, then reported" \
+    't["dropped"]["attempts"] == 2 and t["dropped"]["error"].startswith("connection lost mid-stream")' "dropped connection: retried once, then reported" \
+    't["dropped_oa"]["attempts"] == 2 and t["dropped_oa"]["error"].startswith("connection lost mid-stream")' "dropped connection (1-byte writes): retried once, then reported" \
+    't["overloaded"]["status"] == "ok" and t["overloaded"]["attempts"] == 2' "529 retried" \
+    't["server"]["status"] == "ok" and t["server"]["attempts"] == 3' "500 retried twice (the default)" \
+    't["flaky"]["status"] == "ok" and t["flaky"]["attempts"] == 2' "a mid-stream error once, then success" \
+    'sum(1 for e in log if e["prompt"].startswith(("m [[", "d [["))) == 8' "two requests each for the failing four"
 finish

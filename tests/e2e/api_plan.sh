@@ -20,8 +20,9 @@ prompt = Write a server for: {{api}}
 EOF
 drove plan "Build a service [[reply_file=$T/reply.txt delta=7]]" -o svc.ini
 expect_eq "$rc" 0 "plan through the Anthropic API"
-check 'st["requests"] == 1 and log[0]["api"] == "anthropic"' "one request to the planning backend"
-check 'log[0]["prompt"].endswith("The goal:\nBuild a service [[reply_file=%s/reply.txt delta=7]]\n" % sys.argv[2])' "the goal is in the request"
+check_many \
+    'st["requests"] == 1 and log[0]["api"] == "anthropic"' "one request to the planning backend" \
+    'log[0]["prompt"].endswith("The goal:\nBuild a service [[reply_file=%s/reply.txt delta=7]]\n" % sys.argv[2])' "the goal is in the request"
 expect_has "$err" "svc.ini: 3 tasks, 2 waves" "the summary"
 expect_has "$(cat svc.ini)" $'[drove]\nbackend = claude\n' "the tasks run on the planning backend"
 drove graph svc.ini
@@ -34,7 +35,8 @@ printf '[task a]\nprompt = uses {{nothing}}\n' >bad.txt
 : >"$T/mock.log"
 drove plan "Again [[reply_file=$T/bad.txt]]" -b gpt --task-backend claude
 expect_eq "$rc" 1 "the same invalid answer twice: exit 1"
-check 'st["requests"] == 3 and log[-1]["api"] == "openai"' "asked gpt twice"
-check '"nothing" in log[-1]["prompt"] and "Answer again" in log[-1]["prompt"]' "the second request carries the error"
+check_many \
+    'st["requests"] == 3 and log[-1]["api"] == "openai"' "asked gpt twice" \
+    '"nothing" in log[-1]["prompt"] and "Answer again" in log[-1]["prompt"]' "the second request carries the error"
 expect_has "$err" "'drove-plan.rejected'" "the answer is saved"
 finish

@@ -19,10 +19,9 @@ P=$MOCK_PORT
 } >tpm.ini
 DROVE_RATE_WINDOW=0.5 drove run tpm.ini -j $N
 [ "$rc" = 0 ] || fail "tpm: exit $rc: $err"
-check "all(v['status'] == 'ok' for v in t.values()) and len(t) == $N" \
-    "every task succeeded" tpm
-check "st['tokens_in'] == 200 * $N and st['tokens_out'] == 200 * $N" \
-    "the mock reported 400 tokens a call" tpm
+check_many -m tpm \
+    "all(v['status'] == 'ok' for v in t.values()) and len(t) == $N" "every task succeeded" \
+    "st['tokens_in'] == 200 * $N and st['tokens_out'] == 200 * $N" "the mock reported 400 tokens a call"
 python3 - "$T/tpm.log" .drove/runs/last/journal.jsonl "$N" <<'PY' ||
 import json, sys
 N = int(sys.argv[3])

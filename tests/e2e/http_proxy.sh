@@ -7,11 +7,8 @@ need openssl
 
 make_ca root "/CN=drove test root"
 make_leaf srv root "$LOCAL_SAN"
-SP=$(free_port)
-openssl s_server -accept "127.0.0.1:$SP" -cert "$T/srv.pem" -key "$T/srv.key" \
-    -www -quiet >"$T/s_server.log" 2>&1 &
-PIDS+=($!)
-wait_port "$SP"
+start_s_server "$T/s_server.log" -cert "$T/srv.pem" -key "$T/srv.key"
+SP=$S_PORT
 CA=(--ca-file "$T/root.pem")
 U="https://localhost:$SP/"
 

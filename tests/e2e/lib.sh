@@ -59,20 +59,47 @@ expect_not_has() {
 	*) ok "$3" ;;
 	esac
 }
-# expect_py 'python expression over s (summary.json) and t (tasks)' WHAT
-expect_py() {
-	local f=${3:-.drove/runs/last/summary.json}
-	if python3 - "$f" "$1" <<'PY'
+# expect_py_many [-f FILE] EXPR WHAT [EXPR WHAT...]: each EXPR a python
+# expression over s (FILE, by default the last run's summary.json) and t
+# (its tasks), all judged by one python3; one ok or FAIL line for each
+# WHAT, in order.  An EXPR that raises is false.
+expect_py_many() {
+	local f=.drove/runs/last/summary.json i r=() a
+	if [ "$1" = -f ]; then
+		f=$2
+		shift 2
+	fi
+	mapfile -t r < <(python3 - "$f" "$@" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1]))
+_f, _a = sys.argv[1], sys.argv[2:]
+s = json.load(open(_f))
 t = s.get("tasks", {})
-ok = eval(sys.argv[2])
-if not ok:
+_bad = 0
+for _i in range(0, len(_a) - 1, 2):
+    sys.argv = ["-", _f, _a[_i]]    # as for one python3 per check
+    try:
+        _ok = bool(eval(_a[_i]))
+    except Exception as _e:
+        print("%s: %s: %s" % (_a[_i + 1], type(_e).__name__, _e),
+              file=sys.stderr)
+        _ok = False
+    print(1 if _ok else 0, flush=True)
+    _bad += not _ok
+if _bad:
     print("summary:", json.dumps(s, indent=1)[:3000], file=sys.stderr)
-sys.exit(0 if ok else 1)
 PY
-	then ok "$2"; else fail "$2: ($1) is false"; fi
+)
+	a=("$@")
+	for ((i = 0; i + 1 < ${#a[@]}; i += 2)); do
+		if [ "${r[i / 2]:-}" = 1 ]; then
+			ok "${a[i + 1]}"
+		else
+			fail "${a[i + 1]}: (${a[i]}) is false"
+		fi
+	done
 }
+# expect_py EXPR WHAT [FILE]: one check of expect_py_many
+expect_py() { expect_py_many -f "${3:-.drove/runs/last/summary.json}" "$1" "$2"; }
 # wait_for COND [SECONDS]: evaluates the shell condition COND every 0.05 s
 # until it holds (status 0) or SECONDS (default 10) have passed (status 1).
 # For letting something happen (a file, a journal line, a process state)

@@ -32,16 +32,24 @@ vote() {	# NAME PROMPT [KEYS...]
 }
 
 # expect_votes TASK 'python expression over v (the task's votes)' WHAT
+#     [EXPR WHAT...]: all judged by one python3
 expect_votes() {
-	expect_py "(lambda v: $2)(t['$1']['votes'])" "$3"
+	local task=$1 a=()
+	shift
+	while [ $# -ge 2 ]; do
+		a+=("(lambda v: $1)(t['$task']['votes'])" "$2")
+		shift 2
+	done
+	expect_py_many "${a[@]}"
 }
 
 vote majority '0=Paris;1= paris ;2=Lyon;3=PARIS;4=paris' 'normalize = trim, lower' 'output = out/answer.txt'
 expect_eq "$rc" 0 "majority: run succeeds"
 expect_eq "$out" "Paris" "majority: the first voter's own text wins"
 expect_eq "$(cat out/answer.txt)" "Paris" "majority: to output"
-expect_votes majority 'v["winner"] == "paris" and [(o["answer"], o["votes"]) for o in v["tally"]] == [("paris", 4), ("lyon", 1)]' "majority: tally in summary.json"
-expect_votes majority 'v["tally"][0]["voters"] == [0, 1, 3, 4]' "majority: voters listed"
+expect_votes majority \
+    'v["winner"] == "paris" and [(o["answer"], o["votes"]) for o in v["tally"]] == [("paris", 4), ("lyon", 1)]' "majority: tally in summary.json" \
+    'v["tally"][0]["voters"] == [0, 1, 3, 4]' "majority: voters listed"
 test -s .drove/runs/last/tasks/majority.merge/votes.json && ok "votes.json kept" || fail "votes.json kept"
 
 # default normalisation is trim only: case matters

@@ -22,16 +22,14 @@ make_leaf dnsonly root "DNS:localhost"
 serve() {
 	local n=$1 chain=""
 	shift
+	nserved=$((${nserved:-0} + 1))
 	cat /dev/null >"$T/$n.chain"
 	for c in "$@"; do cat "$T/$c.pem" >>"$T/$n.chain"; done
 	[ $# -gt 0 ] && chain="-cert_chain $T/$n.chain"
-	PORT=$(free_port)
 	# shellcheck disable=SC2086
-	openssl s_server -accept "127.0.0.1:$PORT" -cert "$T/$n.pem" \
-	    -key "$T/$n.key" $chain -www -quiet \
-	    -cipher 'DEFAULT:@SECLEVEL=0' >"$T/$n.log" 2>&1 &
-	PIDS+=($!)
-	wait_port "$PORT"
+	start_s_server "$T/$n.$nserved.log" -cert "$T/$n.pem" \
+	    -key "$T/$n.key" $chain -cipher 'DEFAULT:@SECLEVEL=0'
+	PORT=$S_PORT
 }
 
 CA=(--ca-file "$T/root.pem")

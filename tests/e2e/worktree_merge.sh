@@ -76,15 +76,12 @@ expect_eq "$(awk '$1 == "a" {print $3 " " $4}' "$RUNLOG")" \
     "the agent runs in its worktree, named by DROVE_WORKTREE"
 expect_has "$err" "task 'd': no changes" "an unchanged task is noted"
 expect_has "$err" "merged    e" "merge phase summary on stderr"
-expect_py 't["d"]["status"] == "ok" and t["d"]["commit"] is None and t["d"]["changed_files"] == [] and not t["d"]["merged"]' \
-    "unchanged task: ok, no commit"
-expect_py 'all(t[n]["merged"] and t[n]["conflict"] == [] and len(t[n]["commit"]) == 40 for n in "abce")' \
-    "summary: merged, commit"
-expect_py 'sorted(t["b"]["changed_files"]) == ["b.txt", "new.txt"] and t["a"]["changed_files"] == ["a.txt"]' \
-    "summary: changed_files"
-expect_py 't["a"]["branch"] == "drove/" + s["run"] + "/a" and t["a"]["worktree"].endswith("/worktrees/a") and s["merge"]["into"] == "main"' \
-    "summary: branch, worktree, merge target"
-expect_py 's["overlaps"] == [] and s["violations"] == []' "no overlaps"
+expect_py_many \
+    't["d"]["status"] == "ok" and t["d"]["commit"] is None and t["d"]["changed_files"] == [] and not t["d"]["merged"]' "unchanged task: ok, no commit" \
+    'all(t[n]["merged"] and t[n]["conflict"] == [] and len(t[n]["commit"]) == 40 for n in "abce")' "summary: merged, commit" \
+    'sorted(t["b"]["changed_files"]) == ["b.txt", "new.txt"] and t["a"]["changed_files"] == ["a.txt"]' "summary: changed_files" \
+    't["a"]["branch"] == "drove/" + s["run"] + "/a" and t["a"]["worktree"].endswith("/worktrees/a") and s["merge"]["into"] == "main"' "summary: branch, worktree, merge target" \
+    's["overlaps"] == [] and s["violations"] == []' "no overlaps"
 
 # merge_into: the branches go to another branch, main stays as it is
 git branch side

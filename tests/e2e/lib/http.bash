@@ -18,16 +18,28 @@ free_port() {
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_port PORT [HOST]: up to 10 s for a listener
+# wait_port PORT [HOST]: up to 10 s for a listener (bash's /dev/tcp: a
+# loopback connect is refused or accepted at once)
 wait_port() {
 	local i
 	for i in $(seq 1 100); do
-		python3 -c 'import socket, sys
-socket.create_connection((sys.argv[2], int(sys.argv[1])), 0.2).close()' \
-		    "$1" "${2:-127.0.0.1}" 2>/dev/null && return 0
+		(exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null && return 0
 		sleep 0.1
 	done
 	die "nothing listens on ${2:-127.0.0.1}:$1"
+}
+
+# start_s_server LOG ARGS...: openssl s_server -www with ARGS on 127.0.0.1
+# at a port the kernel picks, output in LOG; once it listens (it prints
+# "ACCEPT 127.0.0.1:PORT"), sets S_PORT
+start_s_server() {
+	local log=$1
+	shift
+	openssl s_server -accept 127.0.0.1:0 -www "$@" >"$log" 2>&1 &
+	PIDS+=($!)
+	wait_for "grep -q '^ACCEPT 127.0.0.1:[0-9]' '$log'" 10 ||
+	    die "s_server did not start: $(cat "$log")"
+	S_PORT=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
 }
 
 # expect_fail PATTERN CMD...: CMD must exit 1 with one stderr line

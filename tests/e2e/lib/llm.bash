@@ -48,12 +48,19 @@ stat() {
 print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/$1.stats" "$2"
 }
 
-# check PYEXPR WHAT: PYEXPR over s (summary.json), t (its tasks), log (the
-# mock's request log, a list) and st (the mock's stats)
-check() {
-	python3 - "$1" "$T" "${3:-mock}" <<'PY' && ok "$2" || fail "$2: $1"
+# check_many [-m NAME] PYEXPR WHAT [PYEXPR WHAT...]: each PYEXPR over s
+# (summary.json), t (its tasks), log (mock NAME's request log, a list) and
+# st (its stats), NAME by default "mock", all judged by one python3; one
+# ok or FAIL line for each WHAT, in order.  A PYEXPR that raises is false.
+check_many() {
+	local name=mock i r=() a
+	if [ "$1" = -m ]; then
+		name=$2
+		shift 2
+	fi
+	mapfile -t r < <(python3 - "$T" "$name" "$@" <<'PY'
 import json, sys, glob
-expr, T, name = sys.argv[1], sys.argv[2], sys.argv[3]
+T, name, _a = sys.argv[1], sys.argv[2], sys.argv[3:]
 try:
     s = json.load(open(".drove/runs/last/summary.json"))
 except FileNotFoundError:
@@ -64,13 +71,33 @@ try:
 except FileNotFoundError:
     log = []
 st = json.load(open(T + "/" + name + ".stats"))
-ok = eval(expr)
-if not ok:
+_bad = 0
+for _i in range(0, len(_a) - 1, 2):
+    sys.argv = ["-", _a[_i], T, name]    # as for one python3 per check
+    try:
+        _ok = bool(eval(_a[_i]))
+    except Exception as _e:
+        print("%s: %s: %s" % (_a[_i + 1], type(_e).__name__, _e),
+              file=sys.stderr)
+        _ok = False
+    print(1 if _ok else 0, flush=True)
+    _bad += not _ok
+if _bad:
     print(json.dumps(s, indent=1)[:4000], file=sys.stderr)
     print(json.dumps(st), file=sys.stderr)
-sys.exit(0 if ok else 1)
 PY
+)
+	a=("$@")
+	for ((i = 0; i + 1 < ${#a[@]}; i += 2)); do
+		if [ "${r[i / 2]:-}" = 1 ]; then
+			ok "${a[i + 1]}"
+		else
+			fail "${a[i + 1]}: ${a[i]}"
+		fi
+	done
 }
+# check PYEXPR WHAT [NAME]: one check of check_many
+check() { check_many -m "${3:-mock}" "$1" "$2"; }
 
 # run drove in $T, capturing stdout, stderr and the exit status
 drove() {
