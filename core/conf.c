@@ -685,7 +685,13 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	size_t len;
 	int rc;
 
-	rc = read_file(path, &text, &len);
+	/* a pipe is fine (drove run <(gen)); /dev/zero stops at the cap */
+	rc = read_file_max(path, DROVE_FILE_MAX, 0, &text, &len);
+	if (rc == -EFBIG) {
+		errf(err, errlen, "'%s' is larger than %zu MiB", path,
+		    DROVE_FILE_MAX >> 20);
+		return DROVE_EINVAL;
+	}
 	if (rc < 0) {
 		errf(err, errlen, "cannot open '%s': %s", path, strerror(-rc));
 		return DROVE_EIO;

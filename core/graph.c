@@ -389,35 +389,125 @@ parse_backends(struct build *b, struct task *t)
 	return 0;
 }
 
-/* prompt_file, relative to the directory of the file that declared it. */
+/* The directory of the file that declared key in s ("." for none). */
+static char *
+dir_of_key(const struct conf_section *s, const char *key)
+{
+	const struct conf_kv *kv = conf_get_kv(s, key);
+	const char *file = kv ? kv->file : s->file;
+	const char *slash = strrchr(file, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == file)
+		return xstrdup("/");
+	return xstrndup(file, (size_t)(slash - file));
+}
+
+/*
+ * Unless [drove] allow_outside is set, path (already relative to the
+ * working directory or absolute) must stay inside the working directory
+ * or the directory of the file that names it, links resolved.
+ */
+static int
+check_inside(struct build *b, const struct task *t, const char *key,
+    const char *path, const char *value)
+{
+	char *real, *dir, shown[80];
+	int in;
+
+	if (b->o && b->o->allow_outside)
+		return 0;
+	real = path_resolve(path);
+	dir = dir_of_key(t->sec, key);
+	in = real != NULL && (path_under(real, ".") || path_under(real, dir));
+	free(real);
+	free(dir);
+	if (in)
+		return 0;
+	conf_excerpt(value, shown, sizeof(shown));
+	return gerr(b, t->sec, key, "%s '%s' is outside the working "
+	    "directory and the task file's directory (set [drove] "
+	    "allow_outside = true to allow it)", key, shown);
+}
+
+/* prompt_file, relative to the directory of the file that declared it:
+ * a regular file of at most DROVE_FILE_MAX bytes. */
 static int
 read_prompt_file(struct build *b, struct task *t, const char *v)
 {
-	const char *file = t->sec->file, *slash = strrchr(file, '/');
-	char shown[520], *path;
+	char shown[520], *path, *dir;
 	size_t len;
 	int rc;
 
 	if (*v == '\0')
 		return gerr(b, t->sec, "prompt_file", "empty prompt_file");
-	if (v[0] == '/' || slash == NULL)
+	dir = dir_of_key(t->sec, "prompt_file");
+	if (v[0] == '/' || strcmp(dir, ".") == 0)
 		path = xstrdup(v);
 	else
-		path = xasprintf("%.*s/%s", (int)(slash - file), file, v);
-	rc = read_file(path, &t->prompt, &len);
-	if (rc < 0) {
-		t->prompt = NULL;
-		/* the whole path unless it would break the line */
-		if (strpbrk(path, "\n\r\t") != NULL || strlen(path) > 512)
-			conf_excerpt(path, shown, sizeof(shown));
-		else
-			snprintf(shown, sizeof(shown), "%s", path);
+		path = xasprintf("%s/%s", dir, v);
+	free(dir);
+	/* the whole path unless it would break the line */
+	if (strpbrk(path, "\n\r\t") != NULL || strlen(path) > 512)
+		conf_excerpt(path, shown, sizeof(shown));
+	else
+		snprintf(shown, sizeof(shown), "%s", path);
+	if (check_inside(b, t, "prompt_file", path, v) < 0) {
 		free(path);
+		return DROVE_EINVAL;
+	}
+	rc = read_file_max(path, DROVE_FILE_MAX, 1, &t->prompt, &len);
+	free(path);
+	if (rc == -EINVAL)
+		return gerr(b, t->sec, "prompt_file", "prompt_file '%s' is not "
+		    "a regular file", shown);
+	if (rc == -EFBIG)
+		return gerr(b, t->sec, "prompt_file", "prompt_file '%s' is "
+		    "larger than %zu MiB", shown, DROVE_FILE_MAX >> 20);
+	if (rc < 0)
 		return gerr(b, t->sec, "prompt_file", "cannot read "
 		    "prompt_file '%s': %s", shown, strerror(-rc));
-	}
-	free(path);
+	/* a prompt is a C string: a NUL would cut it without a word */
+	if (strlen(t->prompt) != len)
+		return gerr(b, t->sec, "prompt_file", "prompt_file '%s' holds "
+		    "a NUL byte at offset %zu", shown, strlen(t->prompt));
 	return 0;
+}
+
+/* Every file output names (its {{name}} and {{replica}} expanded as the
+ * run will) must pass check_inside. */
+static int
+check_output(struct build *b, const struct task *t)
+{
+	size_t n = 1, k;
+	int additive = strcmp(t->merge, "additive") == 0, rc = 0;
+
+	if (t->output == NULL)
+		return 0;
+	if (additive)
+		n = t->ninputs ? t->ninputs : (size_t)t->replicas;
+	for (k = 0; k < n && rc == 0; k++) {
+		const char *name = additive && t->ninputs ? t->inputs[k] :
+		    t->name;
+		struct buf p = BUF_INIT;
+		const char *q = t->output;
+
+		while (*q) {
+			if (strncmp(q, "{{name}}", 8) == 0) {
+				buf_adds(&p, name);
+				q += 8;
+			} else if (strncmp(q, "{{replica}}", 11) == 0) {
+				buf_printf(&p, "%zu", additive && !t->ninputs ?
+				    k : 0);
+				q += 11;
+			} else
+				buf_addc(&p, *q++);
+		}
+		rc = check_inside(b, t, "output", buf_str(&p), t->output);
+		buf_release(&p);
+	}
+	return rc;
 }
 
 static int
@@ -539,7 +629,8 @@ parse_task(struct build *b, struct task *t)
 		t->model = xstrdup(v);
 
 	if (list_deps(b, t, "after", EDGE_AFTER) < 0 ||
-	    list_deps(b, t, "inputs", EDGE_INPUT) < 0)
+	    list_deps(b, t, "inputs", EDGE_INPUT) < 0 ||
+	    check_output(b, t) < 0)
 		return DROVE_EINVAL;
 	if (t->ninputs == 0 && refs_of(b, t, conf_get(s, "prompt_file") ?
 	    "prompt_file" : "prompt", t->prompt) < 0)

@@ -81,6 +81,9 @@ struct graph_opts {
 	const char *const *merge_keys;
 	/* default backend ([drove] backend =) or NULL */
 	const char *default_backend;
+	/* [drove] allow_outside: prompt_file and output may name paths
+	 * outside the working directory and the task file's directory */
+	int allow_outside;
 };
 
 /* True if key is one the core reads in every [task] section (merge

@@ -26,7 +26,7 @@
 
 static const char *const drove_keys[] = {
 	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", "budget_usd",
-	"budget_tokens", NULL
+	"budget_tokens", "allow_outside", NULL
 };
 
 static void
@@ -173,6 +173,9 @@ setup_build(struct setup *s, const char *task_file, const char *name,
 	go.merge_keys = s->merge_keys;
 	go.default_backend = default_backend ? default_backend :
 	    d ? conf_get(d, "backend") : NULL;
+	if (conf_get_bool(d, "allow_outside", 0, &go.allow_outside, err,
+	    errlen) < 0)
+		goto fail;
 	if (graph_build(&s->graph, &s->conf, &go, err, errlen) < 0)
 		goto fail;
 	if (merge_check_tasks(&s->graph, &s->reg, err, errlen) < 0)
@@ -459,6 +462,15 @@ cmd_run(int argc, char **argv)
 	return rc;
 }
 
+static int
+in_list(const char *const *list, const char *s)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
 /* The backend named name, else [drove] backend, else the only one. */
 static const struct conf_section *
 plan_pick_backend(const struct conf *c, const char *name, char *err,
@@ -499,41 +511,71 @@ plan_pick_backend(const struct conf *c, const char *name, char *err,
 }
 
 /*
+ * A planned file holds only what the planning prompt asks for: [task]
+ * sections with prompt, after and writes.  No file to read or write, no
+ * command, no backend: checked on the answer alone, before anything of it
+ * is loaded.  Returns 0, or -1 with "file:line: ..." in err.
+ */
+static int
+plan_check_answer(const char *name, const char *text, char *err,
+    size_t errlen)
+{
+	static const char *const plan_keys[] = { "prompt", "after", "writes",
+		NULL };
+	const struct conf_section *sec;
+	const struct conf_kv *kv;
+	char label[160], shown[80];
+	struct conf c;
+	int rc = 0;
+
+	conf_init(&c);
+	if (conf_load_string(&c, name, text, err, errlen) < 0)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < c.nsec; i++) {
+		sec = c.sec[i];
+		if (strcmp(sec->type, "task") != 0) {
+			errf(err, errlen, "%s:%d: [%s%s%s]: only [task NAME] "
+			    "sections belong in the file", sec->file,
+			    sec->line, sec->type, *sec->name ? " " : "",
+			    sec->name);
+			rc = -1;
+			break;
+		}
+		for (size_t k = 0; k < sec->nkv; k++) {
+			kv = &sec->kv[k];
+			if (in_list(plan_keys, kv->key))
+				continue;
+			conf_label(sec, label, sizeof(label));
+			conf_excerpt(kv->key, shown, sizeof(shown));
+			errf(err, errlen, "%s:%d: %s: %s key '%s' (a planned "
+			    "task may use only prompt, after and writes)",
+			    kv->file, kv->line, label,
+			    graph_is_task_key(kv->key) ? "forbidden" :
+			    "unknown", shown);
+			rc = -1;
+			break;
+		}
+	}
+	conf_release(&c);
+	return rc;
+}
+
+/*
  * Loads text as a task file named name against the configuration, with
- * backend as the default backend, into s.  With answer_only, a section
- * of text that is not a [task] is an error too.  Returns 0, or -1 with
- * the reason in err and s released.
+ * backend as the default backend, into s.  With answer_only, text must
+ * pass plan_check_answer first.  Returns 0, or -1 with the reason in err
+ * and s released.
  */
 static int
 plan_check(struct setup *s, const char *name, const char *text,
     const char *backend, const char *config, int answer_only, char *err,
     size_t errlen)
 {
+	if (answer_only && plan_check_answer(name, text, err, errlen) < 0)
+		return -1;
 	if (setup_build(s, NULL, name, text, backend, config, err,
 	    errlen) < 0)
 		return -1;
-	for (size_t i = 0; answer_only && i < s->conf.nsec; i++) {
-		const struct conf_section *sec = s->conf.sec[i];
-		char where[256];
-
-		size_t k;
-
-		if (strcmp(sec->type, "task") == 0)
-			continue;
-		/* [drove] sections merge: its keys say where they came from */
-		for (k = 0; k < sec->nkv; k++)
-			if (strcmp(sec->kv[k].file, name) == 0)
-				break;
-		if (strcmp(sec->file, name) != 0 && k == sec->nkv)
-			continue;
-		conf_where(sec, k < sec->nkv ? sec->kv[k].key : NULL, where,
-		    sizeof(where));
-		errf(err, errlen, "%s: [%s%s%s]: only [task NAME] sections "
-		    "belong in the file", where, sec->type, *sec->name ? " " :
-		    "", sec->name);
-		setup_release(s);
-		return -1;
-	}
 	return 0;
 }
 
@@ -589,9 +631,11 @@ plan_usage(FILE *f)
 	    "a task file.\n"
 	    "  The answer must load against the configuration as 'drove "
 	    "run' would load\n"
-	    "  it; if it does not, the backend is asked once more, with the "
-	    "error.  stderr\n"
-	    "  gets the tasks, waves and critical path.\n"
+	    "  it, with [task] sections of prompt, after and writes only; if it "
+	    "does not,\n"
+	    "  the backend is asked once more, with the error.  stderr gets "
+	    "the tasks,\n"
+	    "  waves and critical path.\n"
 	    "  -b, --backend NAME   the backend that plans (default: [drove] "
 	    "backend,\n"
 	    "                       else the only backend configured)\n"

@@ -599,3 +599,127 @@ strv_len(char *const *v)
 		n++;
 	return n;
 }
+
+int
+read_file_max(const char *path, size_t max, int regular, char **data,
+    size_t *len)
+{
+	struct buf b = BUF_INIT;
+	char chunk[65536];
+	struct stat st;
+	ssize_t n;
+	int fd, e;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | (regular ? O_NONBLOCK : 0));
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	if (regular && !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			close(fd);
+			buf_release(&b);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		/* the file may grow after fstat, or be no regular file */
+		if ((size_t)n > max - b.len) {
+			close(fd);
+			buf_release(&b);
+			return -EFBIG;
+		}
+		buf_add(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	*data = buf_detach(&b, len);
+	return 0;
+}
+
+char *
+path_resolve(const char *path)
+{
+	char *abs, *head, *real, *slash, *out;
+	const char *tail, *c;
+	size_t n;
+
+	if (*path == '\0')
+		return NULL;
+	if (path[0] == '/')
+		abs = xstrdup(path);
+	else {
+		char *cwd = getcwd(NULL, 0);
+
+		if (cwd == NULL)
+			return NULL;
+		abs = xasprintf("%s/%s", cwd, path);
+		free(cwd);
+	}
+	/* the longest part that exists, resolved; the rest as written */
+	head = xstrdup(abs);
+	while ((real = realpath(head, NULL)) == NULL) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			free(head);
+			free(abs);
+			return NULL;
+		}
+		slash = strrchr(head, '/');
+		if (slash == NULL || slash == head) {
+			free(head);
+			free(abs);
+			return NULL;
+		}
+		*slash = '\0';
+	}
+	n = strlen(head);
+	tail = abs + n;
+	free(head);
+	/* a ".." after a missing directory cannot be resolved: refuse it */
+	for (c = tail; *c != '\0'; c++) {
+		if (c[0] == '.' && c[1] == '.' && (c[2] == '/' ||
+		    c[2] == '\0') && (c == tail || c[-1] == '/')) {
+			free(real);
+			free(abs);
+			return NULL;
+		}
+	}
+	out = xasprintf("%s%s", strcmp(real, "/") == 0 && *tail == '/' ?
+	    "" : real, tail);
+	free(real);
+	free(abs);
+	return out;
+}
+
+int
+path_under(const char *resolved, const char *dir)
+{
+	char *d = realpath(dir, NULL);
+	size_t n;
+	int in;
+
+	if (d == NULL || resolved == NULL) {
+		free(d);
+		return 0;
+	}
+	n = strlen(d);
+	in = strcmp(d, "/") == 0 || (strncmp(resolved, d, n) == 0 &&
+	    (resolved[n] == '\0' || resolved[n] == '/'));
+	free(d);
+	return in;
+}

@@ -93,4 +93,25 @@ size_t strv_split(const char *s, char sep, char ***items);
 void strv_free(char **v);
 size_t strv_len(char *const *v);
 
+/* Largest task or prompt file drove reads (16 MiB). */
+#define DROVE_FILE_MAX ((size_t)16 << 20)
+/*
+ * Reads the file at path into a new allocation (NUL-terminated), at most
+ * max bytes.  With regular set, only a regular file (a FIFO or device is
+ * opened without blocking and refused).  Returns 0, -errno, -EFBIG when
+ * the file holds more than max bytes, -EINVAL when regular is set and the
+ * file is not a regular file.
+ */
+int read_file_max(const char *path, size_t max, int regular, char **data,
+    size_t *len);
+/*
+ * The absolute form of path (relative: to the working directory) with the
+ * links of the part that exists resolved and the rest as written.  NULL
+ * when it cannot be resolved or a ".." follows a missing directory.  The
+ * caller frees.
+ */
+char *path_resolve(const char *path);
+/* True if the resolved path is dir or below it (dir's links resolved). */
+int path_under(const char *resolved, const char *dir);
+
 #endif /* DROVE_UTIL_H */

@@ -38,7 +38,7 @@ build(const char *text)
 	/* the merge plugins' own task keys come from the registry */
 	static const char *const merge_keys[] = { "judge", "score",
 		"weights", "quorum", NULL };
-	struct graph_opts o = { merges, merge_keys, NULL };
+	struct graph_opts o = { merges, merge_keys, NULL, 0 };
 
 	return build_opts(text, &o);
 }
@@ -333,7 +333,7 @@ test_backends_spread(void)
 static void
 test_default_backend(void)
 {
-	struct graph_opts o = { merges, NULL, "local" };
+	struct graph_opts o = { merges, NULL, "local", 0 };
 
 	/* exactly one backend section: it is the default */
 	CHECK_INT(build("[backend only]\n[task a]\nprompt = p\n"), 0);
@@ -721,8 +721,8 @@ test_unknown_keys(void)
 {
 	static const char *const mkeys[] = { "threshold", "weights",
 		"quorum", "score", NULL };
-	struct graph_opts o = { merges, mkeys, NULL };
-	struct graph_opts none = { merges, NULL, NULL };
+	struct graph_opts o = { merges, mkeys, NULL, 0 };
+	struct graph_opts none = { merges, NULL, NULL, 0 };
 
 	expect_error(BACKEND "[task a]\nprompt = p\npromt = q\n",
 	    "tasks.ini:5: task 'a': unknown key 'promt'");
@@ -748,7 +748,7 @@ test_unknown_keys(void)
 static void
 test_unknown_merge(void)
 {
-	struct graph_opts o = { NULL, NULL, NULL };
+	struct graph_opts o = { NULL, NULL, NULL, 0 };
 
 	expect_error(BACKEND "[task a]\nprompt = p\nmerge = voting\n",
 	    "tasks.ini:5: task 'a': unknown merge 'voting'");
