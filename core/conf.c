@@ -225,7 +225,7 @@ parse_header(struct parse *ps, const char *p, const char *e)
 		goto out;
 	}
 	if (strcmp(type, "drove") != 0 && strcmp(type, "backend") != 0 &&
-	    strcmp(type, "task") != 0) {
+	    strcmp(type, "task") != 0 && strcmp(type, "plugin") != 0) {
 		char t[80];
 
 		conf_excerpt(type, t, sizeof(t));

@@ -3,8 +3,8 @@
  * its file and line.  Parsing goes through inih with the runtime knobs set
  * for long lines, no inline comments and joined continuation lines.
  *
- * Section headers: [drove], [backend NAME], [task NAME].  Anything else is
- * a load error with file:line.
+ * Section headers: [drove], [backend NAME], [task NAME], [plugin NAME].
+ * Anything else is a load error with file:line.
  */
 #ifndef DROVE_CONF_H
 #define DROVE_CONF_H
@@ -21,7 +21,7 @@ struct conf_kv {
 };
 
 struct conf_section {
-	char *type;		/* "drove", "backend" or "task" */
+	char *type;		/* "drove", "backend", "task", "plugin" */
 	char *name;		/* "" for [drove] */
 	const char *file;	/* borrowed from struct conf */
 	int line;		/* line of the header */

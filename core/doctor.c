@@ -299,6 +299,12 @@ doctor_run(const struct conf *c, const struct registry *reg, int probe)
 	}
 	ck.host.loop = ck.loop;
 	host_bind(&ck.host);
+	/* plugin files that did not load: each is a failed line */
+	for (size_t i = 0; i < reg->nfail; i++) {
+		printf("%-16s %-10s FAILED: %s\n", *reg->fail[i].name ?
+		    reg->fail[i].name : "-", "plugin", reg->fail[i].reason);
+		bad++;
+	}
 	for (size_t i = 0; i < c->nsec; i++) {
 		if (strcmp(c->sec[i]->type, "backend") != 0)
 			continue;

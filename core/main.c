@@ -24,6 +24,9 @@
 
 #define DROVE_VERSION "0.1.0"
 
+/* Directories given with --plugin-dir, NULL-ended; set once by main(). */
+static const char **cli_plugin_dirs;
+
 static const char *const drove_keys[] = {
 	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", "budget_usd",
 	"budget_tokens", "allow_outside", NULL
@@ -48,6 +51,9 @@ usage(FILE *f)
 	    "  doctor           check each backend: key, CA bundle, network\n"
 	    "  version          print the version\n"
 	    "\n"
+	    "\n"
+	    "  --plugin-dir DIR  (with any command, repeatable) also load the "
+	    "plugins in DIR\n"
 	    "'drove COMMAND --help' describes a command.\n");
 }
 
@@ -159,12 +165,17 @@ setup_build(struct setup *s, const char *task_file, const char *name,
 	if (d && conf_check_keys(d, err, errlen, drove_keys,
 	    (const char *const *)NULL) < 0)
 		goto fail;
-	if (d && conf_get(d, "plugin_dir") &&
-	    registry_load_dir(&s->reg, conf_get(d, "plugin_dir"), err,
+	if (registry_load_conf(&s->reg, &s->conf, cli_plugin_dirs, err,
 	    errlen) < 0)
 		goto fail;
 	if (task_file == NULL && text == NULL)
 		return 0;
+	/* a plugin that did not load stops only what uses it */
+	if (registry_check_uses(&s->reg, &s->conf, err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; task_file && i < s->reg.nfail; i++)
+		log_warnx("warning: plugin not loaded: %s",
+		    s->reg.fail[i].reason);
 	if (sched_check_backends(&s->conf, &s->reg, err, errlen) < 0)
 		goto fail;
 	s->merges = registry_names(&s->reg, DROVE_PLUGIN_MERGE);
@@ -869,9 +880,13 @@ cmd_plugins(int argc, char **argv)
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'h':
-			printf("usage: drove plugins [-c CONFIG]\n"
-			    "  Lists the built-in plugins and those loaded "
-			    "from [drove] plugin_dir.\n");
+			printf("usage: drove plugins [-c CONFIG] "
+			    "[--plugin-dir DIR]\n"
+			    "  Lists the built-in plugins, those loaded from "
+			    "[drove] plugin_dir and\n"
+			    "  --plugin-dir, and each plugin file that did not "
+			    "load, with why.\n"
+			    "  Exit 0, or 1 when a plugin did not load.\n");
 			return 0;
 		default: return EXIT_USAGE;
 		}
@@ -887,12 +902,50 @@ cmd_plugins(int argc, char **argv)
 		printf("%-8s %-12s %-6s ABI %u.%u  %-9s %s\n",
 		    p->kind == DROVE_PLUGIN_BACKEND ? "backend" : "merge",
 		    p->name, p->version ? p->version : "-", p->abi_major,
-		    p->abi_minor, s.reg.v[i].path ? "loaded" : "built-in",
+		    p->abi_minor, s.reg.v[i].overrides ? "overrides" :
+		    s.reg.v[i].path ? "loaded" : "built-in",
 		    s.reg.v[i].path ? s.reg.v[i].path :
 		    p->description ? p->description : "");
 	}
+	for (size_t i = 0; i < s.reg.nfail; i++)
+		printf("%-8s %-12s not loaded: %s\n", "FAILED",
+		    *s.reg.fail[i].name ? s.reg.fail[i].name : "-",
+		    s.reg.fail[i].reason);
+	rc = s.reg.nfail ? 1 : 0;
 	setup_release(&s);
-	return 0;
+	return rc;
+}
+
+/* Takes every --plugin-dir DIR (or --plugin-dir=DIR) out of argv, into
+ * cli_plugin_dirs; returns the new argc, or -1 after a usage message. */
+static int
+take_plugin_dirs(int argc, char **argv)
+{
+	static const char opt[] = "--plugin-dir";
+	size_t n = 0, len = sizeof(opt) - 1;
+	int i, j;
+
+	cli_plugin_dirs = xcalloc((size_t)argc + 1, sizeof(*cli_plugin_dirs));
+	for (i = j = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (strncmp(argv[i], opt, len) == 0 && argv[i][len] == '=') {
+			cli_plugin_dirs[n++] = argv[i] + len + 1;
+		} else if (strcmp(argv[i], opt) == 0) {
+			if (i + 1 == argc) {
+				log_warnx("--plugin-dir needs a directory");
+				return -1;
+			}
+			cli_plugin_dirs[n++] = argv[++i];
+		} else {
+			argv[j++] = argv[i];
+		}
+	}
+	argv[j] = NULL;
+	return j;
 }
 
 int
@@ -901,6 +954,8 @@ main(int argc, char **argv)
 	const char *cmd;
 
 	signal(SIGPIPE, SIG_IGN);
+	if ((argc = take_plugin_dirs(argc, argv)) < 0)
+		return EXIT_USAGE;
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

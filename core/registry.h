@@ -1,6 +1,11 @@
 /*
  * Plugin registry: the built-in plugins (a table build.sh generates) and
- * shared objects loaded from plugin_dir with dlopen.
+ * shared objects loaded from plugin directories with dlopen.
+ *
+ * A shared object that cannot load does not stop the others: it is kept in
+ * the registry's list of failures with its reason, `drove plugins` and
+ * `drove doctor` show that list, and a command refuses to start only when
+ * its configuration uses a plugin that failed (registry_check_uses()).
  */
 #ifndef DROVE_REGISTRY_H
 #define DROVE_REGISTRY_H
@@ -9,15 +14,34 @@
 
 #include "drove/plugin.h"
 
+struct conf;
+
 struct plugin {
 	const struct drove_plugin *p;
 	char *path;		/* NULL for a built-in */
 	void *dl;		/* dlopen handle or NULL */
+	int fd;			/* the open file dlopen loaded, or -1 */
+	int overrides;		/* replaced the built-in of its name */
+};
+
+/* A plugin file or directory that did not load. */
+struct plugin_fail {
+	char *path;		/* the .so or the directory */
+	char *name;		/* the plugin's name when its descriptor was
+				 * read, else the file name without .so */
+	int kind;		/* enum drove_plugin_kind, or 0: unknown */
+	char *reason;		/* one line: "PATH: why" */
+	int fd;			/* kept open while the registry lives */
 };
 
 struct registry {
 	struct plugin *v;
 	size_t n;
+	struct plugin_fail *fail;
+	size_t nfail;
+	/* names a loaded plugin may replace a built-in of (borrowed,
+	 * NULL-ended, or NULL: none); see registry_load_conf() */
+	const char *const *override;
 };
 
 void registry_init(struct registry *r);
@@ -29,17 +53,41 @@ void registry_release(struct registry *r);
 int registry_add_builtins(struct registry *r, char *err, size_t errlen);
 
 /*
- * Loads every *.so in dir.  A file that is world-writable, or not owned by
- * the user or root, is refused; so is one whose ABI major differs.  A
- * plugin whose kind and name are already registered replaces nothing: it
- * is an error.  Returns 0, or < 0 with "DIR/x.so: reason" in err.
- * A missing dir is not an error.
+ * Loads every *.so in dir (sorted by name).  The directory and each file
+ * must be owned by the user or root and not be world-writable; a file is
+ * opened with O_NOFOLLOW (a symbolic link is refused), checked with fstat
+ * and that open file is what dlopen loads.  A file whose ABI major
+ * differs, whose descriptor is malformed, or whose kind and name are
+ * already registered (unless r->override names it and the other is a
+ * built-in) is refused.  Each refusal, and a directory that cannot be
+ * read, is added to r->fail; origin ("drove.ini:3", "--plugin-dir") is
+ * named for a missing directory.  Returns the number of failures added.
  */
-int registry_load_dir(struct registry *r, const char *dir, char *err,
-    size_t errlen);
-/* Loads one shared object (same checks). */
+int registry_load_dir(struct registry *r, const char *dir,
+    const char *origin);
+/* Loads one shared object, with the same checks.  Returns 0, or < 0 with
+ * the failure added to r->fail and its reason in err as well. */
 int registry_load_file(struct registry *r, const char *path, char *err,
     size_t errlen);
+
+/*
+ * Loads [drove] plugin_dir, a relative one resolved against the directory
+ * of the file that sets it, then each of dirs (NULL-ended, may be NULL) as
+ * given on the command line.  [plugin NAME] sections with override = true
+ * let a loaded plugin of that name replace the built-in one.  Returns 0, or
+ * DROVE_EINVAL with a reason in err for a malformed [plugin] section;
+ * plugins that fail are only recorded.  c must outlive r.
+ */
+int registry_load_conf(struct registry *r, const struct conf *c,
+    const char *const *dirs, char *err, size_t errlen);
+
+/*
+ * Checks that c uses no plugin that failed: a [backend] type or a task's
+ * merge that names a failure, or that is not registered while some plugin
+ * failed.  Returns 0, or DROVE_EINVAL with "file:line: ...: why" in err.
+ */
+int registry_check_uses(const struct registry *r, const struct conf *c,
+    char *err, size_t errlen);
 
 /* The plugin of that kind and name, or NULL. */
 const struct drove_plugin *registry_find(const struct registry *r, int kind,
@@ -49,5 +97,8 @@ const struct drove_plugin *registry_find(const struct registry *r, int kind,
  * of their task keys.  Freed with free() (strings are borrowed). */
 const char **registry_names(const struct registry *r, int kind);
 const char **registry_merge_keys(const struct registry *r);
+
+/* "backend", "merge" or "plugin" (kind unknown). */
+const char *registry_kind_name(int kind);
 
 #endif /* DROVE_REGISTRY_H */

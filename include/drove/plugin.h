@@ -380,8 +380,23 @@ struct drove_http_req {
 #define DROVE_PLUGIN_ENTRY drove_plugin_entry
 #endif
 
-/* The one symbol a plugin exports. */
-const struct drove_plugin *DROVE_PLUGIN_ENTRY(void);
+/* Gives a symbol default visibility, so a plugin built with
+ * -fvisibility=hidden still exports its entry. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DROVE_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define DROVE_PLUGIN_EXPORT
+#endif
+
+/*
+ * The one symbol a plugin exports; define it as
+ *	const struct drove_plugin *
+ *	DROVE_PLUGIN_ENTRY(void) { return &my_descriptor; }
+ * This declaration exports it.  Called once, on the loop thread, right
+ * after loading; the descriptor it returns must stay valid while the
+ * plugin is loaded (a static const object).
+ */
+DROVE_PLUGIN_EXPORT const struct drove_plugin *DROVE_PLUGIN_ENTRY(void);
 
 #ifdef __cplusplus
 }
