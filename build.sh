@@ -105,6 +105,26 @@ check_other_pollers() {
 	    -c core/loop.c -o "$B/obj/check/loop.o"
 }
 
+# code plugins share lives in plugins/lib/: never a plugin of its own
+plugin_lib_srcs() {
+	local f
+	for f in plugins/lib/*.c; do
+		[ -e "$f" ] && echo "$f"
+	done
+	return 0
+}
+
+# the plugins/lib sources plugin NAME uses: those whose header it includes
+plugin_lib_deps() {
+	local f
+	for f in $(plugin_lib_srcs); do
+		f=${f##*/}
+		grep -q "\"lib/${f%.c}.h\"" "plugins/$1.c" &&
+		    echo "plugins/lib/$f"
+	done
+	return 0
+}
+
 plugin_names() {
 	local f
 	for f in plugins/*.c; do
@@ -201,6 +221,9 @@ cmd_build() {
 		for n in $(plugin_names); do
 			echo "plugins/$n.c $B/obj/plugins/$n.o -DDROVE_STATIC_PLUGIN -DDROVE_PLUGIN_NAME=$n"
 		done
+		for s in $(plugin_lib_srcs); do
+			echo "$s $B/obj/${s%.c}.o"
+		done
 		for t in tests/unit/test_*.c tests/mock/*.c; do
 			[ -e "$t" ] || continue
 			echo "$t $B/obj/${t%.c}.o"
@@ -209,6 +232,7 @@ cmd_build() {
 	for s in $(core_srcs); do objs+=("$B/obj/${s%.c}.o"); done
 	objs+=("$B/obj/gen/builtin_plugins.o")
 	for n in $(plugin_names); do objs+=("$B/obj/plugins/$n.o"); done
+	for s in $(plugin_lib_srcs); do objs+=("$B/obj/${s%.c}.o"); done
 	rm -f "$B/libdrove.a"
 	ar rcs "$B/libdrove.a" "${objs[@]}"
 	# shellcheck disable=SC2046
@@ -242,8 +266,10 @@ cmd_plugins() {
 		local extra=""
 		grep -q 'jansson.h\|llm_common.h' "plugins/$n.c" &&
 		    extra=-ljansson
+		# shellcheck disable=SC2046
 		$CC $CFLAGS_BASE $OPT -fPIC -shared -fvisibility=hidden \
-		    -o "$B/plugins/$n.so" "plugins/$n.c" $extra
+		    -o "$B/plugins/$n.so" "plugins/$n.c" \
+		    $(plugin_lib_deps "$n") $extra
 	done
 	echo "built $(plugin_names | wc -l) plugins into $B/plugins/" >&2
 }

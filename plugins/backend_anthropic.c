@@ -13,7 +13,8 @@
  * error.  The result is the text blocks joined.  Built against
  * drove/plugin.h, libc and jansson.
  */
-#include "llm_common.h"
+#include "lib/llm_common.h"
+#include "plugin_util.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 

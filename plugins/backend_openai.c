@@ -14,7 +14,8 @@
  * include_usage).  An error object in the stream fails the attempt.
  * Built against drove/plugin.h, libc and jansson.
  */
-#include "llm_common.h"
+#include "lib/llm_common.h"
+#include "plugin_util.h"
 
 static const char *const openai_keys[] = {
 	"type", "model", "api_key_env", "base_url", "system", "max_tokens",

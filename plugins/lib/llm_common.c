@@ -3,37 +3,26 @@
  * [backend] section, the key from the environment, the request over
  * host->http_request with the body streamed as Server-Sent Events, and the
  * mapping of HTTP statuses, retry hints and transport errors to one
- * struct drove_result.  Each backend supplies a struct llm_proto: its URL
- * path, headers, request body and stream events.
+ * struct drove_result.  The declarations are in llm_common.h.
  *
- * Included by each backend's source only, so every function is static; a
- * plugin built as a .so carries its own copy.  Uses the host table, libc
- * and jansson.
+ * Built into drove once for both backends; a backend built as a .so
+ * compiles its own copy (build.sh plugins), with hidden symbols.  Uses the
+ * host table, libc and jansson.
  */
-#ifndef DROVE_LLM_COMMON_H
-#define DROVE_LLM_COMMON_H
+#include "llm_common.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include <jansson.h>
-
-#include "drove/plugin.h"
-#include "plugin_util.h"
-
-#define LLM_FN static __attribute__((unused))
+#include "../plugin_util.h"
 
 /* Error bodies are kept up to this size; the rest is dropped. */
 #define LLM_MAX_ERR_BODY 65536
-/* Output cap sent when neither the task nor the backend sets one and the
- * API needs one (the scheduler reserves budgets with the same number). */
-#define LLM_DEFAULT_MAX_TOKENS 4096
 #define LLM_MAX_HEADERS 32
 /* Default cap on the text of one answer (max_output), as exec's output. */
 #define LLM_DEFAULT_MAX_OUTPUT ((size_t)64 << 20)
@@ -42,84 +31,9 @@
 /* A cut copy of the key this long or longer is redacted, too. */
 #define LLM_KEY_MIN_CUT 8
 
-/* A growable byte string in host allocations. */
-struct llm_buf {
-	char *p;
-	size_t len, cap;
-};
-
-struct llm_backend;
-struct llm_call;
-
-struct llm_proto {
-	const char *name;		/* type = */
-	const char *default_base_url;
-	const char *path;		/* appended to base_url */
-	const char *default_key_env;
-	int key_required;		/* no key: open fails */
-	int needs_max_tokens;		/* the API requires max_tokens */
-	/* "Name: value" auth header for key, as a host allocation */
-	char *(*auth_header)(const struct drove_host *h, const char *key);
-	/* protocol headers besides auth and content-type, NULL-ended */
-	const char *const *headers;
-	/* the request body; NULL and a reason in err on failure */
-	json_t *(*body)(struct llm_call *lc, char *err, size_t errlen);
-	/* one event of a successful response's stream */
-	void (*event)(struct llm_call *lc, const char *event,
-	    json_t *data, const char *raw, size_t rawlen);
-};
-
-struct llm_backend {
-	const struct drove_host *h;
-	const struct llm_proto *proto;
-	const struct drove_conf *conf;
-	char *url;		/* base_url + path */
-	char *model;
-	char *system;
-	long max_tokens;	/* 0: unset */
-	double temperature;
-	int has_temperature;
-	char *key;		/* from the environment; never logged */
-	char *key_env;
-	char **headers;		/* NULL-ended "Name: value", auth included */
-	size_t nheaders;
-	char *ca_file;
-	double connect_timeout, first_byte_timeout, idle_timeout;
-	size_t max_output;	/* bytes of answer text */
-	int loopback_only;	/* plain http with a key: loopback only */
-};
-
-/* One call in flight. */
-struct llm_call {
-	struct llm_backend *b;
-	struct drove_call *call;
-	void *req;		/* the host's HTTP request */
-	void *timer;		/* the call's own timeout */
-	int timed_out;
-	int status;		/* HTTP status, 0 before the head */
-	int64_t retry_after_ms;	/* -1: none */
-	int should_retry;	/* x-should-retry: -1 absent, 0, 1 */
-	int got_body;		/* any byte of a 2xx body */
-	struct llm_buf text;	/* the result */
-	struct llm_buf errbody;	/* a non-2xx body */
-	struct drove_usage usage;
-	int done;		/* the stream said it is complete */
-	int finish_seen;	/* openai: a finish_reason arrived */
-	char stop_reason[64];
-	/* an error the stream reported */
-	int stream_err;
-	char err_type[64];
-	char err_msg[512];
-	char bad_event[128];	/* an event that was not JSON */
-	/* the call stopped reading: too much text, a malformed stream */
-	int abort_status;
-	int abort_retryable;
-	char abort_msg[512];
-};
-
 /* --- small helpers ---------------------------------------------------- */
 
-LLM_FN void
+void
 llm_buf_add(const struct drove_host *h, struct llm_buf *b, const char *p,
     size_t n)
 {
@@ -140,7 +54,7 @@ llm_buf_add(const struct drove_host *h, struct llm_buf *b, const char *p,
  * Length of the copy of key[from..] that starts at s[0] (at most n bytes),
  * skipping line breaks inside it; *klen gets how many key bytes matched.
  */
-LLM_FN size_t
+static size_t
 llm_key_run(const char *s, size_t n, const char *key, size_t kl,
     size_t from, size_t *klen)
 {
@@ -167,7 +81,7 @@ llm_key_run(const char *s, size_t n, const char *key, size_t kl,
  * a row).  Server text passes through here before drove writes it
  * anywhere.  *len shrinks; s stays NUL-terminated when it was.
  */
-LLM_FN void
+static void
 llm_redact(const struct llm_backend *b, char *s, size_t *len)
 {
 	const char *key = b->key;
@@ -212,7 +126,7 @@ llm_redact(const struct llm_backend *b, char *s, size_t *len)
 /* Copies server text s into buf on one line: the key redacted first (so a
  * line break inside it still matches), then control bytes become spaces;
  * cut with "..." when longer than the buffer. */
-LLM_FN void
+static void
 llm_oneline(const struct llm_backend *b, char *buf, size_t size,
     const char *s, size_t n)
 {
@@ -232,7 +146,7 @@ llm_oneline(const struct llm_backend *b, char *buf, size_t size,
 }
 
 /* llm_redact for a NUL-terminated string. */
-LLM_FN void
+static void
 llm_scrub(const struct llm_backend *b, char *s)
 {
 	size_t n = strlen(s);
@@ -245,7 +159,7 @@ llm_scrub(const struct llm_backend *b, char *s)
  * IPv6 literal removed).  Returns 0, or -1 when the URL has user info
  * ("user@host") or no host that fits.
  */
-LLM_FN int
+static int
 llm_url_host(const char *url, char *buf, size_t size)
 {
 	const char *h = strstr(url, "://"), *e;
@@ -273,7 +187,7 @@ llm_url_host(const char *url, char *buf, size_t size)
 
 /* True for "localhost" and the literals 127.0.0.0/8 and ::1.  A name is
  * only a claim: the HTTP client checks the address it connects to. */
-LLM_FN int
+static int
 llm_host_is_loopback(const char *host)
 {
 	unsigned char a[16];
@@ -289,7 +203,7 @@ llm_host_is_loopback(const char *host)
 }
 
 /* Seconds as a double from a section key; def when absent. */
-LLM_FN int
+static int
 llm_conf_double(const struct drove_host *h, const struct drove_conf *c,
     const char *key, double def, double min, double max, double *out,
     char *err, size_t errlen)
@@ -315,7 +229,7 @@ llm_conf_double(const struct drove_host *h, const struct drove_conf *c,
 
 /* A byte count from a section key, with an optional K, M or G suffix
  * (powers of 1024); def when absent. */
-LLM_FN int
+static int
 llm_conf_size(const struct drove_host *h, const struct drove_conf *c,
     const char *key, size_t def, double *out, char *err, size_t errlen)
 {
@@ -344,7 +258,7 @@ llm_conf_size(const struct drove_host *h, const struct drove_conf *c,
 	return 0;
 }
 
-LLM_FN int
+static int
 llm_conf_bool(const struct drove_host *h, const struct drove_conf *c,
     const char *key, int *out, char *err, size_t errlen)
 {
@@ -365,7 +279,7 @@ llm_conf_bool(const struct drove_host *h, const struct drove_conf *c,
 }
 
 /* The header list: "Name: value" lines of the headers key. */
-LLM_FN int
+static int
 llm_add_header(struct llm_backend *b, char *line, char *err, size_t errlen)
 {
 	const char *colon = strchr(line, ':');
@@ -392,7 +306,7 @@ llm_add_header(struct llm_backend *b, char *line, char *err, size_t errlen)
 	return 0;
 }
 
-LLM_FN void
+void
 llm_close(void *state)
 {
 	struct llm_backend *b = state;
@@ -423,7 +337,7 @@ llm_close(void *state)
 	h->free(b);
 }
 
-LLM_FN int
+int
 llm_open(const struct llm_proto *proto, const struct drove_host *h,
     const struct drove_conf *c, void **state, char *err, size_t errlen)
 {
@@ -568,19 +482,19 @@ fail:
 
 /* The model, system prompt, output cap and temperature of a call: the
  * task's, else the backend's. */
-LLM_FN const char *
+const char *
 llm_model(const struct llm_call *lc)
 {
 	return lc->call->model ? lc->call->model : lc->b->model;
 }
 
-LLM_FN const char *
+const char *
 llm_system(const struct llm_call *lc)
 {
 	return lc->call->system ? lc->call->system : lc->b->system;
 }
 
-LLM_FN long
+long
 llm_max_tokens(const struct llm_call *lc)
 {
 	if (lc->call->max_tokens > 0)
@@ -591,7 +505,7 @@ llm_max_tokens(const struct llm_call *lc)
 }
 
 /* Sets *t to the temperature of the call; 0 when there is none. */
-LLM_FN int
+int
 llm_temperature(const struct llm_call *lc, double *t)
 {
 	const struct drove_host *h = lc->b->h;
@@ -613,7 +527,7 @@ static const char *const llm_months[] = { "Jan", "Feb", "Mar", "Apr",
 
 /* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") as seconds since the
  * epoch, or -1. */
-LLM_FN int64_t
+static int64_t
 llm_http_date(const char *s)
 {
 	char mon[4];
@@ -644,7 +558,7 @@ llm_http_date(const char *s)
 }
 
 /* Milliseconds from a retry-after value: seconds or an HTTP date; -1. */
-LLM_FN int64_t
+static int64_t
 llm_retry_after(const char *v, size_t n)
 {
 	char buf[64], *end;
@@ -674,7 +588,7 @@ llm_retry_after(const char *v, size_t n)
 
 static void llm_finish(struct llm_call *lc, int err, const char *errtext);
 
-LLM_FN void
+static void
 llm_on_head(void *arg, int status, const struct drove_http_header *hd,
     size_t n)
 {
@@ -715,7 +629,7 @@ llm_on_head(void *arg, int status, const struct drove_http_header *hd,
 	lc->retry_after_ms = ms >= 0 ? ms : s;
 }
 
-LLM_FN void
+static void
 llm_on_body(void *arg, const char *p, size_t n)
 {
 	struct llm_call *lc = arg;
@@ -728,7 +642,7 @@ llm_on_body(void *arg, const char *p, size_t n)
 
 /* Stops reading the answer: the call ends with status and msg (from a
  * request callback, so on_done follows when it returns). */
-LLM_FN void
+static void
 llm_abort(struct llm_call *lc, int status, int retryable, const char *msg)
 {
 	if (lc->abort_status != 0)
@@ -740,7 +654,7 @@ llm_abort(struct llm_call *lc, int status, int retryable, const char *msg)
 		lc->b->h->http_cancel(lc->req);
 }
 
-LLM_FN void
+static void
 llm_on_sse(void *arg, const struct drove_sse_event *ev)
 {
 	struct llm_call *lc = arg;
@@ -778,7 +692,7 @@ llm_on_sse(void *arg, const struct drove_sse_event *ev)
 }
 
 /* Records an error object ({"type": T, "message": M} or a string). */
-LLM_FN void
+void
 llm_set_error(struct llm_call *lc, json_t *e)
 {
 	const char *type = NULL, *msg = NULL, *code = NULL;
@@ -798,14 +712,14 @@ llm_set_error(struct llm_call *lc, json_t *e)
 	    msg ? strlen(msg) : 0);
 }
 
-LLM_FN int
+static int
 llm_type_is(const struct llm_call *lc, const char *t)
 {
 	return strcmp(lc->err_type, t) == 0;
 }
 
 /* Fills the result of a non-2xx answer. */
-LLM_FN void
+static void
 llm_http_error(struct llm_call *lc, struct drove_result *r, char *msg,
     size_t size)
 {
@@ -849,7 +763,7 @@ llm_http_error(struct llm_call *lc, struct drove_result *r, char *msg,
 	r->retry_after_ms = lc->retry_after_ms;
 }
 
-LLM_FN void
+static void
 llm_call_free(struct llm_call *lc)
 {
 	const struct drove_host *h = lc->b->h;
@@ -861,7 +775,7 @@ llm_call_free(struct llm_call *lc)
 	h->free(lc);
 }
 
-LLM_FN void
+static void
 llm_on_done(void *arg, int err, const char *errtext)
 {
 	struct llm_call *lc = arg;
@@ -947,7 +861,7 @@ llm_finish(struct llm_call *lc, int err, const char *errtext)
 	llm_call_free(lc);
 }
 
-LLM_FN void
+static void
 llm_timeout(void *arg)
 {
 	struct llm_call *lc = arg;
@@ -959,7 +873,7 @@ llm_timeout(void *arg)
 }
 
 /* Ends a call that could not start: call_done now; start returns 0. */
-LLM_FN int
+static int
 llm_fail_now(struct llm_call *lc, int status, const char *msg)
 {
 	struct drove_call *call = lc->call;
@@ -970,7 +884,7 @@ llm_fail_now(struct llm_call *lc, int status, const char *msg)
 	return 0;
 }
 
-LLM_FN int
+int
 llm_start(void *state, struct drove_call *call)
 {
 	struct llm_backend *b = state;
@@ -1034,7 +948,7 @@ llm_start(void *state, struct drove_call *call)
 	return 0;
 }
 
-LLM_FN void
+void
 llm_cancel(void *state, struct drove_call *call)
 {
 	struct llm_backend *b = state;
@@ -1045,7 +959,7 @@ llm_cancel(void *state, struct drove_call *call)
 }
 
 /* Unsigned integer member of o, or keep *out. */
-LLM_FN void
+void
 llm_get_u64(json_t *o, const char *key, uint64_t *out)
 {
 	json_t *v = json_object_get(o, key);
@@ -1053,5 +967,3 @@ llm_get_u64(json_t *o, const char *key, uint64_t *out)
 	if (json_is_integer(v) && json_integer_value(v) >= 0)
 		*out = (uint64_t)json_integer_value(v);
 }
-
-#endif /* DROVE_LLM_COMMON_H */
