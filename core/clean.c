@@ -1,13 +1,21 @@
 /*
  * drove clean: removes the worktrees and branches of a run's
- * isolation = worktree tasks that hold nothing unmerged.  It reads what
- * there is from the run's journal (the "repo" and "worktree" events of
- * worktree.c), so it works on a run that was killed.
+ * isolation = worktree tasks that hold nothing unmerged.  It works on a
+ * run that was killed.
+ *
+ * What it removes comes from the record worktree.c keeps under the main
+ * repository's git dir, <common>/drove/<run>.refs, never from the
+ * journal, which lies in the run directory within the agents' reach: the
+ * journal only says where the repository is.  An entry is taken only when
+ * its branch is drove/<run>/<task> and its worktree <run dir>/worktrees/
+ * <task>, and a worktree is removed only while it is still a linked
+ * worktree of that repository (git_worktree_admin).
  */
 #include "worktree.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +26,9 @@
 #include "journal.h"
 #include "util.h"
 
-static int
-path_exists(const char *p)
-{
-	struct stat st;
-
-	return lstat(p, &st) == 0;
-}
-
 struct centry {
 	char *task, *branch, *path;
+	char *gitdir;		/* its admin dir; NULL: not a worktree now */
 	char **copied;
 	int have_branch, have_dir;
 	long ahead;		/* commits not in the target; -1: unknown */
@@ -35,13 +36,39 @@ struct centry {
 };
 
 struct cstate {
+	char *id, *dir;		/* the run's id and real directory */
 	char *top, *into;
 	struct centry *e;
 	size_t n;
+	size_t ignored;		/* record entries that are not drove's */
 };
 
+/* The journal, for where the repository is: nothing else is taken from
+ * it. */
 static void
-clean_event(json_t *ev, void *arg)
+journal_event(json_t *ev, void *arg)
+{
+	struct cstate *c = arg;
+	const char *type = json_string_value(json_object_get(ev, "ev"));
+	const char *top = json_string_value(json_object_get(ev, "top"));
+
+	if (type != NULL && strcmp(type, "repo") == 0 && top != NULL) {
+		free(c->top);
+		c->top = xstrdup(top);
+	}
+}
+
+/* A task name that names one directory entry. */
+static int
+plain_name(const char *s)
+{
+	return *s != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 &&
+	    strcmp(s, "..") != 0;
+}
+
+/* The record: the target branch and the worktrees drove made. */
+static void
+record_event(json_t *ev, void *arg)
 {
 	struct cstate *c = arg;
 	const char *type = json_string_value(json_object_get(ev, "ev"));
@@ -49,16 +76,15 @@ clean_event(json_t *ev, void *arg)
 	const char *br = json_string_value(json_object_get(ev, "branch"));
 	const char *wd = json_string_value(json_object_get(ev, "worktree"));
 	struct centry *e = NULL;
+	char *want_br, *want_wd;
+	int ours;
 
 	if (type != NULL && strcmp(type, "repo") == 0) {
-		const char *top = json_string_value(json_object_get(ev, "top"));
 		const char *into = json_string_value(json_object_get(ev,
 		    "into"));
 
-		if (top && into) {
-			free(c->top);
+		if (into) {
 			free(c->into);
-			c->top = xstrdup(top);
 			c->into = xstrdup(into);
 		}
 		return;
@@ -66,6 +92,17 @@ clean_event(json_t *ev, void *arg)
 	if (type == NULL || strcmp(type, "worktree") != 0 || !task || !br ||
 	    !wd)
 		return;
+	/* by name, too: only drove's branches and worktrees of this run */
+	want_br = xasprintf("drove/%s/%s", c->id, task);
+	want_wd = xasprintf("%s/worktrees/%s", c->dir, task);
+	ours = plain_name(task) && strcmp(br, want_br) == 0 &&
+	    strcmp(wd, want_wd) == 0;
+	free(want_br);
+	free(want_wd);
+	if (!ours) {
+		c->ignored++;
+		return;
+	}
 	for (size_t i = 0; i < c->n && e == NULL; i++)
 		if (strcmp(c->e[i].task, task) == 0)
 			e = &c->e[i];
@@ -86,10 +123,11 @@ clean_event(json_t *ev, void *arg)
 /* Changes in the worktree at path that no commit holds, copied-in files
  * aside. */
 static size_t
-uncommitted(struct git *g, const char *path, char *const *copied)
+uncommitted(struct git *g, const struct centry *e)
 {
-	char **v = git_list(g, path, NULL, GIT_ARGS("status", "--porcelain",
-	    "-z", "--untracked-files=all"), NULL, 0);
+	char *const *copied = e->copied;
+	char **v = git_list(g, e->path, e->gitdir, GIT_ARGS("status",
+	    "--porcelain", "-z", "--untracked-files=all"), NULL, 0);
 	size_t n = 0;
 
 	for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
@@ -121,6 +159,8 @@ clean_usage(FILE *f)
 	    "  that are merged.  One that holds unmerged commits or "
 	    "uncommitted changes is\n"
 	    "  listed and kept; --force removes it too, after listing it.\n"
+	    "  Only what drove recorded for the run in .git/drove/RUN.refs "
+	    "is removed.\n"
 	    "  RUN is a run id, a run directory, or 'last' (default).\n"
 	    "  --force        also remove unmerged worktrees and branches\n"
 	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n");
@@ -128,20 +168,24 @@ clean_usage(FILE *f)
 
 /* What the entry's branch and worktree hold that the target does not. */
 static void
-assess(struct git *g, struct cstate *cs, struct centry *e, int have_into)
+assess(struct git *g, struct cstate *cs, const char *common, struct centry *e,
+    int have_into)
 {
 	char *bref = xasprintf("refs/heads/%s", e->branch);
 	char *range = xasprintf("%s..%s", cs->into, e->branch);
 	char *ahead = NULL;
+	struct stat st;
 
 	e->have_branch = git_run(g, cs->top, NULL, GIT_ARGS("rev-parse",
 	    "--verify", "-q", bref), NULL, NULL, 0) == 0;
-	e->have_dir = path_exists(e->path);
+	e->have_dir = lstat(e->path, &st) == 0;
+	if (e->have_dir)
+		e->gitdir = git_worktree_admin(common, e->path, NULL);
 	if (e->have_branch && have_into)
 		ahead = git_str(g, cs->top, NULL, GIT_ARGS("rev-list",
 		    "--count", range), NULL, 0);
 	e->ahead = !e->have_branch ? 0 : ahead ? atol(ahead) : -1;
-	e->dirty = e->have_dir ? uncommitted(g, e->path, e->copied) : 0;
+	e->dirty = e->gitdir != NULL ? uncommitted(g, e) : 0;
 	free(ahead);
 	free(range);
 	free(bref);
@@ -169,18 +213,49 @@ remove_entry(struct git *g, const struct cstate *cs, const struct centry *e)
 {
 	char msg[512];
 
-	if (e->have_dir && git_run(g, cs->top, NULL, GIT_ARGS("worktree",
+	if (e->gitdir != NULL && git_run(g, cs->top, NULL, GIT_ARGS("worktree",
 	    "remove", "--force", e->path), NULL, msg, sizeof(msg)) != 0) {
 		log_warnx("clean: %s: %s", e->path, msg);
 		return -1;
 	}
-	if (e->have_branch && git_run(g, cs->top, NULL, GIT_ARGS("branch", "-D",
-	    "-q", e->branch), NULL, msg, sizeof(msg)) != 0) {
+	if (e->have_branch && git_run(g, cs->top, NULL, GIT_ARGS("branch",
+	    "-D", "-q", e->branch), NULL, msg, sizeof(msg)) != 0) {
 		log_warnx("clean: %s: %s", e->branch, msg);
 		return -1;
 	}
 	printf("removed %-20s %s\n", e->task, e->branch);
 	return 0;
+}
+
+/* Removes the merge phase's temporary worktree, if the run left one. */
+static void
+remove_merge_tree(struct git *g, const struct cstate *cs, const char *common)
+{
+	char *mt = xasprintf("%s/merge-tree", cs->dir);
+	char *admin = git_worktree_admin(common, mt, NULL);
+
+	if (admin != NULL)
+		(void)git_run(g, cs->top, NULL, GIT_ARGS("worktree", "remove",
+		    "--force", mt), NULL, NULL, 0);
+	free(admin);
+	free(mt);
+}
+
+static void
+cstate_release(struct cstate *cs)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		free(cs->e[i].task);
+		free(cs->e[i].branch);
+		free(cs->e[i].path);
+		free(cs->e[i].gitdir);
+		strv_free(cs->e[i].copied);
+	}
+	free(cs->e);
+	free(cs->id);
+	free(cs->dir);
+	free(cs->top);
+	free(cs->into);
 }
 
 int
@@ -195,8 +270,9 @@ cmd_clean(int argc, char **argv)
 	const char *root = ".drove/runs", *which = "last";
 	struct cstate cs;
 	struct git g;
-	char *dir, *jp, *ref, *mt, *wd;
-	size_t removed = 0, kept = 0, errors = 0;
+	char *dir, *jp = NULL, *ref, *wd, *common = NULL, *rec = NULL;
+	char real[PATH_MAX], msg[512];
+	size_t removed = 0, kept = 0, errors = 0, foreign = 0;
 	int c, force = 0, rc, have_into;
 
 	optind = 1;
@@ -218,15 +294,22 @@ cmd_clean(int argc, char **argv)
 	memset(&g, 0, sizeof(g));
 	dir = strchr(which, '/') ? xstrdup(which) :
 	    xasprintf("%s/%s", root, which);
-	jp = xasprintf("%s/journal.jsonl", dir);
-	rc = journal_replay(jp, clean_event, &cs, NULL);
+	if (realpath(dir, real) == NULL) {
+		log_warnx("clean: cannot read '%s': %s", dir, strerror(errno));
+		rc = 2;
+		goto out;
+	}
+	cs.dir = xstrdup(real);
+	cs.id = xstrdup(strrchr(real, '/') ? strrchr(real, '/') + 1 : real);
+	jp = xasprintf("%s/journal.jsonl", cs.dir);
+	rc = journal_replay(jp, journal_event, &cs, NULL);
 	if (rc < 0) {
 		log_warnx("clean: cannot read '%s': %s", jp, strerror(-rc));
 		rc = 2;
 		goto out;
 	}
 	rc = 0;
-	if (cs.n == 0 || cs.top == NULL) {
+	if (cs.top == NULL) {
 		printf("run '%s' has no worktrees\n", which);
 		goto out;
 	}
@@ -235,16 +318,48 @@ cmd_clean(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	common = git_str(&g, cs.top, NULL, GIT_ARGS("rev-parse",
+	    "--path-format=absolute", "--git-common-dir"), msg, sizeof(msg));
+	if (common == NULL) {
+		log_warnx("clean: '%s': %s", cs.top, msg);
+		rc = 2;
+		goto out;
+	}
+	rec = xasprintf("%s/drove/%s.refs", common, cs.id);
+	rc = journal_replay(rec, record_event, &cs, NULL);
+	if (rc == -ENOENT || (rc == 0 && cs.n == 0)) {
+		printf("run '%s' has no worktrees that drove recorded in "
+		    "'%s'\n", which, rec);
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0 || cs.into == NULL) {
+		log_warnx("clean: cannot read '%s': %s", rec, rc < 0 ?
+		    strerror(-rc) : "no target branch");
+		rc = 2;
+		goto out;
+	}
+	if (cs.ignored)
+		log_warnx("clean: ignored %zu entr%s of '%s' that name no "
+		    "branch or worktree of run '%s'", cs.ignored,
+		    cs.ignored == 1 ? "y" : "ies", rec, cs.id);
 	ref = xasprintf("refs/heads/%s", cs.into);
 	have_into = git_run(&g, cs.top, NULL, GIT_ARGS("rev-parse", "--verify",
 	    "-q", ref), NULL, NULL, 0) == 0;
 	free(ref);
 	for (size_t i = 0; i < cs.n; i++)
-		assess(&g, &cs, &cs.e[i], have_into);
+		assess(&g, &cs, common, &cs.e[i], have_into);
 	/* what holds unmerged work is listed before anything goes */
 	for (size_t i = 0; i < cs.n; i++) {
 		struct centry *e = &cs.e[i];
 
+		if (e->have_dir && e->gitdir == NULL) {
+			printf("kept %-20s '%s' is no longer a worktree drove "
+			    "made; look at it and remove it by hand\n",
+			    e->task, e->path);
+			foreign++;
+			continue;
+		}
 		if (e->ahead == 0 && e->dirty == 0)
 			continue;
 		list_unmerged(&cs, e, force);
@@ -255,6 +370,8 @@ cmd_clean(int argc, char **argv)
 
 		if (!e->have_branch && !e->have_dir)
 			continue;
+		if (e->have_dir && e->gitdir == NULL)
+			continue;
 		if ((e->ahead != 0 || e->dirty != 0) && !force)
 			continue;
 		if (remove_entry(&g, &cs, e) < 0)
@@ -262,30 +379,23 @@ cmd_clean(int argc, char **argv)
 		else
 			removed++;
 	}
-	mt = xasprintf("%s/merge-tree", dir);
-	wd = xasprintf("%s/worktrees", dir);
-	if (path_exists(mt))
-		(void)git_run(&g, cs.top, NULL, GIT_ARGS("worktree", "remove",
-		    "--force", mt), NULL, NULL, 0);
+	remove_merge_tree(&g, &cs, common);
 	(void)git_run(&g, cs.top, NULL, GIT_ARGS("worktree", "prune"), NULL,
 	    NULL, 0);
+	wd = xasprintf("%s/worktrees", cs.dir);
 	(void)rmdir(wd);
-	free(mt);
 	free(wd);
-	printf("removed %zu, kept %zu%s\n", removed, kept, kept ?
-	    " (--force removes those too)" : "");
+	/* nothing of the run is left: neither is its record */
+	if (kept == 0 && foreign == 0 && errors == 0)
+		(void)unlink(rec);
+	printf("removed %zu, kept %zu%s\n", removed, kept + foreign, kept ?
+	    " (--force removes the unmerged ones too)" : "");
 	rc = errors ? 1 : 0;
 out:
-	for (size_t i = 0; i < cs.n; i++) {
-		free(cs.e[i].task);
-		free(cs.e[i].branch);
-		free(cs.e[i].path);
-		strv_free(cs.e[i].copied);
-	}
-	free(cs.e);
-	free(cs.top);
-	free(cs.into);
+	cstate_release(&cs);
 	free(g.path);
+	free(common);
+	free(rec);
 	free(jp);
 	free(dir);
 	return rc;

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -235,4 +237,90 @@ git_list(struct git *g, const char *dir, const char *gitdir,
 			v[k++] = xstrdup(b.data + i);
 	buf_release(&b);
 	return v;
+}
+
+/* The real path of p (relative to base when it is relative) in a new
+ * allocation, or NULL. */
+static char *
+real_path(const char *base, const char *p)
+{
+	char buf[PATH_MAX], *full;
+	const char *r;
+
+	full = *p == '/' || base == NULL ? xstrdup(p) :
+	    xasprintf("%s/%s", base, p);
+	r = realpath(full, buf);
+	free(full);
+	return r ? xstrdup(buf) : NULL;
+}
+
+/* The text of the small regular file p after "prefix", trimmed, or NULL. */
+static char *
+read_pointer(const char *p, const char *prefix, char **whole)
+{
+	struct stat st;
+	char *data = NULL, *s;
+	size_t len, pl = strlen(prefix);
+
+	if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 8192 ||
+	    read_file(p, &data, &len) < 0)
+		return NULL;
+	if (strlen(data) != len || strncmp(data, prefix, pl) != 0) {
+		free(data);
+		return NULL;
+	}
+	s = xstrdup(data + pl);
+	strtrim(s);
+	if (whole != NULL)
+		*whole = data;
+	else
+		free(data);
+	return s;
+}
+
+char *
+git_worktree_admin(const char *common, const char *path, char **dotgit)
+{
+	char *dg = xasprintf("%s/.git", path), *text = NULL, *whole = NULL;
+	char *rpath = NULL, *root = NULL, *admin = NULL, *back = NULL;
+	char *rdg = NULL, *rback = NULL, *q, *ok = NULL;
+	size_t rl;
+
+	rpath = real_path(NULL, path);
+	if (rpath == NULL || strcmp(rpath, path) != 0)
+		goto out;
+	if ((text = read_pointer(dg, "gitdir: ", &whole)) == NULL)
+		goto out;
+	admin = real_path(path, text);
+	q = xasprintf("%s/worktrees", common);
+	root = real_path(NULL, q);
+	free(q);
+	if (admin == NULL || root == NULL ||
+	    strncmp(admin, root, rl = strlen(root)) != 0 ||
+	    admin[rl] != '/' || strchr(admin + rl + 1, '/') != NULL)
+		goto out;
+	q = xasprintf("%s/gitdir", admin);
+	back = read_pointer(q, "", NULL);
+	free(q);
+	rdg = real_path(NULL, dg);
+	rback = back ? real_path(admin, back) : NULL;
+	if (rdg == NULL || rback == NULL || strcmp(rdg, rback) != 0)
+		goto out;
+	ok = admin;
+	admin = NULL;
+	if (dotgit != NULL) {
+		*dotgit = whole;
+		whole = NULL;
+	}
+out:
+	free(dg);
+	free(text);
+	free(whole);
+	free(rpath);
+	free(root);
+	free(admin);
+	free(back);
+	free(rdg);
+	free(rback);
+	return ok;
 }

@@ -44,4 +44,16 @@ char *git_str(struct git *g, const char *dir, const char *gitdir,
 char **git_list(struct git *g, const char *dir, const char *gitdir,
     const char *const *args, char *err, size_t errlen);
 
+/*
+ * The admin dir of the linked worktree at path, when it is one of the
+ * repository whose common git dir is common: path is its own real path
+ * (no symbolic link on the way), path/.git is a regular file naming
+ * <common>/worktrees/<name>, and that dir's gitdir file names path/.git
+ * back.  Returns the admin dir's real path in a new allocation and, when
+ * dotgit is not NULL, the .git file's text in *dotgit (the caller frees
+ * both); NULL when path is not such a worktree.  Reads files only.
+ */
+char *git_worktree_admin(const char *common, const char *path,
+    char **dotgit);
+
 #endif /* DROVE_GIT_H */

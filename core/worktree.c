@@ -59,11 +59,42 @@ struct wt {
 	char *into;		/* target branch of the merge phase */
 	char *target_dir;	/* where into is checked out, or NULL */
 	char *id, *dir;
+	char *record;		/* <common>/drove/<run>.refs, for drove clean */
 	struct wtask *t;
 	json_t *overlaps, *violations;
 	char *refused;		/* why the merge phase did not run */
 	int phase_ran;
 };
+
+/*
+ * Appends ev as a line to the run's record under the common git dir,
+ * which drove clean trusts (the journal, in the run directory, is
+ * within the agents' reach; the record is not in any worktree).  Borrows
+ * ev.
+ */
+static void
+record(struct wt *w, json_t *ev)
+{
+	char *line, *d;
+	int fd, rc = 0;
+
+	if (w->record == NULL)
+		return;
+	d = xasprintf("%s/drove", w->common);
+	(void)mkdir_p(d, 0777);
+	free(d);
+	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fd = open(w->record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW, 0644);
+	if (fd < 0 || (rc = write_all(fd, line, strlen(line))) < 0 ||
+	    (rc = write_all(fd, "\n", 1)) < 0)
+		log_warnx("cannot write '%s': %s; drove clean will not "
+		    "remove this run's worktrees", w->record,
+		    strerror(rc < 0 ? -rc : errno));
+	if (fd >= 0)
+		close(fd);
+	free(line);
+}
 
 static const char *
 tname(const struct wt *w, size_t i)
@@ -175,81 +206,26 @@ tk_gitl(struct wt *w, size_t i, const char *const *args, char *err,
 	    errlen);
 }
 
-/* The real path of p in a new allocation, or NULL. */
-static char *
-real_path(const char *p)
-{
-	char buf[PATH_MAX];
-
-	return realpath(p, buf) ? xstrdup(buf) : NULL;
-}
-
 /*
  * Takes task i's worktree as drove's, after git made it (or an interrupted
- * run left it): its .git must be a regular file naming an admin dir
- * <common>/worktrees/<name> whose gitdir file names the worktree back, and
- * its HEAD must be the task's branch.  Records both for tk_check.
+ * run left it): it must be a linked worktree of this repository
+ * (git_worktree_admin) on the task's branch.  Records its admin dir and
+ * its .git file for tk_check.
  */
 static int
 tk_adopt(struct wt *w, size_t i, char *err, size_t errlen)
 {
 	struct wtask *t = &w->t[i];
-	char *p = xasprintf("%s/.git", t->path), *data = NULL, *back = NULL;
-	char *admin = NULL, *root = NULL, *rp = NULL, *rb = NULL, *q;
-	struct stat st;
-	size_t len, rl;
-	int ok = 0;
 
 	free(t->gitdir);
 	free(t->dotgit);
-	t->gitdir = t->dotgit = NULL;
-	if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-	    read_file(p, &data, &len) == 0 && strlen(data) == len &&
-	    strncmp(data, "gitdir: ", 8) == 0) {
-		char *d = xstrdup(data + 8), *full;
-
-		strtrim(d);
-		full = *d == '/' ? xstrdup(d) : xasprintf("%s/%s", t->path, d);
-		admin = real_path(full);
-		free(full);
-		free(d);
-		q = xasprintf("%s/worktrees", w->common);
-		root = real_path(q);
-		free(q);
-		rp = real_path(p);
-	}
-	if (admin != NULL && root != NULL && rp != NULL &&
-	    strncmp(admin, root, rl = strlen(root)) == 0 &&
-	    admin[rl] == '/' && strchr(admin + rl + 1, '/') == NULL) {
-		q = xasprintf("%s/gitdir", admin);
-		if (read_file(q, &back, &len) == 0) {
-			char *full = strtrim(back);
-
-			full = *full == '/' ? xstrdup(full) :
-			    xasprintf("%s/%s", admin, full);
-			rb = real_path(full);
-			free(full);
-		}
-		free(q);
-		ok = rb != NULL && strcmp(rb, rp) == 0;
-	}
-	if (ok) {
-		t->gitdir = admin;
-		t->dotgit = data;
-		admin = data = NULL;
-	} else {
+	t->dotgit = NULL;
+	t->gitdir = git_worktree_admin(w->common, t->path, &t->dotgit);
+	if (t->gitdir == NULL) {
 		errf(err, errlen, "'%s' is not the git worktree drove made for "
 		    "task '%s'; move it away", t->path, tname(w, i));
-	}
-	free(p);
-	free(data);
-	free(back);
-	free(admin);
-	free(root);
-	free(rp);
-	free(rb);
-	if (!ok)
 		return DROVE_EIO;
+	}
 	return tk_check(w, i, err, errlen);
 }
 
@@ -564,7 +540,13 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 	w->prefix = wt_gits(w, ".", GIT_ARGS("rev-parse", "--show-prefix"),
 	    NULL, 0);
 	w->common = wt_gits(w, ".", GIT_ARGS("rev-parse",
-	    "--path-format=absolute", "--git-common-dir"), NULL, 0);
+	    "--path-format=absolute", "--git-common-dir"), msg, sizeof(msg));
+	if (w->common == NULL || *w->common != '/') {
+		errf(err, errlen, "%s: cannot find the git directory of '%s' "
+		    "(%s); isolation = worktree needs git 2.31 or later",
+		    where, w->top, w->common ? w->common : msg);
+		goto fail;
+	}
 	w->base = wt_gits(w, ".", GIT_ARGS("rev-parse", "--verify", "-q",
 	    "HEAD^{commit}"), NULL, 0);
 	if (w->base == NULL) {
@@ -776,11 +758,13 @@ wt_start(struct wt *w, const char *id, const char *dir, struct journal *j,
 		free(jp);
 	}
 	exclude_runs(w);
+	w->record = xasprintf("%s/drove/%s.refs", w->common, id);
 	ev = json_object();
 	json_object_set_new(ev, "ev", json_string("repo"));
 	json_object_set_new(ev, "top", json_string(w->top));
 	json_object_set_new(ev, "base", json_string(w->base));
 	json_object_set_new(ev, "into", json_string(w->into));
+	record(w, ev);
 	jlog(w, ev);
 	return 0;
 }
@@ -943,6 +927,7 @@ jlog_worktree(struct wt *w, size_t i)
 	json_object_set_new(ev, "start", t->start ? json_string(t->start) :
 	    json_null());
 	json_object_set_new(ev, "copied", copied);
+	record(w, ev);
 	jlog(w, ev);
 }
 
@@ -1465,6 +1450,7 @@ wt_free(struct wt *w)
 	free(w->target_dir);
 	free(w->id);
 	free(w->dir);
+	free(w->record);
 	free(w->refused);
 	json_decref(w->overlaps);
 	json_decref(w->violations);
