@@ -159,7 +159,8 @@ call_can_start(struct call *c, uint64_t *wait_ms)
 {
 	uint64_t ms;
 
-	if (quota_be_full(&c->be->lim, c->be->inflight))
+	if (quota_be_full(&c->be->lim, c->be->inflight) ||
+	    !fdwait_allows(&c->env->fdw, c->env->running))
 		return 0;
 	ms = quota_be_wait_ms(&c->be->lim, now_mono());
 	if (ms > 0) {
@@ -324,6 +325,15 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	c->usage.cache_write += res->usage.cache_write;
 	c->cost += quota_cost(&c->be->lim, &res->usage);
 	c->http_status = res->http_status;
+	if (res->status == DROVE_ENOFD && fdwait_hold(&e->fdw, e->running,
+	    e->quiet)) {
+		/* out of descriptors: back in the queue until a call ends */
+		c->attempts--;
+		c->state = CALL_QUEUED;
+		c->ops->requeue(c);
+		return;
+	}
+	fdwait_ended(&e->fdw);
 	if (res->status == 0) {
 		c->status = 0;
 		free(c->text);

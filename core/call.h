@@ -19,6 +19,7 @@
 
 #include "backend.h"
 #include "drove/plugin.h"
+#include "fdwait.h"
 #include "host.h"
 #include "journal.h"
 #include "loop.h"
@@ -43,6 +44,7 @@ struct call_env {
 	 * again (set by the owner). */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	struct fdwait fdw;	/* starts held back for want of fds */
 };
 
 enum call_state {

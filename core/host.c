@@ -128,7 +128,9 @@ h_spawn(const struct drove_spawn *req, void **handle)
 		return DROVE_EINVAL;
 	rc = spawn_start(host_loop(), req, &sp, err, sizeof(err));
 	if (rc < 0) {
-		log_warnx("%s", err);
+		/* out of descriptors: the call waits its turn, no news */
+		if (rc != DROVE_ENOFD)
+			log_warnx("%s", err);
 		return rc;
 	}
 	*handle = sp;

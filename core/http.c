@@ -654,7 +654,8 @@ try_connect(struct http_req *q)
 	} else {
 		errf(text, sizeof(text), "cannot connect to %s port %s: %s",
 		    host, port, strerror(e));
-		req_finish(q, e == ETIMEDOUT ? DROVE_ETIMEDOUT : DROVE_EIO,
+		req_finish(q, e == ETIMEDOUT ? DROVE_ETIMEDOUT :
+		    e == EMFILE || e == ENFILE ? DROVE_ENOFD : DROVE_EIO,
 		    text);
 	}
 }

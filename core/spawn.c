@@ -67,6 +67,12 @@ static struct spawn *live;
 static size_t nlive;
 static const struct spawn_watch *watch;
 
+static int
+out_of_fds(int e)
+{
+	return e == EMFILE || e == ENFILE;
+}
+
 static uint64_t
 secs_to_ms(double s)
 {
@@ -154,8 +160,9 @@ finish(struct spawn *s)
 	list_remove(s);
 	if (watch != NULL && watch->ended != NULL)
 		watch->ended(watch->arg, (long)s->pid);
-	if (s->err == DROVE_ESPAWN || s->err == DROVE_EIO) {
-		if (s->err == DROVE_ESPAWN)
+	if (s->err == DROVE_ESPAWN || s->err == DROVE_EIO ||
+	    s->err == DROVE_ENOFD) {
+		if (s->err != DROVE_EIO)
 			s->status = -1;
 		out = s->reason;
 		len = strlen(s->reason);
@@ -339,7 +346,10 @@ on_errpipe(struct loop *l, struct loop_io *w, unsigned ev)
 	if (s->ce_len == sizeof(s->ce)) {
 		const char *why = strerror(s->ce.errnum);
 
-		s->err = DROVE_ESPAWN;
+		/* the child ran out of descriptors opening its stderr: a
+		 * start to try again, not a broken command */
+		s->err = s->ce.stage != STAGE_EXEC &&
+		    out_of_fds(s->ce.errnum) ? DROVE_ENOFD : DROVE_ESPAWN;
 		switch (s->ce.stage) {
 		case STAGE_STDERR:
 			snprintf(s->reason, sizeof(s->reason),
@@ -550,7 +560,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	const char *path;
 	size_t i;
 	pid_t pid;
-	int rc, e;
+	int rc, e, fail = DROVE_ESPAWN;
 
 	if (req == NULL || !DROVE_HAS(req, arg) || req->argv == NULL ||
 	    req->argv[0] == NULL || req->on_exit == NULL) {
@@ -570,7 +580,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	    pipe2(ep, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0 ||
 	    set_nonblock(out[0]) < 0 || set_nonblock(ep[0]) < 0) {
 		e = errno;
-		rc = DROVE_ESPAWN;
+		rc = out_of_fds(e) ? DROVE_ENOFD : DROVE_ESPAWN;
 		errf(err, errlen, "cannot make pipes for '%s': %s",
 		    req->argv[0], strerror(e));
 		goto fail_pipes;
@@ -617,6 +627,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	if ((rc = loop_child_start(l, &s->child, pid, on_child, s)) < 0) {
 		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
 		    strerror(-rc));
+		fail = out_of_fds(-rc) ? DROVE_ENOFD : DROVE_ESPAWN;
 		goto fail_child;
 	}
 	if ((rc = loop_io_start(l, &s->out_io, s->out_fd, LOOP_READ,
@@ -656,7 +667,7 @@ fail_child:
 	stop_stdout(s);
 	stop_errpipe(s);
 	spawn_free(s);
-	return DROVE_ESPAWN;
+	return fail;
 
 fail_pipes:
 	for (i = 0; i < 2; i++) {

@@ -39,9 +39,11 @@ extern size_t spawn_max_output;
  * and later calls req->on_exit exactly once from the loop, never from
  * within spawn_start; then the spawn frees itself.  on_exit's err is 0,
  * DROVE_ETIMEDOUT, DROVE_ECANCELED, DROVE_ESPAWN (status -1, out holds
- * "cannot run 'foo': No such file or directory" or the like) or DROVE_EIO
- * (output over spawn_max_output; out holds the reason).  Otherwise returns
- * < 0 (DROVE_EINVAL, DROVE_ESPAWN) with a reason in err and never calls
+ * "cannot run 'foo': No such file or directory" or the like), DROVE_ENOFD
+ * (the same, when the child ran out of file descriptors before exec) or
+ * DROVE_EIO (output over spawn_max_output; out holds the reason).
+ * Otherwise returns < 0 (DROVE_EINVAL, DROVE_ESPAWN, or DROVE_ENOFD when
+ * drove is out of file descriptors) with a reason in err and never calls
  * on_exit.
  */
 int spawn_start(struct loop *l, const struct drove_spawn *req,

@@ -595,6 +595,12 @@ exec_start(void *state, struct drove_call *call)
 	req.on_exit = exec_exit;
 	req.arg = ec;
 	rc = h->spawn(&req, &ec->handle);
+	if (rc == DROVE_ENOFD) {
+		/* the core queues the call until a descriptor frees */
+		snprintf(msg, sizeof(msg), "cannot start command '%s': out of "
+		    "file descriptors (ulimit -n)", b->argv[0]);
+		return fail_now(ec, DROVE_ENOFD, msg);
+	}
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "cannot start command '%s' "
 		    "(error %d)", b->argv[0], rc);

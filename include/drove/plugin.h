@@ -55,6 +55,8 @@ enum drove_err {
 	DROVE_ESPAWN = -16,	/* a child process could not be started */
 	DROVE_ECONNRESET = -17,	/* connection closed unexpectedly */
 	DROVE_EAPI = -18,	/* the API reported an error in its body */
+	DROVE_ENOFD = -19,	/* out of file descriptors (EMFILE, ENFILE):
+				 * the core queues the call again */
 };
 
 enum drove_plugin_kind {
