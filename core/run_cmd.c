@@ -1,0 +1,115 @@
+/* drove run: options, then the graph to the scheduler (sched.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "sched.h"
+#include "setup.h"
+#include "util.h"
+
+static void
+run_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: drove run FILE.ini [-j N] [-c CONFIG] [-k] "
+	    "[--resume RUN|last]\n"
+	    "                 [--dry-run] [--json] [-q] [-v] "
+	    "[--run-dir DIR]\n"
+	    "  Runs every task whose inputs are ready, all at once, up to "
+	    "the caps.\n"
+	    "  -j, --jobs N       agents in flight at most (default: [drove] "
+	    "jobs, else 8)\n"
+	    "  -c, --config FILE  configuration file (default: "
+	    "$DROVE_CONFIG, ./drove.ini,\n"
+	    "                     $XDG_CONFIG_HOME/drove/drove.ini, "
+	    "/etc/drove/drove.ini)\n"
+	    "  -k, --keep-going   after a failure, keep running what does "
+	    "not depend on it\n"
+	    "  --resume RUN       finish an earlier run ('last', a run id "
+	    "or directory)\n"
+	    "  --dry-run          print the waves and run nothing\n"
+	    "  --json             JSON lines on stdout: one per finished "
+	    "task, then the summary\n"
+	    "  -q, --quiet        no progress on stderr\n"
+	    "  -v, --verbose      more progress on stderr\n"
+	    "  --run-dir DIR      keep runs in DIR (default .drove/runs)\n"
+	    "exit status: 0 all tasks succeeded, 1 a task failed or the "
+	    "results could not\n"
+	    "be written to stdout, 2 usage or config error, 130 interrupted, "
+	    "129 hung up\n"
+	    "(the terminal closed).\n");
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "keep-going", no_argument, NULL, 'k' },
+		{ "resume", required_argument, NULL, 'R' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "run-dir", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o;
+	const char *config = NULL;
+	struct setup s;
+	int c, dry = 0, rc;
+	char *end;
+
+	memset(&o, 0, sizeof(o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "j:c:kqvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			errno = 0;
+			o.jobs = strtol(optarg, &end, 10);
+			if (errno || *end || o.jobs < 1 || o.jobs > 100000) {
+				log_warnx("run: bad value '%s' for -j (expected "
+				    "a number from 1 to 100000)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'c': config = optarg; break;
+		case 'k': o.keep_going = 1; break;
+		case 'R': o.resume = optarg; break;
+		case 'n': dry = 1; break;
+		case 'J': o.json = 1; break;
+		case 'q': o.quiet = 1; log_verbosity = 0; break;
+		case 'v': log_verbosity = 2; break;
+		case 'D': o.run_root = optarg; break;
+		case 'h': run_usage(stdout); return 0;
+		default: run_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		run_usage(stderr);
+		return EXIT_USAGE;
+	}
+	o.task_file = argv[optind];
+	rc = setup_load(&s, o.task_file, config);
+	if (rc)
+		return rc;
+	if (o.run_root == NULL) {
+		const struct conf_section *d = conf_find(&s.conf, "drove", "");
+
+		o.run_root = d ? conf_get(d, "run_dir") : NULL;
+	}
+	if (dry) {
+		graph_print_text(stdout, &s.graph, o.task_file, 1);
+		printf("dry run: nothing was run\n");
+		setup_release(&s);
+		return 0;
+	}
+	rc = sched_run(&s.conf, &s.graph, &s.reg, &o);
+	setup_release(&s);
+	return rc;
+}
