@@ -39,7 +39,8 @@ PY_AIOHTTP = os.environ.get("BENCH_PYTHON", "/usr/bin/python3")
 TIME = "/usr/bin/time"
 LIMIT_S = 240
 FAILED = []
-CURRENT = {"pgid": None}
+CURRENT = {"pgid": None, "client": None}
+TLS_SEEN = {}
 
 
 def die_with_client(signum, frame):
@@ -100,7 +101,13 @@ def handshakes(since, requests):
         if len(lines) >= requests:
             break
         time.sleep(0.05)
-    new = [ln for ln in lines if len(ln) == 2 and ln[1] == "1"]
+    new = [ln for ln in lines if len(ln) >= 2 and ln[1] == "1"]
+    kinds = {}
+    for ln in new:
+        k = " ".join(ln[2:])
+        kinds[k] = kinds.get(k, 0) + 1
+    TLS_SEEN.update(kinds and {CURRENT["client"]: max(kinds,
+                                                      key=kinds.get)})
     return (sum(1 for ln in new if ln[0] != "r"),
             sum(1 for ln in new if ln[0] == "r"))
 
@@ -296,6 +303,7 @@ def run_http_case(n, clients):
             eps = endpoint_pids(roots)
             e0 = sum(proc_cpu(p) for p in eps)
             off = log_size()
+            CURRENT["client"] = c
             rc, wall, cpu, rss, o, e = measure(argv, env_for(c), cwd)
             e1 = sum(proc_cpu(p) for p in eps)
             st = http_get(ARGS.upstream + "/stats")
@@ -637,6 +645,13 @@ def main():
             sys.stdout.flush()
         if len(tables) > 1:
             per_call(tables, clients)
+        if TLS_SEEN:
+            print("\n### what the TLS handshakes chose (nginx's log: "
+                  "protocol, cipher, group)\n")
+            print("| client | TLS |")
+            print("|---|---|")
+            for c in clients:
+                print("| %s | %s |" % (c, TLS_SEEN.get(c, "-")))
     if "first" in cases:
         first_byte([c for c in clients if c != "drove (openai)"])
     if "exec" in cases:
