@@ -11,17 +11,6 @@ SH='[backend sh]
 type = exec
 command = sh -c "echo candidate $DROVE_REPLICA"
 '
-# journal PYEXPR WHAT: PYEXPR over ev (the run's journal events)
-journal() {
-	python3 - "$1" <<'PY' && echo "ok: $2" || fail "$2: $1"
-import json, sys
-ev = [json.loads(l) for l in open(".drove/runs/last/journal.jsonl")]
-ok = eval(sys.argv[1])
-if not ok:
-    print("\n".join(json.dumps(e) for e in ev), file=sys.stderr)
-sys.exit(0 if ok else 1)
-PY
-}
 
 # the judge's first request gets a 500: it is asked again and picks
 {
@@ -33,12 +22,14 @@ PY
 drove run judge.ini
 expect_eq "$rc" 0 "a judge call that got a 500 was retried"
 expect_eq "$(cat .drove/runs/last/tasks/j.out)" "candidate 0" "the retried judge picked"
-check 'len(log) == 2 and log[0]["status"] == 500 and log[1]["status"] == 200' "two requests: the 500, then the answer"
-check 't["j"]["attempts"] == 2 and t["j"]["tokens_in"] == 20' "replicas' attempts unchanged; the judge's tokens counted"
 expect_has "$err" "retrying in" "the retry is reported"
-journal '[e["attempt"] for e in ev if e.get("ev") == "start" and "call" in e] == [1, 2]' "the judge's two attempts are in the journal"
-journal 'any(e.get("ev") == "attempt" and e.get("call") == 0 and e["retry"] and "500" in e["error"] for e in ev)' "the failed attempt is in the journal"
-journal 'all(e.get("backend") == "claude" for e in ev if e.get("ev") == "start" and "call" in e)' "merge calls name their backend"
+# ev: the run's journal events
+check_many \
+    'len(log) == 2 and log[0]["status"] == 500 and log[1]["status"] == 200' "two requests: the 500, then the answer" \
+    't["j"]["attempts"] == 2 and t["j"]["tokens_in"] == 20' "replicas' attempts unchanged; the judge's tokens counted" \
+    '[e["attempt"] for e in ev if e.get("ev") == "start" and "call" in e] == [1, 2]' "the judge's two attempts are in the journal" \
+    'any(e.get("ev") == "attempt" and e.get("call") == 0 and e["retry"] and "500" in e["error"] for e in ev)' "the failed attempt is in the journal" \
+    'all(e.get("backend") == "claude" for e in ev if e.get("ev") == "start" and "call" in e)' "merge calls name their backend"
 
 # a summary's first request gets a 529: it is asked again
 : >"$T/mock.log"
@@ -52,8 +43,9 @@ journal 'all(e.get("backend") == "claude" for e in ev if e.get("ev") == "start" 
 drove run sum.ini
 expect_eq "$rc" 0 "a summary call that got a 529 was retried"
 expect_eq "$(cat .drove/runs/last/tasks/s.out)" "sum" "the summary is the retried answer"
-check 'len(log) == 2 and log[0]["status"] == 529' "two requests: the 529, then the answer"
-journal 'len([e for e in ev if e.get("ev") == "start" and e.get("task") == "s"]) == 2' "the summary's attempts are in the journal"
+check_many \
+    'len(log) == 2 and log[0]["status"] == 529' "two requests: the 529, then the answer" \
+    'len([e for e in ev if e.get("ev") == "start" and e.get("task") == "s"]) == 2' "the summary's attempts are in the journal"
 
 # a judge that never answers ends at the backend's timeout, not never
 : >"$T/mock.log"
@@ -71,7 +63,7 @@ took=$(($(date +%s) - start))
 expect_eq "$rc" 1 "a judge that hangs fails the task"
 expect_has "$err" "within 1s" "the judge's timeout is named"
 [ "$took" -lt 30 ] && echo "ok: the run ended in ${took}s" || fail "the run took ${took}s"
-journal 'any(e.get("ev") == "attempt" and e.get("call") == 0 and not e["retry"] for e in ev)' "the timed-out judge call is in the journal"
+check 'any(e.get("ev") == "attempt" and e.get("call") == 0 and not e["retry"] for e in ev)' "the timed-out judge call is in the journal"
 
 # the same for a task's own call: the backend's timeout applies
 : >"$T/mock.log"

@@ -15,10 +15,9 @@ prompt = x
 INI
 "$DROVE" run s.ini >o 2>e &
 pid=$!
-for _ in $(seq 100); do
-	[ "$(wc -l 2>/dev/null <pids)" = 3 ] && [ -s .drove/runs/last/tasks/fast.out ] && break
-	sleep 0.1
-done
+# fast recorded done (its output alone may land before drove has seen it
+# end), both slow agents started
+wait_for '[ "$(wc -l 2>/dev/null <pids)" = 3 ] && journal_has fast ok' 10
 expect_eq "$(wc -l <pids | tr -d ' ')" 3 "three agents started"
 kill -HUP $pid
 wait $pid

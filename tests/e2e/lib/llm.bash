@@ -49,9 +49,10 @@ print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/$1.stats" "$2"
 }
 
 # check_many [-m NAME] PYEXPR WHAT [PYEXPR WHAT...]: each PYEXPR over s
-# (summary.json), t (its tasks), log (mock NAME's request log, a list) and
-# st (its stats), NAME by default "mock", all judged by one python3; one
-# ok or FAIL line for each WHAT, in order.  A PYEXPR that raises is false.
+# (summary.json), t (its tasks), ev (the run's journal events), log (mock
+# NAME's request log, a list) and st (its stats), NAME by default "mock",
+# all judged by one python3; one ok or FAIL line for each WHAT, in order.
+# A PYEXPR that raises is false.
 check_many() {
 	local name=mock i r=() a
 	if [ "$1" = -m ]; then
@@ -66,6 +67,10 @@ try:
 except FileNotFoundError:
     s = {}
 t = s.get("tasks", {})
+try:
+    ev = [json.loads(l) for l in open(".drove/runs/last/journal.jsonl")]
+except (FileNotFoundError, ValueError):
+    ev = []
 try:
     log = [json.loads(l) for l in open(T + "/" + name + ".log")]
 except FileNotFoundError:
@@ -85,6 +90,7 @@ for _i in range(0, len(_a) - 1, 2):
 if _bad:
     print(json.dumps(s, indent=1)[:4000], file=sys.stderr)
     print(json.dumps(st), file=sys.stderr)
+    print("\n".join(json.dumps(e) for e in ev)[:4000], file=sys.stderr)
 PY
 )
 	a=("$@")
