@@ -1,5 +1,5 @@
 /*
- * Tests of the HTTP client (core/http.c) against a loopback server on
+ * Tests of the HTTP client (core/http_*.c) against a loopback server on
  * 127.0.0.1 run by a second thread: cancelling a request from inside each
  * of its callbacks and from outside, and the connect timeout.  on_done
  * must run exactly once, with DROVE_ECANCELED after a cancel, and no other
