@@ -93,4 +93,4 @@ printf '[backend x]\ntype = exec\ncommand = true\ntimeout = soon\n[task t]\nback
 drove run bad.ini
 expect_eq "$rc" 2 "a bad backend timeout is a load error"
 expect_has "$err" "timeout" "the key is named"
-echo "all merge call checks passed"
+finish
