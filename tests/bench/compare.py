@@ -129,10 +129,9 @@ def measure(argv, env=None, cwd=None, stdin=None, nofile=None):
     inp = open(stdin, "rb") if stdin else subprocess.DEVNULL
 
     def pre():
+        # soft and hard: drove raises its soft limit to the hard one
         if nofile:
-            resource.setrlimit(resource.RLIMIT_NOFILE,
-                               (nofile, resource.getrlimit(
-                                   resource.RLIMIT_NOFILE)[1]))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     t0 = time.monotonic()
     p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=inp, stdout=out,
                          stderr=err, start_new_session=True,
@@ -532,8 +531,8 @@ def many_exec(n, jobs, nofile):
     except (OSError, ValueError, AttributeError):
         pass
     clear_runs()
-    print("\n### %d exec tasks of `true`, -j %d, open-file limit %d "
-          "(one run)\n" % (n, jobs, nofile))
+    print("\n### %d exec tasks of `true`, -j %d, open-file limit %d, "
+          "soft and hard (one run)\n" % (n, jobs, nofile))
     print("| exit | tasks ok | wall s | CPU s | peak RSS MiB |")
     print("|---:|---:|---:|---:|---:|")
     print("| %s | %d | %.2f | %.2f | %.1f |" % (rc, ok, wall, cpu,
