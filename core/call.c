@@ -187,8 +187,9 @@ call_set_error(struct call *c, const char *e)
 	c->error = e ? xstrdup(e) : NULL;
 }
 
-/* The backstop: the backend enforces the timeout itself; this is for one
- * that does not. */
+/* The call outlived its timeout_s (by CALL_TIMEOUT_GRACE_MS): cancel it.
+ * A backend that enforces the timeout itself ends the call first, with its
+ * own reason, and may mark that failure retryable. */
 static void
 call_timed_out(struct loop *l, struct loop_timer *tm)
 {
@@ -262,8 +263,8 @@ call_start(struct call *c)
 		    c->attempts);
 	if (c->timeout_s > 0)
 		loop_timer_start(c->env->loop, &c->timer,
-		    (uint64_t)(c->timeout_s * 1000) + 5000, call_timed_out,
-		    c);
+		    (uint64_t)(c->timeout_s * 1000 + 0.5) +
+		    CALL_TIMEOUT_GRACE_MS, call_timed_out, c);
 	rc = c->be->p->backend->start(c->be->state, &c->dc);
 	if (rc < 0 && c->state == CALL_RUNNING) {
 		/* never cancel what did not start */

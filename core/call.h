@@ -29,6 +29,11 @@
  * without using an attempt. */
 #define CALL_MAX_RATE_LIMITS 100
 
+/* How long after its timeout_s the core cancels a call that is still
+ * running: enough for a backend's own timer at the same moment to end it
+ * first, and no more. */
+#define CALL_TIMEOUT_GRACE_MS 100
+
 /* What the calls of one owner share: the loop, the run's budget and
  * journal, and counters the owner reads. */
 struct call_env {
