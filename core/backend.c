@@ -71,22 +71,21 @@ static int
 backend_setup(struct backend *b, const struct registry *reg, long jobs_cap,
     char *err, size_t errlen)
 {
-	int exec, rc;
+	int rc;
 
 	rc = backend_check_section(b->sec, reg, &b->p, err, errlen);
 	if (rc < 0)
 		return rc;
-	exec = strcmp(b->p->name, "exec") == 0;
-	/* API calls fail transiently often enough to retry by default; a
-	 * command's failure is usually its own */
-	rc = quota_be_init(&b->lim, b->sec, exec ? 0 : 2, jobs_cap,
-	    now_mono(), err, errlen);
+	/* the plugin's defaults: an API call fails transiently often
+	 * enough to retry and must not hold a slot for good; a command's
+	 * failure is usually its own and it may rightly run for hours */
+	rc = quota_be_init(&b->lim, b->sec, registry_default_retries(b->p),
+	    jobs_cap, now_mono(), err, errlen);
 	if (rc < 0)
 		return rc;
-	/* an API call that never ends holds a slot for good; a command may
-	 * rightly run for hours */
-	return conf_get_double(b->sec, "timeout", exec ? 0 :
-	    BACKEND_API_TIMEOUT_S, 0, 1e9, &b->timeout_s, err, errlen);
+	return conf_get_double(b->sec, "timeout",
+	    registry_default_timeout(b->p), 0, 1e9, &b->timeout_s, err,
+	    errlen);
 }
 
 int

@@ -13,10 +13,6 @@
 #include "quota.h"
 #include "registry.h"
 
-/* Seconds a call of an API backend may take when neither the task nor the
- * backend sets `timeout`; a command (exec) has none by default. */
-#define BACKEND_API_TIMEOUT_S 1800
-
 /* A configured [backend NAME]: its plugin, state and limits. */
 struct backend {
 	char *name;

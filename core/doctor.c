@@ -25,24 +25,15 @@ struct check {
 	char errtext[512];
 };
 
-/* The key variable and base URL an API backend type uses by default. */
+/* The key variable and base URL an API backend uses by default, from its
+ * descriptor; 0 when it names neither (not an API backend). */
 static int
-api_defaults(const char *type, const char **key_env, const char **url,
-    int *key_required)
+api_defaults(const struct drove_plugin *p, const char **key_env,
+    const char **url, int *key_required)
 {
-	if (strcmp(type, "anthropic") == 0) {
-		*key_env = "ANTHROPIC_API_KEY";
-		*url = "https://api.anthropic.com";
-		*key_required = 1;
-		return 1;
-	}
-	if (strcmp(type, "openai") == 0) {
-		*key_env = "OPENAI_API_KEY";
-		*url = "https://api.openai.com/v1";
-		*key_required = 0;
-		return 1;
-	}
-	return 0;
+	*key_env = registry_default_key_env(p, key_required);
+	*url = registry_default_base_url(p);
+	return *key_env != NULL && *url != NULL;
 }
 
 static void
@@ -228,7 +219,7 @@ check_backend(struct check *ck, const struct conf_section *s,
 		rc = check_exec(s, msg, sizeof(msg));
 		goto out;
 	}
-	if (!api_defaults(type, &key_env, &url, &key_required)) {
+	if (!api_defaults(p, &key_env, &url, &key_required)) {
 		if (probe)
 			rc = check_probe(ck, s, p, msg, sizeof(msg));
 		if (rc == 0)

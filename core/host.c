@@ -222,7 +222,12 @@ h_http_request(const struct drove_http_req *req, void **handle)
 		return DROVE_EINVAL;
 	rc = http_request(cl, req, &q, err, sizeof(err));
 	if (rc < 0) {
-		/* the reason may quote a header, and headers carry keys */
+		/* the plugin gets the line drove fetch prints (ABI 1.3);
+		 * it is not logged here: it may quote a header, and headers
+		 * carry keys */
+		if (req != NULL && DROVE_HAS(req, errlen) &&
+		    req->errbuf != NULL && req->errlen > 0)
+			snprintf(req->errbuf, req->errlen, "%s", err);
 		log_debug("http request not started (error %d)", rc);
 		return rc;
 	}
@@ -248,8 +253,20 @@ static void
 h_call_done(struct drove_call *c, const struct drove_result *r)
 {
 	struct host_call *hc = c->core;
+	struct drove_result res;
 
-	hc->done(hc, r);
+	/* read the plugin's result only as far as its size says it wrote:
+	 * an older plugin's is shorter, and the rest is the defaults */
+	memset(&res, 0, sizeof(res));
+	res.retry_after_ms = -1;
+	if (r != NULL && DROVE_HAS(r, status)) {
+		memcpy(&res, r, r->size < sizeof(res) ? r->size : sizeof(res));
+	} else {
+		res.status = DROVE_EPROTO;
+		res.error = "the backend reported a malformed result";
+	}
+	res.size = sizeof(res);
+	hc->done(hc, &res);
 }
 
 static int

@@ -150,8 +150,8 @@ check_plugin(const struct registry *r, const struct drove_plugin *p,
 		return DROVE_EINVAL;
 	}
 	if (where == NULL || !may_override(r, p->name)) {
-		errf(err, errlen, "%s: %s plugin '%s' clashes with the built-in "
-		    "one; to replace the built-in, add [plugin %s] with "
+		errf(err, errlen, "%s: %s plugin '%s' clashes with the "
+		    "built-in one; to replace the built-in, add [plugin %s] with "
 		    "override = true to the configuration", w,
 		    registry_kind_name((int)p->kind), p->name, p->name);
 		return DROVE_EINVAL;
@@ -568,4 +568,41 @@ registry_merge_keys(const struct registry *r)
 		}
 	}
 	return v;
+}
+
+long
+registry_default_retries(const struct drove_plugin *p)
+{
+	if (!DROVE_HAS(p, default_retries))
+		return 2;
+	return p->default_retries < 0 ? 0 : p->default_retries;
+}
+
+double
+registry_default_timeout(const struct drove_plugin *p)
+{
+	if (!DROVE_HAS(p, default_timeout_s))
+		return REGISTRY_OLD_TIMEOUT_S;
+	return p->default_timeout_s < 0 ? 0 : p->default_timeout_s;
+}
+
+const char *
+registry_default_key_env(const struct drove_plugin *p, int *key_required)
+{
+	*key_required = DROVE_HAS(p, key_required) && p->key_required;
+	return DROVE_HAS(p, default_key_env) ? p->default_key_env : NULL;
+}
+
+const char *
+registry_default_base_url(const struct drove_plugin *p)
+{
+	return DROVE_HAS(p, default_base_url) ? p->default_base_url : NULL;
+}
+
+int
+registry_merge_owns_output(const struct drove_plugin *p)
+{
+	return p != NULL && p->merge != NULL &&
+	    DROVE_HAS(p->merge, flags) &&
+	    (p->merge->flags & DROVE_MERGE_OWN_OUTPUT) != 0;
 }

@@ -98,6 +98,21 @@ const struct drove_plugin *registry_find(const struct registry *r, int kind,
 const char **registry_names(const struct registry *r, int kind);
 const char **registry_merge_keys(const struct registry *r);
 
+/*
+ * A backend's defaults from its descriptor (ABI 1.3): retries, the call
+ * timeout (0: none), the API key variable and base URL (NULL: not an API
+ * backend) and whether the key is required.  A descriptor from before
+ * ABI 1.3 gets 2 retries, REGISTRY_OLD_TIMEOUT_S and no API defaults.
+ */
+#define REGISTRY_OLD_TIMEOUT_S 1800
+long registry_default_retries(const struct drove_plugin *p);
+double registry_default_timeout(const struct drove_plugin *p);
+const char *registry_default_key_env(const struct drove_plugin *p,
+    int *key_required);
+const char *registry_default_base_url(const struct drove_plugin *p);
+/* True when merge plugin p writes the task's `output` itself. */
+int registry_merge_owns_output(const struct drove_plugin *p);
+
 /* "backend", "merge" or "plugin" (kind unknown). */
 const char *registry_kind_name(int kind);
 

@@ -286,10 +286,26 @@ merge_done(struct host_merge *hm, int outcome, const char *text, size_t len,
 	struct trun *t = (struct trun *)hm;
 	struct run *r = t->run;
 	size_t i = t->idx;
+	const struct task *gt = &r->g->tasks[i];
+	char werr[512];
 
 	if (t->st != TS_MERGE)
 		return;
 	r->merging--;
+	/* the merged result goes to `output`: the core's job, not each
+	 * merge's (but for one that writes a file per source) */
+	if (outcome == DROVE_MERGE_CLEAN && gt->output != NULL &&
+	    !registry_merge_owns_output(registry_find(r->reg,
+	    DROVE_PLUGIN_MERGE, gt->merge))) {
+		char *path = host_expand_output(gt->output, gt->name, 0);
+
+		if (task_write_output(hm, path, text ? text : "", text ? len :
+		    0, werr, sizeof(werr)) < 0) {
+			outcome = DROVE_MERGE_ERROR;
+			error = werr;
+		}
+		free(path);
+	}
 	if (outcome == DROVE_MERGE_CLEAN) {
 		task_ok(r, i, text ? text : "", text ? len : 0);
 	} else {

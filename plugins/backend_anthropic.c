@@ -146,11 +146,14 @@ anthropic_event(struct llm_call *lc, const char *event, json_t *d,
 	/* ping, content_block_stop and types added later: nothing to do */
 }
 
+#define ANTHROPIC_BASE_URL "https://api.anthropic.com"
+#define ANTHROPIC_KEY_ENV "ANTHROPIC_API_KEY"
+
 static const struct llm_proto anthropic_proto = {
 	.name = "anthropic",
-	.default_base_url = "https://api.anthropic.com",
+	.default_base_url = ANTHROPIC_BASE_URL,
 	.path = "/v1/messages",
-	.default_key_env = "ANTHROPIC_API_KEY",
+	.default_key_env = ANTHROPIC_KEY_ENV,
 	.key_required = 1,
 	.needs_max_tokens = 1,
 	.auth_header = anthropic_auth,
@@ -185,6 +188,11 @@ static const struct drove_plugin anthropic_plugin = {
 	anthropic_keys,
 	&anthropic_ops,
 	NULL,
+	2,			/* retries: API calls fail transiently */
+	1,			/* the API needs a key */
+	LLM_DEFAULT_TIMEOUT_S,
+	ANTHROPIC_KEY_ENV,
+	ANTHROPIC_BASE_URL,
 };
 
 __attribute__((visibility("default"))) const struct drove_plugin *

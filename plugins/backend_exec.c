@@ -638,6 +638,11 @@ static const struct drove_plugin exec_plugin = {
 	exec_keys,
 	&exec_ops,
 	NULL,
+	0,			/* retries: a command's failure is its own */
+	0,
+	0,			/* no timeout: a command may run for hours */
+	NULL,
+	NULL,
 };
 
 __attribute__((visibility("default"))) const struct drove_plugin *

@@ -131,11 +131,14 @@ openai_event(struct llm_call *lc, const char *event, json_t *d,
 	}
 }
 
+#define OPENAI_BASE_URL "https://api.openai.com/v1"
+#define OPENAI_KEY_ENV "OPENAI_API_KEY"
+
 static const struct llm_proto openai_proto = {
 	.name = "openai",
-	.default_base_url = "https://api.openai.com/v1",
+	.default_base_url = OPENAI_BASE_URL,
 	.path = "/chat/completions",
-	.default_key_env = "OPENAI_API_KEY",
+	.default_key_env = OPENAI_KEY_ENV,
 	.key_required = 0,
 	.needs_max_tokens = 0,
 	.auth_header = openai_auth,
@@ -171,6 +174,11 @@ static const struct drove_plugin openai_plugin = {
 	openai_keys,
 	&openai_ops,
 	NULL,
+	2,			/* retries: API calls fail transiently */
+	0,			/* no key needed (Ollama, llama.cpp) */
+	LLM_DEFAULT_TIMEOUT_S,
+	OPENAI_KEY_ENV,
+	OPENAI_BASE_URL,
 };
 
 __attribute__((visibility("default"))) const struct drove_plugin *

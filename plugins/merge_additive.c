@@ -78,6 +78,8 @@ additive_start(const struct drove_host *h, struct drove_merge_call *m)
 static const struct drove_merge_ops additive_ops = {
 	.size = sizeof(struct drove_merge_ops),
 	.start = additive_start,
+	/* each source goes to its own file: `output` is this merge's */
+	.flags = DROVE_MERGE_OWN_OUTPUT,
 };
 
 static const char *const additive_keys[] = { NULL };

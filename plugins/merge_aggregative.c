@@ -5,8 +5,8 @@
  * newline).  With `summarize = BACKEND` that backend is asked to
  * summarise the collected parts (`summarize_prompt` leads the prompt); the
  * summary is then the result, and the parts are kept as parts.md in the
- * task's artifact directory.  The result goes to the task's `output` when
- * it has one.
+ * task's artifact directory.  The core writes the result to the task's
+ * `output` when it has one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,31 +41,15 @@ struct summary {
 	void *call;
 };
 
-/* Writes the merged result to the task's output, if it has one, and
- * reports the outcome. */
+/* Reports the outcome: the merged text, or an error. */
 static void
 finish(const struct drove_host *h, struct drove_merge_call *m,
     const char *text, size_t len, const char *error)
 {
-	char err[512], msg[600];
-
-	if (error) {
+	if (error)
 		h->merge_done(m, DROVE_MERGE_ERROR, NULL, 0, error);
-		return;
-	}
-	if (m->output) {
-		char *path = h->expand_output(m->output, m->task, 0);
-		int rc = h->write_output(m, path, text, len, err,
-		    sizeof(err));
-
-		h->free(path);
-		if (rc < 0) {
-			snprintf(msg, sizeof(msg), "%s", err);
-			h->merge_done(m, DROVE_MERGE_ERROR, NULL, 0, msg);
-			return;
-		}
-	}
-	h->merge_done(m, DROVE_MERGE_CLEAN, text, len, NULL);
+	else
+		h->merge_done(m, DROVE_MERGE_CLEAN, text, len, NULL);
 }
 
 static void

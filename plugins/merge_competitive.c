@@ -15,9 +15,9 @@
  *                      An unusable answer is asked again once, then the
  *                      task fails with the judge's text.
  *
- * The winner is the merged result (and goes to `output`).  scores.json
- * next to the candidates, and "candidates" in summary.json, keep every
- * candidate with its score.
+ * The winner is the merged result (the core writes it to `output`).
+ * scores.json next to the candidates, and "candidates" in summary.json,
+ * keep every candidate with its score.
  */
 #include <ctype.h>
 #include <math.h>
@@ -289,8 +289,6 @@ finish(struct comp *cp, long win)
 	const struct drove_host *h = cp->h;
 	struct drove_merge_call *m = cp->m;
 	const struct drove_merge_input *in;
-	char err[512];
-	int outcome = DROVE_MERGE_ERROR;
 
 	m->plugin_data = NULL;
 	record(cp, win);
@@ -304,19 +302,8 @@ finish(struct comp *cp, long win)
 		return;
 	}
 	in = cp->c[win].in;
-	outcome = DROVE_MERGE_CLEAN;
-	if (m->output) {
-		char *path = h->expand_output(m->output, m->task, 0);
-
-		if (h->write_output(m, path, in->text, in->len, err,
-		    sizeof(err)) < 0) {
-			snprintf(cp->err, sizeof(cp->err), "%s", err);
-			outcome = DROVE_MERGE_ERROR;
-		}
-		h->free(path);
-	}
-	h->merge_done(m, outcome, in->text, in->len, outcome ==
-	    DROVE_MERGE_CLEAN ? NULL : cp->err);
+	/* the core writes the winner to `output` */
+	h->merge_done(m, DROVE_MERGE_CLEAN, in->text, in->len, NULL);
 	comp_free(cp);
 }
 

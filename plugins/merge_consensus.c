@@ -506,19 +506,9 @@ consensus_start(const struct drove_host *h, struct drove_merge_call *m)
 		free(txt);
 	}
 	json_decref(tally);
-	if (win < 0) {
+	if (win < 0)
 		outcome = DROVE_MERGE_ERROR;
-	} else if (m->output) {
-		const struct drove_merge_input *in = vs[opt[win].first].in;
-		char *path = h->expand_output(m->output, m->task, 0);
-
-		if (h->write_output(m, path, in->text, in->len, err,
-		    sizeof(err)) < 0) {
-			snprintf(msg, sizeof(msg), "%s", err);
-			outcome = DROVE_MERGE_ERROR;
-		}
-		h->free(path);
-	}
+	/* the core writes the winner to `output` */
 	if (outcome == DROVE_MERGE_CLEAN) {
 		const struct drove_merge_input *in = vs[opt[win].first].in;
 

@@ -9,8 +9,17 @@
  * Rules that keep old plugins working with new hosts and the reverse:
  *   - abi_major must match exactly; abi_minor only grows.
  *   - every struct here is append-only; each side reads the other's fields
- *     only within the size the other side wrote (DROVE_HAS()).
+ *     only within the size the other side wrote (DROVE_HAS()).  The host
+ *     reads the descriptor, the operation tables, drove_result,
+ *     drove_spawn and drove_http_req up to their size; a field beyond it
+ *     takes its default.
  *   - error codes are negative, from enum drove_err, never reused.
+ *   - everything runs on one thread, the event loop's: the host calls
+ *     plugin operations and callbacks there, and host functions may be
+ *     called only there.  Nothing may block.
+ *
+ * docs/PLUGINS.md is the guide; plugins/examples/ has a complete backend
+ * and merge.
  *
  * Built-in plugins are the same sources compiled with -DDROVE_STATIC_PLUGIN
  * and -DDROVE_PLUGIN_NAME=<name>: the entry is then named
@@ -27,7 +36,7 @@ extern "C" {
 #endif
 
 #define DROVE_ABI_MAJOR 1
-#define DROVE_ABI_MINOR 2
+#define DROVE_ABI_MINOR 3
 
 /* True when the struct at p, whose size field says how much the other side
  * wrote, has the member m. */
@@ -85,8 +94,9 @@ struct drove_usage {
 };
 
 /*
- * One agent call.  The core owns it; it stays valid until the backend has
- * called host->call_done() for it.  plugin_data is the backend's own slot.
+ * One agent call.  The core owns it and every string it points to; they
+ * stay valid until the backend has called host->call_done() for it, and not
+ * a moment longer.  plugin_data is the backend's own slot.
  */
 struct drove_call {
 	uint32_t size;
@@ -98,7 +108,9 @@ struct drove_call {
 	const char *system;	/* system prompt or NULL */
 	const char *model;	/* model override or NULL */
 	int64_t max_tokens;	/* 0: backend default */
-	double timeout_s;	/* 0: none; the core also enforces it */
+	double timeout_s;	/* 0: none.  The core cancels a call that
+				 * outlives it (with "timed out after Ns");
+				 * a backend may end it first itself */
 	const char *workdir;	/* working directory or NULL for the cwd */
 	const char *stderr_path; /* where a child's stderr goes, or NULL */
 	const struct drove_conf *task_conf; /* the task's own section */
@@ -107,7 +119,8 @@ struct drove_call {
 };
 
 /* What a backend reports when a call ends.  Borrowed by the core for the
- * duration of call_done(); the core copies what it keeps. */
+ * duration of call_done(); the core copies what it keeps, reading only up
+ * to size (fields beyond it: 0, retry_after_ms -1). */
 struct drove_result {
 	uint32_t size;
 	int status;		/* 0 ok, or a negative enum drove_err */
@@ -138,14 +151,16 @@ enum drove_merge_outcome {
 	DROVE_MERGE_ERROR = 2,
 };
 
-/* One merge.  The core owns it until the plugin calls host->merge_done(). */
+/* One merge.  The core owns it, its inputs and their strings until the
+ * plugin calls host->merge_done(). */
 struct drove_merge_call {
 	uint32_t size;
 	const char *task;	/* the task whose results are merged */
 	const struct drove_conf *conf; /* its section: merge-specific keys */
 	size_t n;
 	const struct drove_merge_input *inputs;
-	const char *output;	/* the task's `output` template, or NULL */
+	const char *output;	/* the task's `output` template, or NULL; the
+				 * core writes the merged text there */
 	const char *artifact_dir; /* this task's own directory for files the
 				   * merge keeps; write_output creates it */
 	void *core;
@@ -175,35 +190,49 @@ struct drove_spawn {
 };
 
 /*
- * Services the core gives plugins.  Every function is safe to call from the
- * event loop thread only, which is where plugin callbacks run.
+ * Services the core gives plugins.  The table is valid while the plugin is
+ * loaded.  Every function may be called only from the event loop thread,
+ * which is where plugin operations and callbacks run, and never blocks.
+ * Strings passed in are borrowed for the call (the host copies what it
+ * keeps) unless a comment says otherwise.
  */
 struct drove_host {
 	uint32_t abi_major;
 	uint32_t abi_minor;
 	uint32_t size;
 
-	void *(*alloc)(size_t n);		/* never returns NULL */
-	void *(*realloc)(void *p, size_t n);	/* never returns NULL */
-	void (*free)(void *p);
+	/* Memory the plugin frees with free (and memory the host hands
+	 * over: split_argv, expand_output).  Never NULL: out of memory
+	 * ends drove.  Any time. */
+	void *(*alloc)(size_t n);
+	void *(*realloc)(void *p, size_t n);
+	void (*free)(void *p);			/* NULL is fine */
 	char *(*strdup)(const char *s);
 
+	/* One line on stderr at enum drove_log_level (DEBUG only with -v).
+	 * Any time. */
 	void (*log)(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
-	/* Value of key in a section, or NULL.  Borrowed from the core. */
+	/* Value of key in a section, or NULL.  Borrowed from the core,
+	 * valid for the whole run.  With a section the core handed over. */
 	const char *(*conf_get)(const struct drove_conf *c, const char *key);
-	/* "file:line" of key (or of the section when key is NULL). */
+	/* Writes "file:line" of key (or of the section when key is NULL)
+	 * into buf. */
 	void (*conf_where)(const struct drove_conf *c, const char *key,
 	    char *buf, size_t len);
-	/* Name of the section ("claude" for [backend claude]). */
+	/* Name of the section ("claude" for [backend claude]); valid for
+	 * the whole run. */
 	const char *(*conf_name)(const struct drove_conf *c);
 
-	/* Starts a child; returns 0 and fills *handle, then on_exit runs
-	 * exactly once, or returns < 0 and on_exit never runs. */
+	/* Starts a child; req and what it points to are copied.  Returns 0
+	 * and fills *handle, then on_exit runs exactly once from the loop,
+	 * never from within spawn; or returns < 0 and on_exit never
+	 * runs.  Any time. */
 	int (*spawn)(const struct drove_spawn *req, void **handle);
 	/* TERM the child's process group, KILL after a grace period;
-	 * on_exit still runs, with err DROVE_ECANCELED. */
+	 * on_exit still runs, with err DROVE_ECANCELED.  Only until
+	 * on_exit has run: the handle is gone then. */
 	void (*spawn_kill)(void *handle);
 	/* Splits a command line like a POSIX shell would split words
 	 * (quotes, backslashes), without expanding anything.  Returns a
@@ -211,36 +240,54 @@ struct drove_host {
 	 * NULL and a reason in err. */
 	char **(*split_argv)(const char *cmd, char *err, size_t errlen);
 
-	/* One-shot timer: cb(arg) after after_s seconds.  Returns a handle
-	 * for timer_stop, which must not be called after cb ran. */
+	/* One-shot timer: cb(arg) runs once from the loop after after_s
+	 * seconds (<= 0: at the next turn), never from within timer_start.
+	 * Returns a handle for timer_stop, which may be called only before
+	 * cb ran (the handle is gone then).  Any time. */
 	void *(*timer_start)(double after_s, void (*cb)(void *arg), void *arg);
 	void (*timer_stop)(void *timer);
 
-	/* A backend reports progress text (optional) and the end of a
-	 * call (exactly once; may be called from within start or cancel). */
+	/* Optional progress of a running call (text copied).  Only between
+	 * start and call_done. */
 	void (*call_progress)(struct drove_call *c, const char *text,
 	    size_t len);
+	/* Ends a call the backend started: exactly once per start that
+	 * returned 0, from start itself, from cancel or from any later
+	 * callback.  r is copied up to r->size; c is gone afterwards. */
 	void (*call_done)(struct drove_call *c, const struct drove_result *r);
 
 	/* Writes a file atomically (temp file and rename), creating parent
 	 * directories; refuses a path that another task of this run wrote
-	 * or declared.  Returns 0, or < 0 with a reason in err. */
+	 * or declared.  Returns 0, or < 0 with a reason in err.  For files
+	 * a merge keeps (in m->artifact_dir, or each source's own file);
+	 * the task's `output` is the core's to write.  Only while m runs. */
 	int (*write_output)(struct drove_merge_call *m, const char *path,
 	    const void *data, size_t len, char *err, size_t errlen);
 	/* Expands {{name}} and {{replica}} in an output template; returns a
-	 * host allocation. */
+	 * host allocation the plugin frees.  Any time. */
 	char *(*expand_output)(const char *tmpl, const char *name,
 	    int replica);
-	/* A merge reports its outcome once.  text is the merged result. */
+	/*
+	 * Ends a merge: exactly once per start that returned 0, from start
+	 * itself or any later callback.  outcome DROVE_MERGE_CLEAN: text is
+	 * the merged result, which the core keeps as the task's result and
+	 * writes to the task's `output` (unless the ops say
+	 * DROVE_MERGE_OWN_OUTPUT); else error says why (one line).  text
+	 * and error are copied; m is gone afterwards.
+	 */
 	void (*merge_done)(struct drove_merge_call *m, int outcome,
 	    const char *text, size_t len, const char *error);
 
-	/* Starts an HTTP(S) request; returns 0 and fills *handle, then
-	 * on_done runs exactly once, or returns < 0 and no callback runs. */
+	/* Starts an HTTP(S) request; req is copied up to req->size.
+	 * Returns 0 and fills *handle, then on_done runs exactly once from
+	 * the loop, never from within http_request; or returns < 0, writes
+	 * the one-line reason `drove fetch` would print into req->errbuf
+	 * (when set, ABI 1.3), and no callback runs.  Any time. */
 	int (*http_request)(const struct drove_http_req *req, void **handle);
 	/* Stops a request from anywhere, callbacks included; on_done then
 	 * runs with DROVE_ECANCELED (at once when not called from one of
-	 * the request's callbacks), unless it already ran. */
+	 * the request's callbacks), unless it already ran.  Only until
+	 * on_done has run. */
 	void (*http_cancel)(void *handle);
 
 	/* merges: calls to backends */
@@ -253,47 +300,64 @@ struct drove_host {
 	 * the backend also arrives there); or returns DROVE_EINVAL (no such
 	 * backend) and never calls done.  The call's usage and cost count
 	 * toward m's task; it waits for a free slot of the backend's
-	 * `concurrency`.
+	 * `concurrency`.  Only while m runs.
 	 */
 	int (*backend_call)(struct drove_merge_call *m, const char *backend,
 	    const char *prompt, const char *system,
 	    void (*done)(void *arg, const struct drove_result *r), void *arg,
 	    void **handle);
 	/* Stops a call backend_call started whose done has not run yet;
-	 * done still follows, with DROVE_ECANCELED. */
+	 * done still follows, with DROVE_ECANCELED.  Only until done ran. */
 	void (*backend_call_cancel)(void *handle);
 	/* Adds key = json (a JSON value as text, e.g. "[1,2]") to m's task
 	 * in summary.json, where `drove report` shows it; a key the core
-	 * already writes is left alone.  Returns 0, or DROVE_EINVAL when
-	 * json does not parse. */
+	 * already writes is left alone.  key and json are copied.  Returns
+	 * 0, or DROVE_EINVAL when json does not parse.  Only while m runs. */
 	int (*merge_note)(struct drove_merge_call *m, const char *key,
 	    const char *json);
 };
 
-/* Backend plugins: one configured [backend NAME] section is one state. */
+/*
+ * Backend plugins: one configured [backend NAME] section is one state.
+ * All on the loop thread; size is sizeof(struct drove_backend_ops).
+ */
 struct drove_backend_ops {
 	uint32_t size;
-	/* Checks the section and makes the backend's state.  Returns 0, or
-	 * < 0 with a one-line reason in err (the core adds file:line). */
+	/* Checks the section and makes the backend's state, once, before
+	 * the first call (only for a backend something uses).  c is valid
+	 * for the whole run.  Returns 0, or < 0 with a one-line reason in
+	 * err (the core adds file:line and the backend's name). */
 	int (*open)(const struct drove_host *h, const struct drove_conf *c,
 	    void **state, char *err, size_t errlen);
+	/* Frees the state at the end of the run; no call is in flight. */
 	void (*close)(void *state);
-	/* Starts one call asynchronously.  Returns 0 and later calls
-	 * h->call_done(call) once, or returns < 0 and never calls it. */
+	/* Starts one call and returns at once.  Returns 0 and calls
+	 * h->call_done(call) exactly once, now or later; or returns < 0 and
+	 * never calls it. */
 	int (*start)(void *state, struct drove_call *call);
-	/* Asks an in-flight call to stop; call_done still follows, with
-	 * DROVE_ECANCELED. */
+	/* Asks a call that has not ended to stop (the user, the run or its
+	 * timeout); call_done still follows, with DROVE_ECANCELED, from
+	 * within cancel or later.  Never made after call_done.  NULL: the
+	 * backend cannot stop a call early. */
 	void (*cancel)(void *state, struct drove_call *call);
 };
 
-/* Merge plugins. */
+/* DROVE_MERGE_OWN_OUTPUT in drove_merge_ops.flags: the merge writes the
+ * task's `output` itself (one file per source, as additive does); the core
+ * then does not write the merged text there. */
+#define DROVE_MERGE_OWN_OUTPUT 0x1u
+
+/* Merge plugins.  All on the loop thread; size is
+ * sizeof(struct drove_merge_ops). */
 struct drove_merge_ops {
 	uint32_t size;
-	/* Starts a merge.  Returns 0 and later calls h->merge_done(m)
-	 * once (it may do so before returning), or returns < 0 and never
-	 * calls it. */
+	/* Starts a merge.  Returns 0 and calls h->merge_done(m) exactly
+	 * once, before returning or later; or returns < 0 and never calls
+	 * it.  The merge returns its result through merge_done and writes
+	 * no `output` file. */
 	int (*start)(const struct drove_host *h, struct drove_merge_call *m);
-	/* Asks a running merge to stop; merge_done still follows. */
+	/* Asks a merge that has not ended to stop; merge_done still
+	 * follows.  NULL for a merge that always ends within start. */
 	void (*cancel)(const struct drove_host *h, struct drove_merge_call *m);
 	/* Optional: checks the merge's keys in a task's section before
 	 * anything runs.  Returns 0, or < 0 with a one-line reason in err
@@ -301,6 +365,8 @@ struct drove_merge_ops {
 	 * "file:line: task 'x': " and the run does not start. */
 	int (*check)(const struct drove_host *h, const struct drove_conf *task,
 	    const char **key, char *err, size_t errlen);
+	/* ABI 1.3: DROVE_MERGE_OWN_OUTPUT, or 0. */
+	uint32_t flags;
 };
 
 struct drove_plugin {
@@ -316,6 +382,21 @@ struct drove_plugin {
 	const char *const *keys;
 	const struct drove_backend_ops *backend;
 	const struct drove_merge_ops *merge;
+	/*
+	 * ABI 1.3: a backend's defaults.  A descriptor whose size stops
+	 * before them gets 2 retries and a 1800 s timeout, and no API
+	 * checks in `drove doctor`.
+	 */
+	int32_t default_retries;	/* extra attempts after a retryable
+					 * failure, unless `retries` is set */
+	int32_t key_required;		/* the key must be set (doctor) */
+	double default_timeout_s;	/* per call unless `timeout` is set;
+					 * 0: none */
+	const char *default_key_env;	/* API backends: the variable the key
+					 * comes from unless api_key_env is
+					 * set, or NULL */
+	const char *default_base_url;	/* API backends: where the API is
+					 * unless base_url is set, or NULL */
 };
 
 /* One response header; borrowed for the callback only. */
@@ -338,8 +419,8 @@ struct drove_sse_event {
 
 /*
  * An HTTP/1.1 request for host->http_request().  The host copies what it
- * needs before returning.  Callbacks run on the loop thread; any of them may
- * call host->http_cancel().
+ * needs (up to size) before returning.  Callbacks run on the loop thread,
+ * never from within http_request; any of them may call host->http_cancel().
  */
 struct drove_http_req {
 	uint32_t size;
@@ -370,6 +451,10 @@ struct drove_http_req {
 	 * address (127.0.0.0/8, ::1), checked on each address the name
 	 * resolved to, for requests that carry a key in the clear. */
 	int loopback_only;
+	/* ABI 1.3: when http_request fails it writes the one-line reason
+	 * here (NUL-terminated, cut to errlen), or NULL: no text. */
+	char *errbuf;
+	size_t errlen;
 };
 
 #define DROVE_PLUGIN_CONCAT2(a, b) a##b

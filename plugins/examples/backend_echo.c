@@ -1,7 +1,7 @@
 /*
- * An example backend: type "echo" answers every call with `prefix`, a space
- * and the prompt, after `delay_ms` (default 0) on a host timer, so calls overlap
- * like real agents.  It builds with nothing but the header:
+ * An example backend: type "echo" answers every call with `prefix`, a
+ * space and the prompt, after `delay_ms` (default 0) on a host timer, so
+ * calls overlap like real agents.  It builds with nothing but the header:
  *
  *	cc -shared -fPIC -I include -o echo.so plugins/examples/backend_echo.c
  *

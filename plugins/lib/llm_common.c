@@ -891,7 +891,7 @@ llm_start(void *state, struct drove_call *call)
 	const struct drove_host *h = b->h;
 	struct drove_http_req req;
 	struct llm_call *lc;
-	char err[512], *body;
+	char err[1024], why[512], *body;
 	json_t *j;
 	int rc;
 
@@ -936,11 +936,16 @@ llm_start(void *state, struct drove_call *call)
 	req.on_sse = llm_on_sse;
 	req.on_done = llm_on_done;
 	req.arg = lc;
+	why[0] = '\0';
+	req.errbuf = why;
+	req.errlen = sizeof(why);
 	rc = h->http_request(&req, &lc->req);
 	free(body);
 	if (rc < 0) {
-		snprintf(err, sizeof(err), "cannot start the request to '%s' "
-		    "(error %d)", b->url, rc);
+		/* the host's reason may quote a header: no key in it */
+		llm_scrub(b, why);
+		snprintf(err, sizeof(err), "cannot start the request to '%s': "
+		    "%s", b->url, why[0] ? why : "unknown error");
 		return llm_fail_now(lc, rc, err);
 	}
 	if (call->timeout_s > 0)

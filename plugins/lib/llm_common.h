@@ -18,6 +18,9 @@
 /* Output cap sent when neither the task nor the backend sets one and the
  * API needs one (the scheduler reserves budgets with the same number). */
 #define LLM_DEFAULT_MAX_TOKENS 4096
+/* A call's timeout when neither the task nor the backend sets one: an
+ * API call that never ends would hold a slot for good. */
+#define LLM_DEFAULT_TIMEOUT_S 1800
 
 /* A growable byte string in host allocations. */
 struct llm_buf {

@@ -5,6 +5,13 @@
  *   -DSMALL_DESC         the descriptor's size is below the minimum
  *   -DNO_ENTRY           no drove_plugin_entry symbol at all
  *   -DOPEN_FAILS         open refuses every [backend] section
+ *   -DFAIL_RETRYABLE     every call fails with a retryable "flaky"
+ *   -DOLD_RESULT         ... in a result whose size stops before
+ *                        `retryable`, as an ABI 1.0 plugin's would not
+ *   -DOLD_DESC           the descriptor's size stops before the ABI 1.3
+ *                        defaults (else: retries 0, no timeout)
+ *   -DAPI_DEFAULTS       default key variable VARIANT_KEY (required) and
+ *                        base URL http://127.0.0.1:9/ for drove doctor
  * It is built with -fvisibility=hidden and exports its entry only through
  * DROVE_PLUGIN_ENTRY from drove/plugin.h.
  */
@@ -56,6 +63,16 @@ v_start(void *state, struct drove_call *call)
 	r.text = out;
 	r.len = strlen(out);
 	r.retry_after_ms = -1;
+#if defined(FAIL_RETRYABLE) || defined(OLD_RESULT)
+	r.status = DROVE_EIO;
+	r.text = NULL;
+	r.len = 0;
+	r.error = "flaky";
+	r.retryable = 1;
+#endif
+#ifdef OLD_RESULT
+	r.size = offsetof(struct drove_result, retryable);
+#endif
 	h->call_done(call, &r);
 	h->free(out);
 	return 0;
@@ -81,8 +98,10 @@ static const char *const keys[] = { "type", NULL };
 static const struct drove_plugin plugin = {
 	.abi_major = DROVE_ABI_MAJOR,
 	.abi_minor = DROVE_ABI_MINOR,
-#ifdef SMALL_DESC
+#if defined(SMALL_DESC)
 	.size = 12,
+#elif defined(OLD_DESC)
+	.size = offsetof(struct drove_plugin, default_retries),
 #else
 	.size = sizeof(struct drove_plugin),
 #endif
@@ -92,6 +111,12 @@ static const struct drove_plugin plugin = {
 	.description = "test backend in broken variants",
 	.keys = keys,
 	.backend = &ops,
+#ifdef API_DEFAULTS
+	.default_retries = 1,
+	.key_required = 1,
+	.default_key_env = "VARIANT_KEY",
+	.default_base_url = "http://127.0.0.1:9/",
+#endif
 };
 
 #ifdef NO_ENTRY
