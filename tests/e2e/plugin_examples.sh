@@ -49,4 +49,20 @@ sed 's/^delay_ms = 300/delay_ms = soon/' "$EX/example.ini" >delay.ini
 drove run delay.ini --plugin-dir ex --run-dir runs4
 expect_eq "$rc" 2 "open refuses a bad delay_ms"
 expect_has "$err" "bad value 'soon' for 'delay_ms'" "with its reason"
+# docs/PLUGINS.md shows the examples in full: exactly these files
+python3 - "$ROOT" <<'PY' && ok "docs/PLUGINS.md holds the examples as they are" ||
+import re, sys
+root = sys.argv[1]
+doc = open(root + "/docs/PLUGINS.md").read()
+inc = re.findall(r"<!-- include (\S+) -->\n```\w*\n(.*?)```", doc, re.S)
+names = sorted(f for f, _ in inc)
+want = ["plugins/examples/backend_echo.c", "plugins/examples/example.ini",
+        "plugins/examples/merge_longest.c"]
+if names != want:
+    sys.exit("included: %s" % names)
+for f, text in inc:
+    if open(root + "/" + f).read() != text:
+        sys.exit("docs/PLUGINS.md differs from " + f)
+PY
+    fail "docs/PLUGINS.md differs from plugins/examples/"
 finish
