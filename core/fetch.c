@@ -95,9 +95,9 @@ on_sse(void *arg, const struct drove_sse_event *ev)
 	char *s;
 
 	o = json_object();
-	json_object_set_new(o, "event", json_string(ev->event));
-	json_object_set_new(o, "data", json_stringn(ev->data, ev->data_len));
-	json_object_set_new(o, "id", json_string(ev->id));
+	json_object_set_new(o, "event", json_texts(ev->event));
+	json_object_set_new(o, "data", json_text(ev->data, ev->data_len));
+	json_object_set_new(o, "id", json_texts(ev->id));
 	s = json_dumps(o, JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (s == NULL)

@@ -300,7 +300,7 @@ report_running(const char *dir, long pid, int json)
 		json_object_set_new(s, "tasks_ok", json_integer((json_int_t)ok));
 		json_object_set_new(s, "tasks_ended",
 		    json_integer((json_int_t)(ok + other)));
-		json_object_set_new(s, "run_dir", json_string(dir));
+		json_object_set_new(s, "run_dir", json_texts(dir));
 		txt = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		printf("%s\n", txt);
 		free(txt);

@@ -263,9 +263,9 @@ rundir_summary(struct run *r, double wall)
 		json_object_set_new(o, "cache_write",
 		    json_integer((json_int_t)cw));
 		json_object_set_new(o, "output", t->st == TS_OK ?
-		    json_string(t->out_path) : json_null());
+		    json_texts(t->out_path) : json_null());
 		json_object_set_new(o, "error", t->error ?
-		    json_string(t->error) : json_null());
+		    json_texts(t->error) : json_null());
 		json_object_set_new(o, "wave",
 		    json_integer(g->tasks[i].wave));
 		json_object_set_new(o, "replicas",
@@ -286,7 +286,7 @@ rundir_summary(struct run *r, double wall)
 			status = "failed";
 	json_object_set_new(s, "run", json_string(r->id));
 	json_object_set_new(s, "status", json_string(status));
-	json_object_set_new(s, "task_file", json_string(r->o->task_file));
+	json_object_set_new(s, "task_file", json_texts(r->o->task_file));
 	json_object_set_new(s, "started_at", json_real(r->t0_wall));
 	json_object_set_new(s, "wall_s", json_real(wall));
 	json_object_set_new(s, "sum_s", json_real(sum));
@@ -300,7 +300,7 @@ rundir_summary(struct run *r, double wall)
 	json_object_set_new(s, "tokens_in", json_integer((json_int_t)tin));
 	json_object_set_new(s, "tokens_out", json_integer((json_int_t)tout));
 	json_object_set_new(s, "cost_usd", json_real(cost));
-	json_object_set_new(s, "run_dir", json_string(r->dir));
+	json_object_set_new(s, "run_dir", json_texts(r->dir));
 	summary_limits(r, s);
 	json_object_set_new(s, "tasks", tasks);
 	free(dur);

@@ -143,7 +143,7 @@ sched_run(const struct conf *c, const struct graph *g,
 
 	json_object_set_new(ev, "ev", json_string("run"));
 	json_object_set_new(ev, "run", json_string(r->id));
-	json_object_set_new(ev, "task_file", json_string(o->task_file));
+	json_object_set_new(ev, "task_file", json_texts(o->task_file));
 	json_object_set_new(ev, "time", json_real(r->t0_wall));
 	json_object_set_new(ev, "resume", json_boolean(o->resume != NULL));
 	run_jlog(r, ev, 1);

@@ -35,9 +35,9 @@ jlog_task(struct run *r, size_t i)
 	json_object_set_new(ev, "status", json_string(run_state_name(t->st)));
 	json_object_set_new(ev, "t", json_real(run_rel(r)));
 	if (t->st == TS_OK)
-		json_object_set_new(ev, "output", json_string(t->out_path));
+		json_object_set_new(ev, "output", json_texts(t->out_path));
 	if (t->error)
-		json_object_set_new(ev, "error", json_string(t->error));
+		json_object_set_new(ev, "error", json_texts(t->error));
 	run_jlog(r, ev, 1);
 }
 
@@ -129,13 +129,13 @@ progress(struct run *r, size_t i)
 		    json_string(run_state_name(t->st)));
 		if (t->st == TS_OK) {
 			json_object_set_new(o, "output",
-			    json_stringn(t->text, t->len));
+			    json_text(t->text, t->len));
 			json_object_set_new(o, "file",
-			    json_string(t->out_path));
+			    json_texts(t->out_path));
 		}
 		if (t->error)
 			json_object_set_new(o, "error",
-			    json_string(t->error));
+			    json_texts(t->error));
 		json_object_set_new(o, "start_s", json_real(t->start_s));
 		json_object_set_new(o, "end_s", json_real(t->end_s));
 		char *line = json_dumps(o, JSON_COMPACT |

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 int log_verbosity = 1;
 
 static void __attribute__((noreturn))
@@ -722,4 +724,77 @@ path_under(const char *resolved, const char *dir)
 	    (resolved[n] == '\0' || resolved[n] == '/'));
 	free(d);
 	return in;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0; *sub
+ * gets the length of its longest valid prefix (the "maximal subpart"
+ * that one U+FFFD replaces). */
+static size_t
+utf8_seq(const unsigned char *p, size_t n, size_t *sub)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	*sub = 1;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		need = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* no overlong forms */
+		else if (c == 0xed)
+			hi = 0x9f;	/* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;	/* nothing above U+10FFFF */
+	} else
+		return 0;
+	for (i = 1; i < need; i++) {
+		if (i >= n || p[i] < lo || p[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xbf;
+		*sub = i + 1;
+	}
+	return need;
+}
+
+struct json_t *
+json_text(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct buf b = BUF_INIT;
+	size_t i = 0, k, sub, start = 0;
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	while (i < len) {
+		k = utf8_seq(p + i, len - i, &sub);
+		if (k > 0) {
+			i += k;
+			continue;
+		}
+		buf_add(&b, s + start, i - start);
+		buf_adds(&b, "\xef\xbf\xbd");
+		i += sub;
+		start = i;
+	}
+	if (b.data == NULL)
+		return json_stringn(s, len);
+	buf_add(&b, s + start, len - start);
+	j = json_stringn(b.data, b.len);
+	buf_release(&b);
+	return j;
+}
+
+struct json_t *
+json_texts(const char *s)
+{
+	return s ? json_text(s, strlen(s)) : json_null();
 }

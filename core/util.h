@@ -114,4 +114,14 @@ char *path_resolve(const char *path);
 /* True if the resolved path is dir or below it (dir's links resolved). */
 int path_under(const char *resolved, const char *dir);
 
+/*
+ * A JSON string of text drove did not create (task output, errors, stderr
+ * excerpts, paths): bytes that are not valid UTF-8 become U+FFFD, one for
+ * each maximal invalid subpart, so the text is never dropped.  NULL gives
+ * JSON null.  A new reference (jansson's json_t), never NULL.
+ */
+struct json_t *json_text(const char *s, size_t len);
+/* The same for a C string. */
+struct json_t *json_texts(const char *s);
+
 #endif /* DROVE_UTIL_H */

@@ -564,7 +564,7 @@ wt_summary(const struct wt *w, json_t *s)
 		json_object_set_new(o, "conflict", wt_json_strv(t->conflict));
 		if (t->merge_error)
 			json_object_set_new(o, "merge_error",
-			    json_string(t->merge_error));
+			    json_texts(t->merge_error));
 		if (t->merged)
 			json_array_append_new(merged,
 			    json_string(tname(w, i)));

@@ -84,7 +84,7 @@ violation(struct wt *w, size_t a, const char *file, int quiet)
 			continue;
 		o = json_object();
 		json_object_set_new(o, "task", json_string(tname(w, a)));
-		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "file", json_texts(file));
 		json_object_set_new(o, "owner", json_string(gb->name));
 		json_object_set_new(o, "writes", json_string(gb->writes[x]));
 		json_array_append_new(w->violations, o);
@@ -169,7 +169,7 @@ merge_one(struct wt *w, size_t i, const char *dir)
 	if (t->conflict)
 		json_object_set_new(ev, "conflict", wt_json_strv(t->conflict));
 	if (t->merge_error)
-		json_object_set_new(ev, "error", json_string(t->merge_error));
+		json_object_set_new(ev, "error", json_texts(t->merge_error));
 	wt_jlog(w, ev);
 }
 
