@@ -11,11 +11,8 @@ cleanup_hooks+=('[ -n "$UP_PID" ] && kill "$UP_PID" 2>/dev/null; wait 2>/dev/nul
 python3 "$ROOT/tests/bench/upstream.py" "$T/ports" --latency 0.5 \
     --probe-to self --seconds 120 >"$T/up.log" 2>&1 &
 UP_PID=$!
-for i in $(seq 100); do
-	[ -s "$T/ports" ] && break
-	sleep 0.1
-done
-[ -s "$T/ports" ] || { echo "FAIL: upstream did not start: $(cat "$T/up.log")"; exit 1; }
+wait_for '[ -s "$T/ports" ]' 10 ||
+    die "upstream did not start: $(cat "$T/up.log")"
 read -r UP PROBE <"$T/ports"
 reply=$(cd "$ROOT/tests/bench" && python3 -B -c 'import upstream; print(upstream.REPLY)')
 
