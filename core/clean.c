@@ -313,6 +313,7 @@ cmd_clean(int argc, char **argv)
 		printf("run '%s' has no worktrees\n", which);
 		goto out;
 	}
+	g.timeout_s = GIT_TIMEOUT_S;
 	if ((g.path = git_find()) == NULL) {
 		log_warnx("clean: git is not in PATH");
 		rc = 2;

@@ -1,24 +1,19 @@
 /*
- * Running git: one command at a time, waited for.  See git.h.
+ * Running git as a child on an event loop, through spawn.c.  See git.h.
  */
 #include "git.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "host.h"
+#include "drove/plugin.h"
 #include "loop.h"
+#include "spawn.h"
 #include "util.h"
-
-extern char **environ;
 
 /* Identity for drove's own commits when git has none configured. */
 #define FALLBACK_NAME "user.name=drove"
@@ -48,89 +43,104 @@ git_find(void)
 	return NULL;
 }
 
-/* The environment git runs with: the user's, minus what would point it at
- * another repository, plus what keeps it from asking anything. */
-static char **
-git_env(void)
+/* Variables that would point git at another repository, or let it ask
+ * or open an editor: dropped from the environment git runs with. */
+static const char *const dropped[] = {
+	"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX",
+	"GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", NULL
+};
+
+/* Set for git, whatever the environment says. */
+static const char *const forced[] = {
+	"LC_ALL=C", "GIT_TERMINAL_PROMPT=0", "GIT_EDITOR=true",
+	"GIT_MERGE_AUTOEDIT=no", NULL
+};
+
+/* A git command on its way. */
+struct gitcmd {
+	char *arg0;		/* git's subcommand, for messages */
+	char *errpath;		/* git's stderr, a temporary file */
+	double timeout_s;
+	git_done_fn done;
+	void *arg;
+};
+
+/* The last line of the file at path (trimmed), into err. */
+static void
+last_line(const char *path, const char *arg0, int code, char *err,
+    size_t errlen)
 {
-	static const char *const drop[] = {
-		"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=", "GIT_PREFIX=",
-		"GIT_COMMON_DIR=", "GIT_OBJECT_DIRECTORY=", "LC_ALL=",
-		"GIT_TERMINAL_PROMPT=", "GIT_EDITOR=", "GIT_MERGE_AUTOEDIT=",
-		NULL
-	};
-	size_t n, k = 0;
-	char **v;
+	char *data = NULL, *s, *nl;
+	size_t len;
 
-	for (n = 0; environ[n] != NULL; n++)
-		;
-	v = xcalloc(n + 8, sizeof(*v));
-	for (size_t i = 0; i < n; i++) {
-		int keep = 1;
-
-		for (size_t d = 0; drop[d] != NULL && keep; d++)
-			keep = strncmp(environ[i], drop[d],
-			    strlen(drop[d])) != 0;
-		if (keep)
-			v[k++] = environ[i];
-	}
-	v[k++] = (char *)"LC_ALL=C";
-	v[k++] = (char *)"GIT_TERMINAL_PROMPT=0";
-	v[k++] = (char *)"GIT_EDITOR=true";
-	v[k++] = (char *)"GIT_MERGE_AUTOEDIT=no";
-	v[k] = NULL;
-	return v;
+	if (read_file(path, &data, &len) < 0)
+		data = NULL;
+	s = data ? strtrim(data) : (char *)"";
+	nl = strrchr(s, '\n');
+	errf(err, errlen, "git %s: %s", arg0, nl ? nl + 1 : *s ? s :
+	    code == 127 ? "cannot run git" : "failed");
+	free(data);
 }
 
-/* Reads both pipes to their end. */
 static void
-drain(int ofd, int efd, struct buf *out, struct buf *eb)
+cmd_exit(void *arg, int status, int err, const char *out, size_t len)
 {
-	struct pollfd pf[2] = { { ofd, POLLIN, 0 }, { efd, POLLIN, 0 } };
-	char tmp[8192];
+	struct gitcmd *c = arg;
+	char msg[1024] = "";
+	int code;
 
-	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int k = 0; k < 2; k++) {
-			ssize_t n;
-
-			if (pf[k].fd < 0 || pf[k].revents == 0)
-				continue;
-			n = read(pf[k].fd, tmp, sizeof(tmp));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(pf[k].fd);
-				pf[k].fd = -1;
-				continue;
-			}
-			buf_add(k == 0 ? out : eb, tmp, (size_t)n);
-		}
+	if (err == DROVE_ETIMEDOUT) {
+		code = DROVE_ETIMEDOUT;
+		errf(msg, sizeof(msg), "git %s timed out after %gs (see "
+		    "[drove] git_timeout)", c->arg0, c->timeout_s);
+	} else if (err == DROVE_ECANCELED) {
+		code = DROVE_ECANCELED;
+		errf(msg, sizeof(msg), "git %s: cancelled", c->arg0);
+	} else if (err != 0) {
+		code = err;
+		errf(msg, sizeof(msg), "git %s: %.*s", c->arg0, (int)len, out);
+		out = "";
+		len = 0;
+	} else {
+		code = status >= 0 ? status : 128 - status;
+		if (code != 0)
+			last_line(c->errpath, c->arg0, code, msg, sizeof(msg));
 	}
+	log_debug("git %s -> %d", c->arg0, code);
+	(void)unlink(c->errpath);
+	c->done(c->arg, code, out, len, msg);
+	free(c->arg0);
+	free(c->errpath);
+	free(c);
 }
 
 int
-git_run(struct git *g, const char *dir, const char *gitdir,
-    const char *const *args, struct buf *out, char *err, size_t errlen)
+git_start(struct git *g, struct loop *l, const struct git_cmd *cmd,
+    struct spawn **sp, char *err, size_t errlen)
 {
-	char *gd = NULL, *wd = NULL;
-	const char *argv[64];
-	struct buf ob = BUF_INIT, eb = BUF_INIT;
-	int op[2], ep[2], status = 0, code;
+	const char *argv[80];
+	char *gd = NULL, *wd = NULL, *tmpl;
+	const char *tmp = getenv("TMPDIR");
+	struct drove_spawn req;
+	struct gitcmd *c;
 	size_t n = 0;
-	char **envp;
-	pid_t pid;
+	int fd, rc;
 
-	argv[n++] = "git";
+	/* drop what would point git elsewhere: env -u NAME, only when set */
+	for (size_t i = 0; dropped[i] != NULL; i++) {
+		if (getenv(dropped[i]) == NULL)
+			continue;
+		if (n == 0)
+			argv[n++] = "env";
+		argv[n++] = "-u";
+		argv[n++] = dropped[i];
+	}
+	argv[n++] = g->path;
 	argv[n++] = "-C";
-	argv[n++] = dir;
-	if (gitdir != NULL) {
-		gd = xasprintf("--git-dir=%s", gitdir);
-		wd = xasprintf("--work-tree=%s", dir);
+	argv[n++] = cmd->dir;
+	if (cmd->gitdir != NULL) {
+		gd = xasprintf("--git-dir=%s", cmd->gitdir);
+		wd = xasprintf("--work-tree=%s", cmd->dir);
 		argv[n++] = gd;
 		argv[n++] = wd;
 	}
@@ -142,63 +152,106 @@ git_run(struct git *g, const char *dir, const char *gitdir,
 	}
 	argv[n++] = "-c";
 	argv[n++] = "commit.gpgsign=false";
-	for (size_t i = 0; args[i] != NULL && n < ARRAY_SIZE(argv) - 1; i++)
-		argv[n++] = args[i];
+	for (size_t i = 0; cmd->args[i] != NULL && n < ARRAY_SIZE(argv) - 1;
+	    i++)
+		argv[n++] = cmd->args[i];
 	argv[n] = NULL;
-	if (pipe2(op, O_CLOEXEC) < 0)
-		goto fail;
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		close(op[0]);
-		close(op[1]);
-		goto fail;
-	}
-	envp = git_env();
-	pid = fork();
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
 
-		if (host_loop() != NULL)
-			loop_child_after_fork(host_loop());
-		signal(SIGPIPE, SIG_DFL);
-		(void)setpgid(0, 0);
-		if (nul < 0 || dup2(nul, STDIN_FILENO) < 0 ||
-		    dup2(op[1], STDOUT_FILENO) < 0 ||
-		    dup2(ep[1], STDERR_FILENO) < 0)
-			_exit(127);
-		execve(g->path, (char *const *)argv, envp);
-		_exit(127);
+	tmpl = xasprintf("%s/drove-git.XXXXXX", tmp && *tmp == '/' ? tmp :
+	    "/tmp");
+	if ((fd = mkstemp(tmpl)) < 0) {
+		errf(err, errlen, "cannot run git: cannot create a file in "
+		    "'%s': %s", tmp ? tmp : "/tmp", strerror(errno));
+		free(tmpl);
+		free(gd);
+		free(wd);
+		return DROVE_ESPAWN;
 	}
-	free(envp);
-	close(op[1]);
-	close(ep[1]);
-	if (pid < 0) {
-		close(op[0]);
-		close(ep[0]);
-		goto fail;
-	}
-	drain(op[0], ep[0], out ? out : &ob, &eb);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	code = WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
-	if (code != 0 && err != NULL) {
-		char *s = strtrim((char *)buf_str(&eb));
-		char *nl = strrchr(s, '\n');
-
-		errf(err, errlen, "git %s: %s", args[0], nl ? nl + 1 :
-		    *s ? s : code == 127 ? "cannot run git" : "failed");
-	}
-	log_debug("git -C %s %s ... -> %d", dir, args[0], code);
-	buf_release(&ob);
-	buf_release(&eb);
+	close(fd);
+	c = xcalloc(1, sizeof(*c));
+	c->arg0 = xstrdup(cmd->args[0]);
+	c->errpath = tmpl;
+	c->timeout_s = g->timeout_s;
+	c->done = cmd->done;
+	c->arg = cmd->arg;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.argv = argv;
+	req.env_add = forced;
+	req.stderr_path = c->errpath;
+	req.timeout_s = g->timeout_s;
+	req.on_exit = cmd_exit;
+	req.arg = c;
+	rc = spawn_start(l, &req, sp, err, errlen);
 	free(gd);
 	free(wd);
-	return code;
-fail:
-	errf(err, errlen, "cannot run git: %s", strerror(errno));
-	free(gd);
-	free(wd);
-	return -1;
+	if (rc < 0) {
+		(void)unlink(c->errpath);
+		free(c->errpath);
+		free(c->arg0);
+		free(c);
+	}
+	return rc;
+}
+
+/* --- waited for, on a loop of its own --------------------------------- */
+
+struct gitwait {
+	struct loop *l;
+	int code;
+	struct buf *out;
+	char *err;
+	size_t errlen;
+};
+
+static void
+wait_done(void *arg, int code, const char *out, size_t len, const char *err)
+{
+	struct gitwait *gw = arg;
+
+	gw->code = code;
+	if (gw->out != NULL)
+		buf_add(gw->out, out, len);
+	if (code != 0)
+		errf(gw->err, gw->errlen, "%s", err);
+	loop_stop(gw->l);
+}
+
+int
+git_run(struct git *g, const char *dir, const char *gitdir,
+    const char *const *args, struct buf *out, char *err, size_t errlen)
+{
+	struct gitwait gw = { NULL, -1, out, err, errlen };
+	struct git_cmd cmd = { dir, gitdir, args, wait_done, &gw };
+	struct spawn *sp;
+	int rc;
+
+	if ((gw.l = loop_new()) == NULL) {
+		errf(err, errlen, "cannot run git: %s", strerror(errno));
+		return -1;
+	}
+	rc = git_start(g, gw.l, &cmd, &sp, err, errlen);
+	if (rc == 0)
+		(void)loop_run(gw.l);
+	loop_free(gw.l);
+	if (rc < 0)
+		return -1;
+	return gw.code;
+}
+
+char **
+git_strv(const char *out, size_t len)
+{
+	char **v;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += out[i] == '\0';
+	v = xcalloc(n + 2, sizeof(*v));
+	for (size_t i = 0; i < len; i += strnlen(out + i, len - i) + 1)
+		if (out[i] != '\0')
+			v[k++] = xstrndup(out + i, strnlen(out + i, len - i));
+	return v;
 }
 
 char *
@@ -223,18 +276,12 @@ git_list(struct git *g, const char *dir, const char *gitdir,
 {
 	struct buf b = BUF_INIT;
 	char **v;
-	size_t n = 0, k = 0;
 
 	if (git_run(g, dir, gitdir, args, &b, err, errlen) != 0) {
 		buf_release(&b);
 		return NULL;
 	}
-	for (size_t i = 0; i < b.len; i++)
-		n += b.data[i] == '\0';
-	v = xcalloc(n + 2, sizeof(*v));
-	for (size_t i = 0; i < b.len; i += strlen(b.data + i) + 1)
-		if (b.data[i] != '\0')
-			v[k++] = xstrdup(b.data + i);
+	v = git_strv(b.data ? b.data : "", b.len);
 	buf_release(&b);
 	return v;
 }

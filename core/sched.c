@@ -128,8 +128,8 @@ sched_run(const struct conf *c, const struct graph *g,
 	if (rc == 0 && o->resume)
 		rc = rundir_replay(r, err, sizeof(err));
 	if (rc == 0)
-		rc = wt_start(r->wt, r->id, r->dir, &r->j, o->resume != NULL,
-		    err, sizeof(err));
+		rc = wt_start(r->wt, r->loop, r->id, r->dir, &r->j,
+		    o->resume != NULL, err, sizeof(err));
 	if (rc < 0) {
 		log_warnx("%s", err);
 		code = EXIT_USAGE;
@@ -157,9 +157,6 @@ sched_run(const struct conf *c, const struct graph *g,
 	tasks_begin(r);
 	if (!r->finished)
 		loop_run(r->loop);
-	loop_signal_stop(r->loop, &r->sigint);
-	loop_signal_stop(r->loop, &r->sigterm);
-	loop_signal_stop(r->loop, &r->sighup);
 	wall = run_rel(r);
 	tasks_settle(r);
 	if (r->wt != NULL && !r->interrupted) {
@@ -167,10 +164,14 @@ sched_run(const struct conf *c, const struct graph *g,
 
 		for (size_t i = 0; i < g->n; i++)
 			ok[i] = r->t[i].st == TS_OK;
+		/* on the loop, where a signal still cancels it */
 		if (wt_merge_phase(r->wt, ok, o->quiet) > 0)
 			r->failed = 1;
 		free(ok);
 	}
+	loop_signal_stop(r->loop, &r->sigint);
+	loop_signal_stop(r->loop, &r->sigterm);
+	loop_signal_stop(r->loop, &r->sighup);
 	r->summary = rundir_summary(r, wall);
 	wt_summary(r->wt, r->summary);
 	ev = json_object();

@@ -17,7 +17,7 @@ const char **setup_plugin_dirs;
 
 static const char *const drove_keys[] = {
 	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", "budget_usd",
-	"budget_tokens", "allow_outside", NULL
+	"budget_tokens", "allow_outside", "git_timeout", NULL
 };
 
 static int

@@ -160,21 +160,22 @@ progress(struct run *r, size_t i)
 
 static void make_ready(struct run *r, size_t i);
 
+/* The task's worktree is committed (or it has none): it is ok. */
 static void
-task_ok(struct run *r, size_t i, const char *text, size_t len)
+task_committed(void *arg, size_t i, int rc, const char *err)
 {
+	struct run *r = arg;
 	struct trun *t = &r->t[i];
 	const struct task *gt = &r->g->tasks[i];
-	char err[1024];
-	int rc;
 
-	if (wt_finish(r->wt, i, err, sizeof(err)) < 0) {
+	if (rc < 0) {
+		free(t->text);
+		t->text = NULL;
+		t->len = 0;
 		task_failed(r, i, err);
 		return;
 	}
-	t->text = xstrndup(text, len);
-	t->len = len;
-	rc = write_file_atomic(t->out_path, text, len);
+	rc = write_file_atomic(t->out_path, t->text, t->len);
 	if (rc < 0) {
 		char *e = xasprintf("cannot write '%s': %s", t->out_path,
 		    strerror(-rc));
@@ -197,6 +198,29 @@ task_ok(struct run *r, size_t i, const char *text, size_t len)
 		if (--r->t[d].pending == 0 && !r->stopping)
 			make_ready(r, d);
 	}
+}
+
+/* wt_finish's end, from the loop. */
+static void
+task_committed_cb(void *arg, size_t i, int rc, const char *err)
+{
+	task_committed(arg, i, rc, err);
+	tasks_maybe_finish(arg);
+	tasks_pump(arg);
+}
+
+static void
+task_ok(struct run *r, size_t i, const char *text, size_t len)
+{
+	struct trun *t = &r->t[i];
+
+	t->text = xstrndup(text, len);
+	t->len = len;
+	/* a worktree is committed first, on the loop; meanwhile the task
+	 * is running, no longer merging */
+	t->st = TS_RUN;
+	if (wt_finish(r->wt, i, task_committed_cb, r) == 0)
+		task_committed(r, i, 0, NULL);
 }
 
 /* Marks every task downstream of i skipped (it can never run). */
@@ -404,21 +428,40 @@ merge_node_ready(struct run *r, size_t i)
 	merge_start(r, i, in, gt->ninputs);
 }
 
+static void start_jobs(struct run *r, size_t i);
+
+/* wt_prepare's end: the task's worktree is ready, or the task fails. */
+static void
+task_prepared(void *arg, size_t i, int rc, const char *err)
+{
+	struct run *r = arg;
+
+	if (rc < 0)
+		task_failed(r, i, err);
+	else
+		start_jobs(r, i);
+	tasks_maybe_finish(r);
+	tasks_pump(r);
+}
+
 static void
 make_ready(struct run *r, size_t i)
 {
-	const struct task *gt = &r->g->tasks[i];
-	struct trun *t = &r->t[i];
-	char err[1024];
-
-	if (gt->nbackends == 0) {
+	if (r->g->tasks[i].nbackends == 0) {
 		merge_node_ready(r, i);
 		return;
 	}
-	if (wt_prepare(r->wt, i, err, sizeof(err)) < 0) {
-		task_failed(r, i, err);
-		return;
-	}
+	/* a worktree is made first, on the loop */
+	if (wt_prepare(r->wt, i, task_prepared, r) == 0)
+		start_jobs(r, i);
+}
+
+static void
+start_jobs(struct run *r, size_t i)
+{
+	const struct task *gt = &r->g->tasks[i];
+	struct trun *t = &r->t[i];
+
 	t->st = TS_RUN;
 	t->njobs = t->jobs_left = (size_t)gt->replicas;
 	t->jobs = xcalloc(t->njobs, sizeof(*t->jobs));
@@ -574,7 +617,8 @@ tasks_maybe_finish(struct run *r)
 {
 	if (r->finished || r->in_pump)
 		return;
-	if (r->jenv.running || r->merging || r->jenv.backoff)
+	if (r->jenv.running || r->merging || r->jenv.backoff ||
+	    wt_busy(r->wt))
 		return;
 	if (r->qlen && !r->stopping)
 		return;
@@ -626,6 +670,7 @@ tasks_cancel(struct run *r)
 		}
 	}
 	mcall_cancel_all(r);
+	wt_cancel(r->wt);
 	tasks_maybe_finish(r);
 }
 

@@ -235,10 +235,8 @@ checked_out_at(struct wt *w, const char *branch)
 /* Uncommitted changes to tracked files in dir, joined with ", ", or NULL
  * when there are none.  Files nobody tracks do not count. */
 char *
-wt_dirty_files(struct wt *w, const char *dir)
+wt_dirty_join(char **v)
 {
-	char **v = wt_gitl(w, dir, GIT_ARGS("status", "--porcelain", "-z",
-	    "--untracked-files=no"), NULL, 0);
 	struct buf b = BUF_INIT;
 	size_t n = 0;
 
@@ -246,7 +244,7 @@ wt_dirty_files(struct wt *w, const char *dir)
 		const char *p = strlen(v[i]) > 3 ? v[i] + 3 : v[i];
 
 		/* a rename's second entry is the old name */
-		if (v[i][0] == 'R' || v[i][0] == 'C')
+		if ((v[i][0] == 'R' || v[i][0] == 'C') && v[i + 1] != NULL)
 			i++;
 		if (n < 5)
 			buf_printf(&b, "%s%s", n ? ", " : "", p);
@@ -254,12 +252,22 @@ wt_dirty_files(struct wt *w, const char *dir)
 	}
 	if (n > 5)
 		buf_printf(&b, " and %zu more", n - 5);
-	strv_free(v);
 	if (n == 0) {
 		buf_release(&b);
 		return NULL;
 	}
 	return buf_detach(&b, NULL);
+}
+
+char *
+wt_dirty_files(struct wt *w, const char *dir)
+{
+	char **v = wt_gitl(w, dir, GIT_ARGS("status", "--porcelain", "-z",
+	    "--untracked-files=no"), NULL, 0);
+	char *s = wt_dirty_join(v);
+
+	strv_free(v);
+	return s;
 }
 
 int
@@ -285,6 +293,10 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 	w->t = xcalloc(g->n + 1, sizeof(*w->t));
 	w->overlaps = json_array();
 	w->violations = json_array();
+	rc = conf_get_double(d, "git_timeout", GIT_TIMEOUT_S, 0, 1e9,
+	    &w->git.timeout_s, err, errlen);
+	if (rc < 0)
+		goto fail;
 	if ((w->git.path = git_find()) == NULL) {
 		errf(err, errlen, "%s: task '%s': isolation = worktree needs "
 		    "git, and there is none in PATH", where,
@@ -478,8 +490,8 @@ exclude_runs(struct wt *w)
 }
 
 int
-wt_start(struct wt *w, const char *id, const char *dir, struct journal *j,
-    int resume, char *err, size_t errlen)
+wt_start(struct wt *w, struct loop *l, const char *id, const char *dir,
+    struct journal *j, int resume, char *err, size_t errlen)
 {
 	char real[PATH_MAX];
 	const char *pfx;
@@ -492,6 +504,7 @@ wt_start(struct wt *w, const char *id, const char *dir, struct journal *j,
 		    strerror(errno));
 		return DROVE_EIO;
 	}
+	w->loop = l;
 	w->id = xstrdup(id);
 	w->dir = xstrdup(real);
 	w->j = j;
@@ -604,7 +617,15 @@ wt_free(struct wt *w)
 		strv_free(t->changed);
 		strv_free(t->conflict);
 		free(t->merge_error);
+		strv_free(t->op.bases);
+		strv_free(t->op.qargs);
+		free(t->op.qdir);
+		free(t->op.qgitdir);
+		buf_release(&t->op.out);
 	}
+	buf_release(&w->mop.out);
+	free(w->mop.dir);
+	free(w->mop.tmp);
 	free(w->t);
 	free(w->git.path);
 	free(w->top);

@@ -1,8 +1,9 @@
 /*
  * What the worktree files share: the state of worktree isolation for a run
  * (worktree.c sets it up and reports it, wttask.c makes and commits each
- * task's worktree, wtmerge.c runs the merge phase) and helpers for the
- * journal, the record drove clean trusts, and git in the repository.
+ * task's worktree, wtmerge.c runs the merge phase, wtop.c runs their
+ * chains of git commands on the loop) and helpers for the journal, the
+ * record drove clean trusts, and git in the repository.
  * Internal to those files.
  */
 #ifndef DROVE_WTINT_H
@@ -16,6 +17,43 @@
 #include "graph.h"
 #include "journal.h"
 #include "util.h"
+#include "worktree.h"
+
+struct spawn;
+struct wt;
+struct wtop;
+
+/*
+ * A chain of git commands run on the loop for one task (its worktree made,
+ * or committed) or for the merge phase.  The flow fn is a switch over
+ * step: each case starts at most one git command (wt_op_git) and returns;
+ * when git ends, its result is in code, out and err and fn runs again at
+ * the step it set.  wt_op_end ends the chain and calls done.
+ */
+typedef void (*wtop_fn)(struct wtop *op);
+
+struct wtop {
+	struct wt *w;
+	size_t task;
+	wtop_fn fn;
+	int step;
+	int busy;		/* between wt_op_begin and wt_op_end */
+	struct spawn *sp;	/* the git command running, or NULL */
+	struct wtop *qnext;	/* waiting for its turn (w->queue) */
+	char *qdir, *qgitdir;	/* the command waiting or running */
+	char **qargs;
+	int code;		/* how the last one ended (git_done_fn) */
+	struct buf out;		/* its stdout */
+	char err[1024];		/* its error, then the chain's */
+	wt_done_fn done;
+	void *arg;
+	/* the flows' own state */
+	char **bases;		/* dependencies' branches (prepare) */
+	size_t k;		/* index in bases, copy or the topo order */
+	int have_branch;
+	int stop;		/* the merge phase was interrupted */
+	char *dir, *tmp;	/* the merge phase's target tree */
+};
 
 struct wtask {
 	int on;			/* isolation = worktree */
@@ -33,6 +71,7 @@ struct wtask {
 	int merge_tried;
 	char **conflict;	/* NULL-ended, or NULL */
 	char *merge_error;
+	struct wtop op;		/* its worktree made or committed */
 };
 
 struct wt {
@@ -52,6 +91,16 @@ struct wt {
 	json_t *overlaps, *violations;
 	char *refused;		/* why the merge phase did not run */
 	int phase_ran;
+	struct loop *loop;	/* where git runs during the run */
+	struct wtop mop;	/* the merge phase */
+	const unsigned char *ok; /* the merge phase's: tasks that succeeded */
+	int quiet, failed;	/* the merge phase's */
+	size_t nbusy;		/* chains in progress */
+	/* one git command at a time in the repository (git worktree add
+	 * and prune race each other), the others wait in turn */
+	struct wtop *running;
+	struct wtop *queue, **qtail;
+	int cancelled;		/* wt_cancel: no new git command */
 };
 
 static inline const char *
@@ -73,6 +122,29 @@ char *wt_gits(struct wt *w, const char *dir, const char *const *args,
     char *err, size_t errlen);
 char **wt_gitl(struct wt *w, const char *dir, const char *const *args,
     char *err, size_t errlen);
+
+/* Starts op's chain with fn at step 0, to end with done(arg, ...). */
+void wt_op_begin(struct wtop *op, struct wt *w, size_t task, wtop_fn fn,
+    wt_done_fn done, void *arg);
+
+/* Starts one git command in dir (with gitdir, see git_cmd) for op; its
+ * end runs op->fn.  A command that cannot start, or any once the run is
+ * cancelled, ends at once with code < 0 and the reason in op->err. */
+void wt_op_git(struct wtop *op, const char *dir, const char *gitdir,
+    const char *const *args);
+
+/* Ends op's chain: rc 0, or < 0 with the reason in op->err. */
+void wt_op_end(struct wtop *op, int rc);
+
+/* op's stdout, trimmed, in a new allocation. */
+char *wt_op_str(struct wtop *op);
+
+/* op's NUL-separated stdout as a new NULL-ended list. */
+char **wt_op_list(struct wtop *op);
+
+/* The paths of "git status --porcelain -z" output v, joined with ", "
+ * (the first five and a count), or NULL when v lists nothing. */
+char *wt_dirty_join(char **v);
 
 /* Uncommitted changes to tracked files in dir, joined with ", ", or NULL
  * when there are none. */

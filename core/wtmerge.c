@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drove/plugin.h"
 #include "git.h"
+#include "loop.h"
 #include "util.h"
 #include "wtint.h"
 
@@ -116,173 +118,363 @@ find_overlaps(struct wt *w, const unsigned char *ok, int quiet)
 	}
 }
 
-/* Merges one task's branch into the target tree at dir. */
+/* Journals the end of task i's merge. */
 static void
-merge_one(struct wt *w, size_t i, const char *dir)
+jlog_merge(struct wt *w, size_t i)
 {
 	struct wtask *t = &w->t[i];
-	char msg[512] = "", *ref, *tip;
-	json_t *ev;
-	int rc;
+	json_t *ev = json_object();
 
-	t->merge_tried = 1;
-	ref = xasprintf("refs/heads/%s", t->branch);
-	tip = wt_gits(w, w->top, GIT_ARGS("rev-parse", "--verify", "-q", ref),
-	    NULL, 0);
-	free(ref);
-	if (tip == NULL || strcmp(tip, t->commit) != 0) {
-		/* only what drove committed for the task is merged */
-		t->merge_error = xasprintf("branch '%s' no longer points at "
-		    "the task's commit %.12s", t->branch, t->commit);
-	} else if (wt_git(w, dir, GIT_ARGS("merge-base", "--is-ancestor",
-	    t->branch, "HEAD"), NULL, NULL, 0) == 0) {
-		t->merged = 1;
-	} else if ((rc = wt_git(w, dir, GIT_ARGS("merge", "-q", "--no-edit",
-	    "--no-verify", t->branch), NULL, msg, sizeof(msg))) == 0) {
-		t->merged = 1;
-	} else if (wt_git(w, dir, GIT_ARGS("rev-parse", "-q", "--verify",
-	    "MERGE_HEAD"), NULL, NULL, 0) == 0) {
-		t->conflict = wt_gitl(w, dir, GIT_ARGS("diff", "--name-only",
-		    "-z", "--diff-filter=U"), NULL, 0);
-		if (t->conflict == NULL)
-			t->conflict = xcalloc(1, sizeof(*t->conflict));
-		(void)wt_git(w, dir, GIT_ARGS("merge", "--abort"), NULL,
-		    NULL, 0);
-	} else {
-		t->merge_error = xstrdup(msg);
-	}
-	free(tip);
-	/* the tree was clean before: leave it so, whatever git did */
-	if (!t->merged) {
-		char *dirty = wt_dirty_files(w, dir);
-
-		if (dirty != NULL)
-			(void)wt_git(w, dir, GIT_ARGS("reset", "-q", "--hard",
-			    "HEAD"), NULL, NULL, 0);
-		free(dirty);
-	}
-	ev = json_object();
 	json_object_set_new(ev, "ev", json_string("merge"));
 	json_object_set_new(ev, "task", json_string(tname(w, i)));
 	json_object_set_new(ev, "into", json_string(w->into));
 	json_object_set_new(ev, "merged", json_boolean(t->merged));
 	if (t->conflict)
-		json_object_set_new(ev, "conflict", wt_json_strv(t->conflict));
+		json_object_set_new(ev, "conflict",
+		    wt_json_strv(t->conflict));
 	if (t->merge_error)
 		json_object_set_new(ev, "error", json_texts(t->merge_error));
 	wt_jlog(w, ev);
 }
 
+/* Says how task i's merge went, and counts a failure. */
+static void
+report_one(struct wt *w, size_t i)
+{
+	struct wtask *t = &w->t[i];
+	char *list;
+
+	if (t->merged) {
+		if (!w->quiet)
+			log_info("  merged    %-20s %s (%zu file%s)",
+			    tname(w, i), t->branch, strv_len(t->changed),
+			    strv_len(t->changed) == 1 ? "" : "s");
+		return;
+	}
+	w->failed++;
+	if (w->quiet)
+		return;
+	if (t->conflict) {
+		list = wt_strv_join(t->conflict, ", ");
+		log_warnx("  CONFLICT  %-20s %s in %s; merge aborted, "
+		    "branch kept", tname(w, i), t->branch, list);
+		free(list);
+	} else {
+		log_warnx("  FAILED    %-20s %s: %s; branch kept",
+		    tname(w, i), t->branch, t->merge_error);
+	}
+}
+
+/* Refuses the whole merge phase: nothing is merged, every branch kept. */
+static void
+refuse(struct wt *w, char *why)
+{
+	free(w->refused);
+	w->refused = why;
+	if (!w->quiet)
+		log_warnx("merge phase refused: %s; the branches are "
+		    "kept: merge them with 'git merge BRANCH'", w->refused);
+	for (size_t i = 0; i < w->g->n; i++)
+		w->failed += w->t[i].on && w->ok[i] && w->t[i].commit &&
+		    !w->t[i].merged;
+}
+
+/* A task whose branch the phase merges. */
+static int
+mergeable(const struct wt *w, size_t i)
+{
+	const struct wtask *t = &w->t[i];
+
+	return t->on && w->ok[i] && t->finished && t->commit != NULL;
+}
+
+/* The steps of the merge phase (see struct wtop). */
+enum {
+	M_TREE,		/* the target's tree: where it is, or a new one */
+	M_TREE_MADE,
+	M_HEAD,		/* is it still on the target branch? */
+	M_CLEAN,	/* ...and clean? */
+	M_START,
+	M_NEXT,		/* the next branch, in dependency order */
+	M_TIP,		/* does it still point at the task's commit? */
+	M_ANCESTOR,	/* already merged? */
+	M_MERGED,
+	M_MERGE_HEAD,	/* a conflict, or another failure? */
+	M_CONFLICTS,
+	M_ABORTED,
+	M_DIRTY,	/* the tree was clean before: leave it so */
+	M_RESET,
+	M_ONE_DONE,
+	M_REMOVE,	/* the temporary tree goes */
+	M_END,
+};
+
+static void
+merge_step(struct wtop *op)
+{
+	struct wt *w = op->w;
+	size_t i = op->task;
+	struct wtask *t = &w->t[i];
+	char *s, **v;
+
+	for (;;) {
+		/* Ctrl-C killed the git command running: what follows only
+		 * restores the tree, so git may run again for that */
+		if (w->cancelled) {
+			w->cancelled = 0;
+			op->stop = 1;
+		}
+		switch (op->step) {
+		case M_TREE:
+			if (w->target_dir != NULL) {
+				op->dir = xstrdup(w->target_dir);
+				op->step = M_HEAD;
+				continue;
+			}
+			op->tmp = xasprintf("%s/merge-tree", w->dir);
+			op->step = M_TREE_MADE;
+			wt_op_git(op, w->top, NULL, GIT_ARGS("worktree", "add",
+			    "-q", op->tmp, w->into));
+			return;
+		case M_TREE_MADE:
+			if (op->code != 0) {
+				refuse(w, xasprintf("cannot check out '%s': "
+				    "%s", w->into, op->err));
+				/* whatever is there, drove did not make it */
+				free(op->tmp);
+				op->tmp = NULL;
+				op->step = M_REMOVE;
+				continue;
+			}
+			op->dir = xstrdup(op->tmp);
+			op->step = M_HEAD;
+			continue;
+		case M_HEAD:
+			op->step = M_CLEAN;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("symbolic-ref",
+			    "--short", "-q", "HEAD"));
+			return;
+		case M_CLEAN:
+			s = op->code == 0 ? wt_op_str(op) : NULL;
+			if (s == NULL || strcmp(s, w->into) != 0) {
+				/* someone checked out another branch there
+				 * meanwhile */
+				refuse(w, op->code < 0 ? xstrdup(op->err) :
+				    xasprintf("'%s' is no longer on '%s'",
+				    op->dir, w->into));
+				free(s);
+				op->step = M_REMOVE;
+				continue;
+			}
+			free(s);
+			op->step = M_START;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("status",
+			    "--porcelain", "-z", "--untracked-files=no"));
+			return;
+		case M_START:
+			v = op->code == 0 ? wt_op_list(op) : NULL;
+			s = v != NULL ? wt_dirty_join(v) : NULL;
+			strv_free(v);
+			if (op->code != 0 || s != NULL) {
+				refuse(w, op->code != 0 ? xstrdup(op->err) :
+				    xasprintf("'%s' has uncommitted changes "
+				    "(%s)", op->dir, s));
+				free(s);
+				op->step = M_REMOVE;
+				continue;
+			}
+			if (!w->quiet) {
+				size_t n = 0;
+
+				for (size_t k = 0; k < w->g->n; k++)
+					n += mergeable(w, k);
+				log_info("merging %zu branch%s into '%s'", n,
+				    n == 1 ? "" : "es", w->into);
+			}
+			op->k = 0;
+			op->step = M_NEXT;
+			continue;
+		case M_NEXT:
+			if (op->stop) {
+				if (!w->quiet)
+					log_warnx("merge phase interrupted: "
+					    "the branches not merged are "
+					    "kept");
+				op->step = M_REMOVE;
+				continue;
+			}
+			while (op->k < w->g->n &&
+			    !mergeable(w, w->g->topo[op->k]))
+				op->k++;
+			if (op->k == w->g->n) {
+				op->step = M_REMOVE;
+				continue;
+			}
+			i = op->task = w->g->topo[op->k++];
+			t = &w->t[i];
+			t->merge_tried = 1;
+			s = xasprintf("refs/heads/%s", t->branch);
+			op->step = M_TIP;
+			wt_op_git(op, w->top, NULL, GIT_ARGS("rev-parse",
+			    "--verify", "-q", s));
+			free(s);
+			return;
+		case M_TIP:
+			s = op->code == 0 ? wt_op_str(op) : NULL;
+			if (op->code < 0) {
+				t->merge_error = xstrdup(op->err);
+				free(s);
+				op->step = M_ONE_DONE;
+				continue;
+			}
+			if (s == NULL || strcmp(s, t->commit) != 0) {
+				/* only what drove committed for the task is
+				 * merged */
+				t->merge_error = xasprintf("branch '%s' no "
+				    "longer points at the task's commit "
+				    "%.12s", t->branch, t->commit);
+				free(s);
+				op->step = M_ONE_DONE;
+				continue;
+			}
+			free(s);
+			op->step = M_ANCESTOR;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("merge-base",
+			    "--is-ancestor", t->branch, "HEAD"));
+			return;
+		case M_ANCESTOR:
+			if (op->code == 0) {
+				t->merged = 1;
+				op->step = M_ONE_DONE;
+				continue;
+			}
+			if (op->code < 0 || op->stop) {
+				t->merge_error = xstrdup(op->code < 0 ?
+				    op->err : "interrupted");
+				op->step = M_ONE_DONE;
+				continue;
+			}
+			op->step = M_MERGED;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("merge", "-q",
+			    "--no-edit", "--no-verify", t->branch));
+			return;
+		case M_MERGED:
+			if (op->code == 0) {
+				t->merged = 1;
+				op->step = M_ONE_DONE;
+				continue;
+			}
+			t->merge_error = xstrdup(op->err);
+			op->step = M_MERGE_HEAD;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("rev-parse", "-q",
+			    "--verify", "MERGE_HEAD"));
+			return;
+		case M_MERGE_HEAD:
+			if (op->code != 0) {
+				op->step = M_DIRTY;
+				continue;
+			}
+			op->step = M_CONFLICTS;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("diff",
+			    "--name-only", "-z", "--diff-filter=U"));
+			return;
+		case M_CONFLICTS:
+			free(t->merge_error);
+			t->merge_error = NULL;
+			t->conflict = op->code == 0 ? wt_op_list(op) :
+			    xcalloc(1, sizeof(*t->conflict));
+			op->step = M_ABORTED;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("merge",
+			    "--abort"));
+			return;
+		case M_ABORTED:
+			op->step = M_DIRTY;
+			continue;
+		case M_DIRTY:
+			op->step = M_RESET;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("status",
+			    "--porcelain", "-z", "--untracked-files=no"));
+			return;
+		case M_RESET:
+			v = op->code == 0 ? wt_op_list(op) : NULL;
+			s = v != NULL ? wt_dirty_join(v) : NULL;
+			strv_free(v);
+			op->step = M_ONE_DONE;
+			if (s != NULL) {
+				free(s);
+				wt_op_git(op, op->dir, NULL, GIT_ARGS("reset",
+				    "-q", "--hard", "HEAD"));
+				return;
+			}
+			continue;
+		case M_ONE_DONE:
+			jlog_merge(w, i);
+			report_one(w, i);
+			op->step = M_NEXT;
+			continue;
+		case M_REMOVE:
+			if (!w->quiet && w->refused == NULL) {
+				for (size_t k = 0; k < w->g->n; k++)
+					if (w->t[k].on && w->ok[k] &&
+					    w->t[k].finished &&
+					    w->t[k].commit == NULL)
+						log_info("  unchanged %-20s "
+						    "nothing to merge",
+						    tname(w, k));
+				if (w->failed)
+					log_warnx("%d branch%s not merged into "
+					    "'%s': resolve with 'git merge "
+					    "BRANCH' there", w->failed,
+					    w->failed == 1 ? "" : "es",
+					    w->into);
+			}
+			op->step = M_END;
+			if (op->tmp != NULL) {
+				wt_op_git(op, w->top, NULL, GIT_ARGS("worktree",
+				    "remove", "--force", op->tmp));
+				return;
+			}
+			continue;
+		default:
+			wt_op_end(op, 0);
+			return;
+		}
+	}
+}
+
+static void
+phase_done(void *arg, size_t task, int rc, const char *err)
+{
+	struct wt *w = arg;
+
+	(void)task;
+	(void)rc;
+	(void)err;
+	loop_stop(w->loop);
+}
+
 int
 wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet)
 {
-	const struct graph *g;
-	char *dir = NULL, *tmp = NULL, *dirty, *head = NULL;
-	char msg[512];
 	size_t n = 0;
-	int failed = 0;
 
 	if (w == NULL)
 		return 0;
-	g = w->g;
 	find_overlaps(w, ok, quiet);
-	for (size_t i = 0; i < g->n; i++)
-		n += w->t[i].on && ok[i] && w->t[i].finished &&
-		    w->t[i].commit != NULL;
+	w->ok = ok;
+	w->quiet = quiet;
+	w->failed = 0;
+	for (size_t i = 0; i < w->g->n; i++)
+		n += mergeable(w, i);
 	if (n == 0)
 		return 0;
 	w->phase_ran = 1;
-	if (w->target_dir != NULL) {
-		dir = xstrdup(w->target_dir);
-	} else {
-		tmp = xasprintf("%s/merge-tree", w->dir);
-		if (wt_git(w, w->top, GIT_ARGS("worktree", "add", "-q", tmp,
-		    w->into), NULL, msg, sizeof(msg)) != 0) {
-			w->refused = xasprintf("cannot check out '%s': %s",
-			    w->into, msg);
-			free(tmp);
-			tmp = NULL;
-		} else {
-			dir = xstrdup(tmp);
-		}
-	}
-	if (dir != NULL && (head = wt_gits(w, dir, GIT_ARGS("symbolic-ref",
-	    "--short", "-q", "HEAD"), NULL, 0), head == NULL ||
-	    strcmp(head, w->into) != 0)) {
-		/* someone checked out another branch there meanwhile */
-		w->refused = xasprintf("'%s' is no longer on '%s'", dir,
-		    w->into);
-		free(dir);
-		dir = NULL;
-	}
-	free(head);
-	if (dir != NULL && (dirty = wt_dirty_files(w, dir)) != NULL) {
-		w->refused = xasprintf("'%s' has uncommitted changes (%s)",
-		    dir, dirty);
-		free(dirty);
-		free(dir);
-		dir = NULL;
-	}
-	if (dir == NULL) {
-		if (!quiet)
-			log_warnx("merge phase refused: %s; the branches are "
-			    "kept: merge them with 'git merge BRANCH'",
-			    w->refused);
-		for (size_t i = 0; i < g->n; i++)
-			failed += w->t[i].on && ok[i] && w->t[i].commit &&
-			    !w->t[i].merged;
-		goto out;
-	}
-	if (!quiet)
-		log_info("merging %zu branch%s into '%s'", n, n == 1 ? "" :
-		    "es", w->into);
-	for (size_t k = 0; k < g->n; k++) {
-		size_t i = g->topo[k];
-		struct wtask *t = &w->t[i];
-		char *list;
-
-		if (!t->on || !ok[i] || !t->finished || t->commit == NULL)
-			continue;
-		merge_one(w, i, dir);
-		if (t->merged) {
-			if (!quiet)
-				log_info("  merged    %-20s %s (%zu file%s)",
-				    tname(w, i), t->branch,
-				    strv_len(t->changed),
-				    strv_len(t->changed) == 1 ? "" : "s");
-			continue;
-		}
-		failed++;
-		if (quiet)
-			continue;
-		if (t->conflict) {
-			list = wt_strv_join(t->conflict, ", ");
-			log_warnx("  CONFLICT  %-20s %s in %s; merge aborted, "
-			    "branch kept", tname(w, i), t->branch, list);
-			free(list);
-		} else {
-			log_warnx("  FAILED    %-20s %s: %s; branch kept",
-			    tname(w, i), t->branch, t->merge_error);
-		}
-	}
-	if (!quiet) {
-		for (size_t i = 0; i < g->n; i++)
-			if (w->t[i].on && ok[i] && w->t[i].finished &&
-			    w->t[i].commit == NULL)
-				log_info("  unchanged %-20s nothing to merge",
-				    tname(w, i));
-		if (failed)
-			log_warnx("%d branch%s not merged into '%s': resolve "
-			    "with 'git merge BRANCH' there", failed,
-			    failed == 1 ? "" : "es", w->into);
-	}
-out:
-	if (tmp != NULL) {
-		(void)wt_git(w, w->top, GIT_ARGS("worktree", "remove",
-		    "--force", tmp), NULL, NULL, 0);
-		free(tmp);
-	}
-	free(dir);
-	return failed;
+	w->mop.stop = 0;
+	wt_op_begin(&w->mop, w, 0, merge_step, phase_done, w);
+	/* the run's loop, until the phase ends (or nothing can end it) */
+	while (w->mop.busy && w->running != NULL)
+		if (loop_run(w->loop) < 0)
+			break;
+	w->ok = NULL;
+	return w->failed;
 }
-

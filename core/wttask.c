@@ -68,35 +68,21 @@ tk_check(struct wt *w, size_t i, char *err, size_t errlen)
 	return rc;
 }
 
-/* git in task i's worktree, after tk_check, with its git dir named. */
-static int
-tk_git(struct wt *w, size_t i, const char *const *args, struct buf *out,
-    char *err, size_t errlen)
+/* Starts git in task i's worktree for op, after tk_check, with its git
+ * dir named; a failed check ends the command at once with code -1. */
+static void
+tk_git(struct wtop *op, const char *const *args)
 {
-	if (tk_check(w, i, err, errlen) < 0)
-		return -1;
-	return git_run(&w->git, w->t[i].path, w->t[i].gitdir, args, out,
-	    err, errlen);
-}
+	struct wt *w = op->w;
+	struct wtask *t = &w->t[op->task];
 
-static char *
-tk_gits(struct wt *w, size_t i, const char *const *args, char *err,
-    size_t errlen)
-{
-	if (tk_check(w, i, err, errlen) < 0)
-		return NULL;
-	return git_str(&w->git, w->t[i].path, w->t[i].gitdir, args, err,
-	    errlen);
-}
-
-static char **
-tk_gitl(struct wt *w, size_t i, const char *const *args, char *err,
-    size_t errlen)
-{
-	if (tk_check(w, i, err, errlen) < 0)
-		return NULL;
-	return git_list(&w->git, w->t[i].path, w->t[i].gitdir, args, err,
-	    errlen);
+	if (tk_check(w, op->task, op->err, sizeof(op->err)) < 0) {
+		buf_reset(&op->out);
+		op->code = -1;
+		op->fn(op);
+		return;
+	}
+	wt_op_git(op, t->path, t->gitdir, args);
 }
 
 /*
@@ -181,75 +167,6 @@ copy_in(struct wt *w, size_t i, int missing_only, char *err, size_t errlen)
 	return 0;
 }
 
-/* A worktree whose creation was not journaled: the agent never ran in it.
- * Removes it and its branch when the branch holds no commit but merges of
- * what it was made from; else leaves both and fails. */
-static int
-discard_unstarted(struct wt *w, size_t i, char **bases, char *err,
-    size_t errlen)
-{
-	struct wtask *t = &w->t[i];
-	const char *args[64];
-	size_t n = 0;
-	char *own;
-
-	args[n++] = "rev-list";
-	args[n++] = "--no-merges";
-	args[n++] = t->branch;
-	args[n++] = "--not";
-	args[n++] = w->base;
-	for (size_t k = 0; bases[k] != NULL && n < ARRAY_SIZE(args) - 2; k++)
-		args[n++] = bases[k];
-	args[n++] = "--";
-	args[n] = NULL;
-	own = wt_gits(w, w->top, args, err, errlen);
-	if (own == NULL || *own != '\0') {
-		if (own != NULL)
-			errf(err, errlen, "branch '%s' already exists and has "
-			    "commits of its own; it was kept (see 'drove "
-			    "clean')", t->branch);
-		free(own);
-		return DROVE_ECONFLICT;
-	}
-	free(own);
-	if (fs_exists(t->path) && wt_git(w, w->top, GIT_ARGS("worktree",
-	    "remove", "--force", t->path), NULL, err, errlen) != 0)
-		return DROVE_EIO;
-	(void)wt_git(w, w->top, GIT_ARGS("worktree", "prune"), NULL, NULL,
-	    0);
-	if (wt_git(w, w->top, GIT_ARGS("branch", "-D", "-q", t->branch),
-	    NULL, err, errlen) != 0)
-		return DROVE_EIO;
-	return 0;
-}
-
-/* Merges the other dependencies' branches into the new worktree. */
-static int
-merge_bases(struct wt *w, size_t i, char **bases, char *err, size_t errlen)
-{
-	for (size_t k = 1; bases[k] != NULL; k++) {
-		char **files;
-		char *list;
-
-		if (tk_git(w, i, GIT_ARGS("merge", "-q", "--no-edit",
-		    "--no-verify", bases[k]), NULL, err, errlen) == 0)
-			continue;
-		files = tk_gitl(w, i, GIT_ARGS("diff", "--name-only",
-		    "-z", "--diff-filter=U"), NULL, 0);
-		list = wt_strv_join(files, ", ");
-		(void)tk_git(w, i, GIT_ARGS("merge", "--abort"), NULL,
-		    NULL, 0);
-		if (files != NULL && files[0] != NULL)
-			errf(err, errlen, "the branches of its dependencies "
-			    "conflict: merging '%s' into '%s' conflicts in %s",
-			    bases[k], bases[0], list);
-		free(list);
-		strv_free(files);
-		return DROVE_ECONFLICT;
-	}
-	return 0;
-}
-
 static void
 jlog_worktree(struct wt *w, size_t i)
 {
@@ -270,13 +187,235 @@ jlog_worktree(struct wt *w, size_t i)
 	wt_jlog(w, ev);
 }
 
+/* The steps of wt_prepare (see struct wtop). */
+enum {
+	P_BRANCH,	/* does the task's branch exist? */
+	P_HAVE,		/* ...answered */
+	P_READD,	/* an interrupted run's worktree, its dir gone */
+	P_READDED,
+	P_REUSE,	/* an interrupted run's worktree: keep all it holds */
+	P_OWN,		/* a branch never journaled: commits of its own? */
+	P_DROPDIR,	/* ...none: remove its worktree */
+	P_PRUNE,
+	P_DROPBR,
+	P_ADD,		/* git worktree add -b */
+	P_ADDED,
+	P_MERGE,	/* merge the other dependencies' branches */
+	P_MERGED,
+	P_CONFLICTS,
+	P_ABORTED,
+	P_HEAD,
+	P_START,
+	P_FAIL,		/* op->code < 0 or err set: end with DROVE_EIO */
+};
+
+static void
+prepare_step(struct wtop *op)
+{
+	struct wt *w = op->w;
+	size_t i = op->task;
+	struct wtask *t = &w->t[i];
+	const char *args[64];
+	size_t n = 0;
+	char *s, **files;
+	int rc;
+
+	for (;;) {
+		switch (op->step) {
+		case P_BRANCH:
+			s = xasprintf("refs/heads/%s", t->branch);
+			op->step = P_HAVE;
+			wt_op_git(op, w->top, NULL, GIT_ARGS("rev-parse",
+			    "--verify", "-q", s));
+			free(s);
+			return;
+		case P_HAVE:
+			op->have_branch = op->code == 0;
+			if (op->have_branch && t->start != NULL)
+				op->step = fs_exists(t->path) ? P_REUSE :
+				    P_READD;
+			else if (op->have_branch)
+				op->step = P_OWN;
+			else if (fs_exists(t->path) && rmdir(t->path) < 0) {
+				errf(op->err, sizeof(op->err), "'%s' already "
+				    "exists; move it away", t->path);
+				op->step = P_FAIL;
+			} else
+				op->step = P_ADD;
+			continue;
+		case P_READD:
+			op->step = P_READDED;
+			wt_op_git(op, w->top, NULL, GIT_ARGS("worktree",
+			    "prune"));
+			return;
+		case P_READDED:
+			if (op->k++ == 0) {
+				wt_op_git(op, w->top, NULL, GIT_ARGS("worktree",
+				    "add", "-q", t->path, t->branch));
+				return;
+			}
+			op->step = op->code == 0 ? P_REUSE : P_FAIL;
+			continue;
+		case P_REUSE:
+			if (tk_adopt(w, i, op->err, sizeof(op->err)) < 0) {
+				op->step = P_FAIL;
+				continue;
+			}
+			log_info("task '%s': reusing its worktree %s",
+			    tname(w, i), t->path);
+			(void)mkdir_p(t->workdir, 0777);
+			rc = copy_in(w, i, 1, op->err, sizeof(op->err));
+			wt_op_end(op, rc);
+			return;
+		case P_OWN:
+			/* a worktree whose creation was not journaled: the
+			 * agent never ran in it; it goes when its branch holds
+			 * nothing but merges of what it was made from */
+			args[n++] = "rev-list";
+			args[n++] = "--no-merges";
+			args[n++] = t->branch;
+			args[n++] = "--not";
+			args[n++] = w->base;
+			for (size_t k = 0; op->bases[k] != NULL &&
+			    n < ARRAY_SIZE(args) - 2; k++)
+				args[n++] = op->bases[k];
+			args[n++] = "--";
+			args[n] = NULL;
+			op->step = P_DROPDIR;
+			wt_op_git(op, w->top, NULL, args);
+			return;
+		case P_DROPDIR:
+			if (op->code != 0) {
+				op->step = P_FAIL;
+				continue;
+			}
+			if (op->out.len > 0) {
+				errf(op->err, sizeof(op->err), "branch '%s' "
+				    "already exists and has commits of its "
+				    "own; it was kept (see 'drove clean')",
+				    t->branch);
+				wt_op_end(op, DROVE_ECONFLICT);
+				return;
+			}
+			op->step = P_PRUNE;
+			if (fs_exists(t->path)) {
+				wt_op_git(op, w->top, NULL, GIT_ARGS("worktree",
+				    "remove", "--force", t->path));
+				return;
+			}
+			op->code = 0;
+			continue;
+		case P_PRUNE:
+			if (op->code != 0) {
+				op->step = P_FAIL;
+				continue;
+			}
+			op->step = P_DROPBR;
+			wt_op_git(op, w->top, NULL, GIT_ARGS("worktree",
+			    "prune"));
+			return;
+		case P_DROPBR:
+			if (op->k++ == 0) {
+				wt_op_git(op, w->top, NULL, GIT_ARGS("branch",
+				    "-D", "-q", t->branch));
+				return;
+			}
+			op->step = op->code == 0 ? P_ADD : P_FAIL;
+			continue;
+		case P_ADD:
+			op->step = P_ADDED;
+			wt_op_git(op, w->top, NULL, GIT_ARGS("worktree", "add",
+			    "-q", "-b", t->branch, t->path, op->bases[0] ?
+			    op->bases[0] : w->base));
+			return;
+		case P_ADDED:
+			if (op->code != 0) {
+				op->step = P_FAIL;
+				continue;
+			}
+			/* journaled at once, so clean finds it whatever
+			 * happens next; the start commit follows when the
+			 * agent may start */
+			free(t->start);
+			t->start = NULL;
+			jlog_worktree(w, i);
+			if (tk_adopt(w, i, op->err, sizeof(op->err)) < 0) {
+				op->step = P_FAIL;
+				continue;
+			}
+			op->k = 1;
+			op->step = P_MERGE;
+			continue;
+		case P_MERGE:
+			if (op->bases[0] == NULL || op->bases[op->k] == NULL) {
+				op->step = P_HEAD;
+				continue;
+			}
+			op->step = P_MERGED;
+			tk_git(op, GIT_ARGS("merge", "-q", "--no-edit",
+			    "--no-verify", op->bases[op->k]));
+			return;
+		case P_MERGED:
+			if (op->code == 0) {
+				op->k++;
+				op->step = P_MERGE;
+				continue;
+			}
+			if (op->code < 0) {
+				op->step = P_FAIL;
+				continue;
+			}
+			op->step = P_CONFLICTS;
+			tk_git(op, GIT_ARGS("diff", "--name-only", "-z",
+			    "--diff-filter=U"));
+			return;
+		case P_CONFLICTS:
+			files = op->code == 0 ? wt_op_list(op) : NULL;
+			if (files != NULL && files[0] != NULL) {
+				s = wt_strv_join(files, ", ");
+				errf(op->err, sizeof(op->err), "the branches "
+				    "of its dependencies conflict: merging "
+				    "'%s' into '%s' conflicts in %s",
+				    op->bases[op->k], op->bases[0], s);
+				free(s);
+			}
+			strv_free(files);
+			op->step = P_ABORTED;
+			tk_git(op, GIT_ARGS("merge", "--abort"));
+			return;
+		case P_ABORTED:
+			wt_op_end(op, DROVE_ECONFLICT);
+			return;
+		case P_HEAD:
+			op->step = P_START;
+			tk_git(op, GIT_ARGS("rev-parse", "HEAD"));
+			return;
+		case P_START:
+			if (op->code != 0) {
+				op->step = P_FAIL;
+				continue;
+			}
+			t->start = wt_op_str(op);
+			(void)mkdir_p(t->workdir, 0777);
+			rc = copy_in(w, i, 0, op->err, sizeof(op->err));
+			if (rc == 0)
+				jlog_worktree(w, i);
+			wt_op_end(op, rc);
+			return;
+		default:
+			if (op->err[0] == '\0')
+				errf(op->err, sizeof(op->err), "git failed");
+			wt_op_end(op, op->code == DROVE_ECANCELED ?
+			    DROVE_ECANCELED : DROVE_EIO);
+			return;
+		}
+	}
+}
+
 int
-wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
+wt_prepare(struct wt *w, size_t i, wt_done_fn done, void *arg)
 {
 	struct wtask *t;
-	char **bases;
-	int rc = 0, have_branch;
-	char *ref;
 
 	if (w == NULL || !w->t[i].on)
 		return 0;
@@ -286,68 +425,10 @@ wt_prepare(struct wt *w, size_t i, char *err, size_t errlen)
 	t->commit = NULL;
 	strv_free(t->changed);
 	t->changed = NULL;
-	bases = dep_branches(w, i);
-	ref = xasprintf("refs/heads/%s", t->branch);
-	have_branch = wt_git(w, w->top, GIT_ARGS("rev-parse", "--verify",
-	    "-q", ref), NULL, NULL, 0) == 0;
-	free(ref);
-	if (have_branch && t->start != NULL) {
-		/* an interrupted run's worktree: keep all it holds */
-		if (!fs_exists(t->path)) {
-			(void)wt_git(w, w->top, GIT_ARGS("worktree", "prune"),
-			    NULL, NULL, 0);
-			if (wt_git(w, w->top, GIT_ARGS("worktree", "add", "-q",
-			    t->path, t->branch), NULL, err, errlen) != 0) {
-				rc = DROVE_EIO;
-				goto out;
-			}
-		}
-		if ((rc = tk_adopt(w, i, err, errlen)) < 0)
-			goto out;
-		log_info("task '%s': reusing its worktree %s", tname(w, i),
-		    t->path);
-		(void)mkdir_p(t->workdir, 0777);
-		rc = copy_in(w, i, 1, err, errlen);
-		goto out;
-	}
-	if (have_branch) {
-		rc = discard_unstarted(w, i, bases, err, errlen);
-		if (rc < 0)
-			goto out;
-	} else if (fs_exists(t->path) && rmdir(t->path) < 0) {
-		errf(err, errlen, "'%s' already exists; move it away",
-		    t->path);
-		rc = DROVE_EIO;
-		goto out;
-	}
-	if (wt_git(w, w->top, GIT_ARGS("worktree", "add", "-q", "-b",
-	    t->branch, t->path, bases[0] ? bases[0] : w->base), NULL, err,
-	    errlen) != 0) {
-		rc = DROVE_EIO;
-		goto out;
-	}
-	/* journaled at once, so clean finds it whatever happens next; the
-	 * start commit follows when the agent may start */
-	free(t->start);
-	t->start = NULL;
-	jlog_worktree(w, i);
-	if ((rc = tk_adopt(w, i, err, errlen)) < 0)
-		goto out;
-	if ((rc = merge_bases(w, i, bases, err, errlen)) < 0)
-		goto out;
-	t->start = tk_gits(w, i, GIT_ARGS("rev-parse", "HEAD"), err,
-	    errlen);
-	if (t->start == NULL) {
-		rc = DROVE_EIO;
-		goto out;
-	}
-	(void)mkdir_p(t->workdir, 0777);
-	if ((rc = copy_in(w, i, 0, err, errlen)) < 0)
-		goto out;
-	jlog_worktree(w, i);
-out:
-	strv_free(bases);
-	return rc;
+	strv_free(t->op.bases);
+	t->op.bases = dep_branches(w, i);
+	wt_op_begin(&t->op, w, i, prepare_step, done, arg);
+	return 1;
 }
 
 /* "<task>: <first line of the prompt>", the line cut at 72 bytes. */
@@ -365,76 +446,155 @@ commit_message(struct wt *w, size_t i)
 	return xasprintf("%s: %.*s", tname(w, i), (int)n, p);
 }
 
-int
-wt_finish(struct wt *w, size_t i, char *err, size_t errlen)
+/* The steps of wt_finish. */
+enum {
+	F_ADD,		/* git add -A */
+	F_UNCOPY,	/* copied-in files stay out of the commit */
+	F_HEAD,
+	F_SOFT,		/* one commit per task, even when the agent
+			 * committed itself */
+	F_DIFF,
+	F_CHANGED,
+	F_COMMITTED,
+	F_COMMIT_ID,
+	F_FILES,
+	F_DONE,
+	F_FAIL,
+};
+
+static void
+finish_step(struct wtop *op)
 {
-	struct wtask *t;
-	char *head, *msg;
-	int rc;
+	struct wt *w = op->w;
+	size_t i = op->task;
+	struct wtask *t = &w->t[i];
+	char *s;
 	json_t *ev;
 
-	if (w == NULL || !w->t[i].on)
-		return 0;
-	t = &w->t[i];
-	if (tk_git(w, i, GIT_ARGS("add", "-A"), NULL, err,
-	    errlen) != 0)
-		return DROVE_EIO;
-	/* copied-in files stay out of the commit (.env and the like) */
-	for (size_t k = 0; t->copy != NULL && t->copy[k] != NULL; k++) {
-		char *p = xasprintf("%s%s", w->prefix, t->copy[k]);
-
-		(void)tk_git(w, i, GIT_ARGS("reset", "-q", t->start,
-		    "--", p), NULL, NULL, 0);
-		free(p);
+	for (;;) {
+		switch (op->step) {
+		case F_ADD:
+			op->step = F_UNCOPY;
+			tk_git(op, GIT_ARGS("add", "-A"));
+			return;
+		case F_UNCOPY:
+			if (op->k == 0 && op->code != 0) {
+				op->step = F_FAIL;
+				continue;
+			}
+			if (t->copy == NULL || t->copy[op->k] == NULL) {
+				op->step = F_HEAD;
+				continue;
+			}
+			s = xasprintf("%s%s", w->prefix, t->copy[op->k++]);
+			tk_git(op, GIT_ARGS("reset", "-q", t->start, "--", s));
+			free(s);
+			return;
+		case F_HEAD:
+			op->step = F_SOFT;
+			tk_git(op, GIT_ARGS("rev-parse", "HEAD"));
+			return;
+		case F_SOFT:
+			if (op->code != 0) {
+				op->step = F_FAIL;
+				continue;
+			}
+			s = wt_op_str(op);
+			op->step = F_DIFF;
+			if (strcmp(s, t->start) != 0) {
+				free(s);
+				tk_git(op, GIT_ARGS("reset", "-q", "--soft",
+				    t->start));
+				return;
+			}
+			free(s);
+			continue;
+		case F_DIFF:
+			if (op->code != 0) {
+				op->step = F_FAIL;
+				continue;
+			}
+			op->step = F_CHANGED;
+			tk_git(op, GIT_ARGS("diff", "--cached", "--quiet"));
+			return;
+		case F_CHANGED:
+			if (op->code != 0 && op->code != 1) {
+				op->step = F_FAIL;
+				continue;
+			}
+			free(t->commit);
+			t->commit = NULL;
+			strv_free(t->changed);
+			t->changed = NULL;
+			if (op->code == 0) {
+				log_info("task '%s': no changes in its "
+				    "worktree", tname(w, i));
+				op->step = F_DONE;
+				continue;
+			}
+			s = commit_message(w, i);
+			op->step = F_COMMITTED;
+			tk_git(op, GIT_ARGS("commit", "-q", "--no-verify",
+			    "-m", s));
+			free(s);
+			return;
+		case F_COMMITTED:
+			if (op->code != 0) {
+				op->step = F_FAIL;
+				continue;
+			}
+			op->step = F_COMMIT_ID;
+			tk_git(op, GIT_ARGS("rev-parse", "HEAD"));
+			return;
+		case F_COMMIT_ID:
+			if (op->code != 0) {
+				op->step = F_FAIL;
+				continue;
+			}
+			t->commit = wt_op_str(op);
+			op->step = F_FILES;
+			tk_git(op, GIT_ARGS("diff", "--name-only", "-z",
+			    t->start, t->commit));
+			return;
+		case F_FILES:
+			if (op->code == 0)
+				t->changed = wt_op_list(op);
+			op->step = F_DONE;
+			continue;
+		case F_DONE:
+			if (t->changed == NULL)
+				t->changed = xcalloc(1, sizeof(*t->changed));
+			t->finished = 1;
+			t->merged = 0;
+			ev = json_object();
+			json_object_set_new(ev, "ev", json_string("commit"));
+			json_object_set_new(ev, "task",
+			    json_string(tname(w, i)));
+			json_object_set_new(ev, "branch",
+			    json_string(t->branch));
+			json_object_set_new(ev, "commit", t->commit ?
+			    json_string(t->commit) : json_null());
+			json_object_set_new(ev, "changed_files",
+			    wt_json_strv(t->changed));
+			wt_jlog(w, ev);
+			op->err[0] = '\0';
+			wt_op_end(op, 0);
+			return;
+		default:
+			if (op->err[0] == '\0')
+				errf(op->err, sizeof(op->err), "git failed");
+			wt_op_end(op, op->code == DROVE_ECANCELED ?
+			    DROVE_ECANCELED : DROVE_EIO);
+			return;
+		}
 	}
-	/* one commit per task, even when the agent committed itself */
-	head = tk_gits(w, i, GIT_ARGS("rev-parse", "HEAD"), err,
-	    errlen);
-	if (head == NULL)
-		return DROVE_EIO;
-	if (strcmp(head, t->start) != 0 && wt_git(w, t->path,
-	    GIT_ARGS("reset", "-q", "--soft", t->start), NULL, err,
-	    errlen) != 0) {
-		free(head);
-		return DROVE_EIO;
-	}
-	free(head);
-	rc = tk_git(w, i, GIT_ARGS("diff", "--cached", "--quiet"),
-	    NULL, err, errlen);
-	if (rc != 0 && rc != 1)
-		return DROVE_EIO;
-	free(t->commit);
-	t->commit = NULL;
-	strv_free(t->changed);
-	t->changed = NULL;
-	if (rc == 1) {
-		msg = commit_message(w, i);
-		rc = tk_git(w, i, GIT_ARGS("commit", "-q", "--no-verify",
-		    "-m", msg), NULL, err, errlen);
-		free(msg);
-		if (rc != 0)
-			return DROVE_EIO;
-		t->commit = tk_gits(w, i, GIT_ARGS("rev-parse", "HEAD"),
-		    err, errlen);
-		if (t->commit == NULL)
-			return DROVE_EIO;
-		t->changed = tk_gitl(w, i, GIT_ARGS("diff",
-		    "--name-only", "-z", t->start, t->commit), NULL, 0);
-	} else {
-		log_info("task '%s': no changes in its worktree", tname(w, i));
-	}
-	if (t->changed == NULL)
-		t->changed = xcalloc(1, sizeof(*t->changed));
-	t->finished = 1;
-	t->merged = 0;
-	ev = json_object();
-	json_object_set_new(ev, "ev", json_string("commit"));
-	json_object_set_new(ev, "task", json_string(tname(w, i)));
-	json_object_set_new(ev, "branch", json_string(t->branch));
-	json_object_set_new(ev, "commit", t->commit ?
-	    json_string(t->commit) : json_null());
-	json_object_set_new(ev, "changed_files", wt_json_strv(t->changed));
-	wt_jlog(w, ev);
-	return 0;
 }
 
+int
+wt_finish(struct wt *w, size_t i, wt_done_fn done, void *arg)
+{
+	if (w == NULL || !w->t[i].on)
+		return 0;
+	wt_op_begin(&w->t[i].op, w, i, finish_step, done, arg);
+	return 1;
+}
