@@ -24,6 +24,7 @@
 
 #include "git.h"
 #include "journal.h"
+#include "runlock.h"
 #include "util.h"
 
 struct centry {
@@ -274,6 +275,7 @@ cmd_clean(int argc, char **argv)
 	char real[PATH_MAX], msg[512];
 	size_t removed = 0, kept = 0, errors = 0, foreign = 0;
 	int c, force = 0, rc, have_into;
+	long owner;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -296,6 +298,13 @@ cmd_clean(int argc, char **argv)
 	    xasprintf("%s/%s", root, which);
 	if (realpath(dir, real) == NULL) {
 		log_warnx("clean: cannot read '%s': %s", dir, strerror(errno));
+		rc = 2;
+		goto out;
+	}
+	/* a live run's worktrees are its agents' working directories */
+	if (runlock_owner(real, &owner) == 1) {
+		log_warnx("clean: run '%s' is running (drove pid %ld); clean "
+		    "it once it has ended", which, owner);
 		rc = 2;
 		goto out;
 	}

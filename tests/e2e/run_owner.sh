@@ -37,6 +37,9 @@ expect_has "$out" "running (drove pid $pid)" "report says running, with pid"
 expect_not_has "$out$err" "--resume" "report does not say to resume"
 drove report --json
 expect_has "$out" '"status": "running"' "report --json says running"
+drove clean --force
+expect_eq "$rc" 2 "clean refuses a live run"
+expect_has "$err" "running (drove pid $pid)" "clean names the owner"
 
 touch go
 wait $pid
