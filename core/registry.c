@@ -160,18 +160,35 @@ check_plugin(const struct registry *r, const struct drove_plugin *p,
 	return 0;
 }
 
-static void
+static struct plugin *
 add(struct registry *r, const struct drove_plugin *p, const char *path,
     void *dl, int fd)
 {
+	struct plugin *pl;
+
 	r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
-	r->v[r->n].p = p;
-	r->v[r->n].path = path ? xstrdup(path) : NULL;
-	r->v[r->n].dl = dl;
-	r->v[r->n].fd = fd;
-	r->v[r->n].overrides = 0;
-	r->n++;
+	pl = &r->v[r->n++];
+	memset(pl, 0, sizeof(*pl));
+	pl->p = p;
+	pl->path = path ? xstrdup(path) : NULL;
+	pl->dl = dl;
+	pl->fd = fd;
+	return pl;
 }
+
+#ifndef DROVE_NO_DLOPEN
+/* The loaded plugin whose file is st's, or NULL. */
+static const struct plugin *
+loaded_file(const struct registry *r, const struct stat *st)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].path != NULL &&
+		    r->v[i].dev == (unsigned long long)st->st_dev &&
+		    r->v[i].ino == (unsigned long long)st->st_ino)
+			return &r->v[i];
+	return NULL;
+}
+#endif
 
 /* Records a failure: reason is the whole line, name the plugin's when
  * known (else the file name without .so), fd is kept open (or -1). */
@@ -280,6 +297,12 @@ load_at(struct registry *r, int dirfd, const char *rel, const char *path,
 		add_fail(r, path, NULL, 0, err, fd);
 		return rc;
 	}
+	/* the same directory from plugin_dir and --plugin-dir, or a hard
+	 * link: one file loads once */
+	if (loaded_file(r, &st) != NULL) {
+		close(fd);
+		return 0;
+	}
 	/*
 	 * dlopen the descriptor, not the name, so the file checked is the
 	 * file loaded.  The fd stays open as long as the plugin is loaded:
@@ -297,6 +320,10 @@ load_at(struct registry *r, int dirfd, const char *rel, const char *path,
 			why = colon + strlen(proc) + 1;
 		while (why && *why == ' ')
 			why++;
+		if (access(proc, F_OK) < 0)
+			why = "/proc is not mounted, and drove loads a plugin "
+			    "through /proc/self/fd so that the file it checked "
+			    "is the file it loads";
 		errf(err, errlen, "%s: cannot load: %s", path,
 		    why ? why : "unknown error");
 		add_fail(r, path, NULL, 0, err, fd);
@@ -331,8 +358,10 @@ load_at(struct registry *r, int dirfd, const char *rel, const char *path,
 		slot->fd = fd;
 		slot->overrides = 1;
 	} else {
-		add(r, p, path, dl, fd);
+		slot = add(r, p, path, dl, fd);
 	}
+	slot->dev = (unsigned long long)st.st_dev;
+	slot->ino = (unsigned long long)st.st_ino;
 	return 0;
 #endif
 }

@@ -22,6 +22,7 @@ struct plugin {
 	void *dl;		/* dlopen handle or NULL */
 	int fd;			/* the open file dlopen loaded, or -1 */
 	int overrides;		/* replaced the built-in of its name */
+	unsigned long long dev, ino; /* the file loaded (0, 0: built-in) */
 };
 
 /* A plugin file or directory that did not load. */
@@ -59,7 +60,8 @@ int registry_add_builtins(struct registry *r, char *err, size_t errlen);
  * and that open file is what dlopen loads.  A file whose ABI major
  * differs, whose descriptor is malformed, or whose kind and name are
  * already registered (unless r->override names it and the other is a
- * built-in) is refused.  Each refusal, and a directory that cannot be
+ * built-in) is refused.  A file already loaded (the same directory named
+ * twice) is skipped.  Each refusal, and a directory that cannot be
  * read, is added to r->fail; origin ("drove.ini:3", "--plugin-dir") is
  * named for a missing directory.  Returns the number of failures added.
  */

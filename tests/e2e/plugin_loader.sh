@@ -42,6 +42,21 @@ drove plugins -c cfg/drove.ini
 expect_eq "$rc" 0 "plugins: all loaded"
 expect_has "$out" "cfg/../good/variant.so" "plugin_dir resolved beside drove.ini"
 
+# --- the same directory twice (plugin_dir and --plugin-dir): loaded once
+drove plugins -c cfg/drove.ini --plugin-dir good
+expect_eq "$rc" 0 "the same directory twice is no clash"
+expect_eq "$(printf '%s\n' "$out" | grep -c 'variant.so')" 1 "and listed once"
+
+# --- without /proc a plugin cannot be loaded by descriptor: it says so ---
+if unshare -m sh -c 'umount -l /proc' 2>/dev/null; then
+	noproc=$(unshare -m sh -c 'umount -l /proc && "$0" plugins \
+	    --plugin-dir good' "$DROVE" 2>&1)
+	expect_has "$noproc" "good/variant.so: cannot load: /proc is not mounted" \
+	    "no /proc: the reason, not a confusing loader error"
+else
+	echo "note: no mount namespace here: the no-/proc case is untested"
+fi
+
 # --- a missing plugin_dir is reported, with where it was set ---
 cat >cfg/missing.ini <<'INI'
 [drove]
