@@ -22,6 +22,7 @@
 #include <ini.h>
 
 #include "drove/plugin.h"
+#include "strmap.h"
 #include "util.h"
 
 /* Longest physical line accepted; inih's buffer grows up to this. */
@@ -58,6 +59,7 @@ struct parse {
 	int hd_key;		/* line of the key of the last block, or 0 */
 	struct conf_section **sec;	/* this file's sections */
 	size_t nsec;
+	struct strmap idx;	/* type and name -> index in sec */
 	struct conf_section *cur;
 	char *err;
 	size_t errlen;
@@ -85,6 +87,53 @@ section_free(struct conf_section *s)
 	free(s);
 }
 
+/*
+ * A section's key in an index: its type, a NUL, its name.  Uses buf when
+ * it fits, else allocates *heap for the caller to free.
+ */
+static const char *
+sec_key(const char *type, const char *name, char *buf, size_t size,
+    char **heap, size_t *len)
+{
+	size_t tl = strlen(type), nl = strlen(name);
+	char *k = buf;
+
+	*heap = NULL;
+	*len = tl + 1 + nl;
+	if (*len > size)
+		k = *heap = xmalloc(*len);
+	memcpy(k, type, tl + 1);
+	memcpy(k + tl + 1, name, nl);
+	return k;
+}
+
+static int
+idx_get(const struct strmap *m, const char *type, const char *name,
+    size_t *at)
+{
+	char buf[256], *heap;
+	const char *k;
+	size_t len;
+	int found;
+
+	k = sec_key(type, name, buf, sizeof(buf), &heap, &len);
+	found = strmap_get(m, k, len, at);
+	free(heap);
+	return found;
+}
+
+static void
+idx_put(struct strmap *m, const char *type, const char *name, size_t at)
+{
+	char buf[256], *heap;
+	const char *k;
+	size_t len;
+
+	k = sec_key(type, name, buf, sizeof(buf), &heap, &len);
+	strmap_put(m, k, len, at);
+	free(heap);
+}
+
 void
 conf_init(struct conf *c)
 {
@@ -92,6 +141,7 @@ conf_init(struct conf *c)
 	c->nfiles = 0;
 	c->sec = NULL;
 	c->nsec = 0;
+	strmap_init(&c->idx);
 }
 
 void
@@ -105,6 +155,7 @@ conf_release(struct conf *c)
 	for (i = 0; i < c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);
+	strmap_release(&c->idx);
 	conf_init(c);
 }
 
@@ -256,16 +307,14 @@ parse_header(struct parse *ps, const char *p, const char *e)
 	}
 	if (name == NULL)
 		name = "";
-	for (i = 0; i < ps->nsec; i++) {
-		s = ps->sec[i];
-		if (strcmp(s->type, type) == 0 && strcmp(s->name, name) == 0) {
-			char label[160];
+	if (idx_get(&ps->idx, type, name, &i)) {
+		char label[160];
 
-			conf_label(s, label, sizeof(label));
-			perr(ps, "duplicate %s (first declared on line %d)",
-			    label, s->line);
-			goto out;
-		}
+		s = ps->sec[i];
+		conf_label(s, label, sizeof(label));
+		perr(ps, "duplicate %s (first declared on line %d)", label,
+		    s->line);
+		goto out;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->type = xstrdup(type);
@@ -273,6 +322,7 @@ parse_header(struct parse *ps, const char *p, const char *e)
 	s->file = ps->file;
 	s->line = ps->lineno;
 	ps->sec = xrealloc(ps->sec, (ps->nsec + 1) * sizeof(*ps->sec));
+	idx_put(&ps->idx, type, name, ps->nsec);
 	ps->sec[ps->nsec++] = s;
 	ps->cur = s;
 out:
@@ -600,13 +650,8 @@ adopt(struct conf *c, struct conf_section **sec, size_t nsec)
 
 	for (i = 0; i < nsec; i++) {
 		old = NULL;
-		for (j = 0; j < c->nsec; j++) {
-			if (strcmp(c->sec[j]->type, sec[i]->type) == 0 &&
-			    strcmp(c->sec[j]->name, sec[i]->name) == 0) {
-				old = c->sec[j];
-				break;
-			}
-		}
+		if (idx_get(&c->idx, sec[i]->type, sec[i]->name, &j))
+			old = c->sec[j];
 		if (old != NULL && strcmp(old->type, "drove") == 0) {
 			drove_merge(old, sec[i]);
 		} else if (old != NULL) {
@@ -616,6 +661,7 @@ adopt(struct conf *c, struct conf_section **sec, size_t nsec)
 		} else {
 			c->sec = xrealloc(c->sec,
 			    (c->nsec + 1) * sizeof(*c->sec));
+			idx_put(&c->idx, sec[i]->type, sec[i]->name, c->nsec);
 			c->sec[c->nsec++] = sec[i];
 		}
 	}
@@ -664,6 +710,7 @@ conf_load_string(struct conf *c, const char *name, const char *text,
 		errf(err, errlen, "%s: out of memory", name);
 	}
 	free(ps.hd_value);
+	strmap_release(&ps.idx);
 	if (ps.stop || rc != 0) {
 		for (i = 0; i < ps.nsec; i++)
 			section_free(ps.sec[i]);
@@ -719,10 +766,8 @@ conf_find(const struct conf *c, const char *type, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < c->nsec; i++)
-		if (strcmp(c->sec[i]->type, type) == 0 &&
-		    strcmp(c->sec[i]->name, name) == 0)
-			return c->sec[i];
+	if (idx_get(&c->idx, type, name, &i))
+		return c->sec[i];
 	return NULL;
 }
 

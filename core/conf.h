@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "strmap.h"
+
 struct conf_kv {
 	char *key;
 	char *value;		/* continuation lines joined with "\n" */
@@ -34,6 +36,7 @@ struct conf {
 	size_t nfiles;
 	struct conf_section **sec; /* in load order */
 	size_t nsec;
+	struct strmap idx;	/* type, NUL, name -> index in sec */
 };
 
 void conf_init(struct conf *c);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "drove/plugin.h"
+#include "strmap.h"
 #include "util.h"
 
 _Static_assert(GRAPH_NAME_MAX + 55 <= NAME_MAX, "task names must leave "
@@ -32,6 +33,9 @@ struct build {
 	const struct graph_opts *o;
 	char *err;
 	size_t errlen;
+	/* the last [backend] section (the only one when nbackends is 1) */
+	const struct conf_section *only_backend;
+	size_t nbackends;
 };
 
 int
@@ -50,6 +54,7 @@ graph_init(struct graph *g)
 	g->n = 0;
 	g->nwaves = 0;
 	g->topo = NULL;
+	strmap_init(&g->byname);
 }
 
 static void
@@ -81,6 +86,7 @@ graph_release(struct graph *g)
 		task_release(&g->tasks[i]);
 	free(g->tasks);
 	free(g->topo);
+	strmap_release(&g->byname);
 	graph_init(g);
 }
 
@@ -89,9 +95,8 @@ graph_find(const struct graph *g, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < g->n; i++)
-		if (strcmp(g->tasks[i].name, name) == 0)
-			return (long)i;
+	if (strmap_get(&g->byname, name, strlen(name), &i))
+		return (long)i;
 	return -1;
 }
 
@@ -347,7 +352,7 @@ parse_backends(struct build *b, struct task *t)
 {
 	const struct conf_section *s = t->sec, *only = NULL;
 	const char *v = conf_get(s, "backend");
-	size_t i, nb = 0;
+	size_t i, nb;
 
 	if (v != NULL) {
 		t->nbackends = split_list(v, &t->backends);
@@ -371,12 +376,8 @@ parse_backends(struct build *b, struct task *t)
 		    &t->backends);
 		return 0;
 	}
-	for (i = 0; i < b->c->nsec; i++) {
-		if (strcmp(b->c->sec[i]->type, "backend") == 0) {
-			only = b->c->sec[i];
-			nb++;
-		}
-	}
+	only = b->only_backend;
+	nb = b->nbackends;
 	if (nb == 0)
 		return gerr(b, s, NULL, "no backend: define a [backend NAME] "
 		    "section");
@@ -838,14 +839,19 @@ int
 graph_build(struct graph *g, const struct conf *c,
     const struct graph_opts *o, char *err, size_t errlen)
 {
-	struct build b = { g, c, o, err, errlen };
+	struct build b = { g, c, o, err, errlen, NULL, 0 };
 	size_t i, n = 0;
 
 	graph_release(g);
 	errf(err, errlen, "%s", "");
-	for (i = 0; i < c->nsec; i++)
+	for (i = 0; i < c->nsec; i++) {
 		if (strcmp(c->sec[i]->type, "task") == 0)
 			n++;
+		else if (strcmp(c->sec[i]->type, "backend") == 0) {
+			b.only_backend = c->sec[i];
+			b.nbackends++;
+		}
+	}
 	if (n == 0) {
 		errf(err, errlen, "%s:1: no tasks (add a [task NAME] section)",
 		    c->nfiles ? c->files[c->nfiles - 1] : "(no file)");
@@ -857,6 +863,8 @@ graph_build(struct graph *g, const struct conf *c,
 			continue;
 		g->tasks[g->n].name = xstrdup(c->sec[i]->name);
 		g->tasks[g->n].sec = c->sec[i];
+		strmap_put(&g->byname, c->sec[i]->name,
+		    strlen(c->sec[i]->name), g->n);
 		g->n++;
 	}
 	for (i = 0; i < g->n; i++)

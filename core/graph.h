@@ -71,6 +71,7 @@ struct graph {
 	size_t n;
 	int nwaves;
 	size_t *topo;		/* a topological order of task indices */
+	struct strmap byname;	/* task name -> index in tasks */
 };
 
 /* What graph_build needs to know beyond the INI. */

@@ -420,6 +420,46 @@ test_duplicates(void)
 	    "tasks.ini:3: duplicate [drove] (first declared on line 1)");
 }
 
+/* The section index: many sections, the same name in two types, files. */
+static void
+test_index(void)
+{
+	struct buf b = BUF_INIT;
+	struct conf c;
+	struct conf_section *s;
+	int i;
+
+	for (i = 0; i < 5000; i++)
+		buf_printf(&b, "[task t%d]\nprompt = %d\n", i, i);
+	buf_printf(&b, "[backend t7]\ntype = exec\n[task t4999]\n");
+	CHECK_INT(load(&c, buf_str(&b)), DROVE_EINVAL);
+	CHECK_STR(err, "tasks.ini:10003: duplicate task 't4999' (first "
+	    "declared on line 9999)");
+	conf_release(&c);
+
+	buf_release(&b);
+	for (i = 0; i < 5000; i++)
+		buf_printf(&b, "[task t%d]\nprompt = %d\n", i, i);
+	buf_printf(&b, "[backend t7]\ntype = exec\n");
+	CHECK_INT(load(&c, buf_str(&b)), 0);
+	CHECK_INT(c.nsec, 5001);
+	CHECK_STR(conf_get(conf_find(&c, "task", "t7"), "prompt"), "7");
+	CHECK_STR(conf_get(conf_find(&c, "backend", "t7"), "type"), "exec");
+	CHECK(conf_find(&c, "task", "t5000") == NULL);
+	CHECK(conf_find(&c, "plugin", "t7") == NULL);
+	/* a later file's section replaces the earlier one in its place */
+	CHECK_INT(conf_load_string(&c, "more.ini", "[task t3]\nprompt = new\n"
+	    "[task z]\nprompt = z\n", err, sizeof(err)), 0);
+	CHECK_INT(c.nsec, 5002);
+	s = conf_find(&c, "task", "t3");
+	CHECK(s == c.sec[3]);
+	CHECK_STR(conf_get(s, "prompt"), "new");
+	CHECK_STR(s->file, "more.ini");
+	CHECK(conf_find(&c, "task", "z") == c.sec[5001]);
+	conf_release(&c);
+	buf_release(&b);
+}
+
 static void
 test_key_outside_section(void)
 {
@@ -696,6 +736,7 @@ main(int argc, char **argv)
 		{ "bom", test_bom },
 		{ "bad_headers", test_bad_headers },
 		{ "duplicates", test_duplicates },
+		{ "index", test_index },
 		{ "key_outside_section", test_key_outside_section },
 		{ "inih_error_line", test_inih_error_line },
 		{ "getters", test_getters },
