@@ -199,6 +199,7 @@ enum {
 	M_TIP,		/* does it still point at the task's commit? */
 	M_ANCESTOR,	/* already merged? */
 	M_MERGED,
+	M_RECHECK,	/* a killed merge: made after all? */
 	M_MERGE_HEAD,	/* a conflict, or another failure? */
 	M_CONFLICTS,
 	M_ABORTED,
@@ -365,6 +366,27 @@ merge_step(struct wtop *op)
 				continue;
 			}
 			t->merge_error = xstrdup(op->err);
+			if (op->code < 0) {
+				/* killed or timed out, maybe in a hook after
+				 * the merge was made: look */
+				op->step = M_RECHECK;
+				wt_op_git(op, op->dir, NULL, GIT_ARGS(
+				    "merge-base", "--is-ancestor", t->branch,
+				    "HEAD"));
+				return;
+			}
+			op->step = M_MERGE_HEAD;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("rev-parse", "-q",
+			    "--verify", "MERGE_HEAD"));
+			return;
+		case M_RECHECK:
+			if (op->code == 0) {
+				t->merged = 1;
+				free(t->merge_error);
+				t->merge_error = NULL;
+				op->step = M_ONE_DONE;
+				continue;
+			}
 			op->step = M_MERGE_HEAD;
 			wt_op_git(op, op->dir, NULL, GIT_ARGS("rev-parse", "-q",
 			    "--verify", "MERGE_HEAD"));

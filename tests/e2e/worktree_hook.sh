@@ -82,6 +82,11 @@ expect_py "$(( (t1 - t0) / 1000 )) < 6000" \
     "Ctrl-C in the merge phase: drove exits within 6 s"
 expect_eq "$(git status --porcelain --untracked-files=no)" "" \
     "Ctrl-C in the merge phase: the tree is left clean"
+run=$(basename "$(readlink .drove/runs/last)")
+git merge-base --is-ancestor "drove/$run/a" main && merged=True ||
+    merged=False
+expect_py "t['a']['merged'] == $merged" \
+    "Ctrl-C in the merge phase: summary.json says whether a was merged"
 rm -f .git/hooks/post-merge
 sed 's/post-merge/post-checkout/' >.git/hooks/post-checkout <<'SH'
 #!/bin/sh
