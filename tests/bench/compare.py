@@ -466,17 +466,22 @@ def first_byte(clients):
 
 
 def per_call(tables, clients):
+    """(peak RSS at the largest N - at the smallest) over the difference
+    in calls the upstream held at once (curl holds at most 300)"""
     lo, hi = min(tables), max(tables)
     print("\n### memory per in-flight call: (peak RSS at N = %d - at "
-          "N = %d) / %d\n" % (hi, lo, hi - lo))
+          "N = %d) / (calls in flight at N = %d - at N = %d)\n"
+          % (hi, lo, hi, lo))
     print("| client | KiB per call | x |")
     print("|---|---:|---:|")
     vals = {}
     for c in clients:
-        a, b = tables[hi].get(c, {}).get("rss"), \
-            tables[lo].get(c, {}).get("rss")
-        vals[c] = (a - b) / (hi - lo) if a is not None and b is not None \
-            else None
+        a, b = tables[hi].get(c, {}), tables[lo].get(c, {})
+        try:
+            vals[c] = (a["rss"] - b["rss"]) / (a["inflight"] -
+                                                b["inflight"])
+        except (KeyError, TypeError, ZeroDivisionError):
+            vals[c] = None
     for c in clients:
         ref = vals.get(REF.get(c, "drove"))
         print("| %s | %s | %s |" % (c, fmt(vals[c], ".1f"),
@@ -579,9 +584,11 @@ def header():
     print("- machine: %s, %d CPUs, %.1f GiB, %s, Linux %s, load %.2f" % (
         cpu, os.cpu_count(), mem / 2**30, deb, platform.release(),
         os.getloadavg()[0]))
-    print("- %s; %s; %s" % (version([DROVE, "version"]),
-                            version(["curl", "--version"]),
-                            version(["nginx", "-v"])))
+    commit = version(["git", "-C", os.path.dirname(os.path.dirname(HERE)),
+                      "describe", "--always", "--dirty"])
+    print("- %s (source %s); %s; %s" % (version([DROVE, "version"]), commit,
+                                        version(["curl", "--version"]),
+                                        version(["nginx", "-v"])))
     print("- node %s, @anthropic-ai/sdk %s, openai %s; %s, aiohttp %s" % (
         version(["node", "--version"]), npm_version("@anthropic-ai/sdk"),
         npm_version("openai"), version([PY_AIOHTTP, "--version"]),

@@ -43,7 +43,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 die() { echo "bench: $*" >&2; exit 1; }
-command -v nginx >/dev/null || die "nginx is not installed (apt-get install nginx-light)"
+command -v nginx >/dev/null ||
+    die "nginx is not installed (apt-get install nginx-light)"
 command -v openssl >/dev/null || die "openssl is not installed"
 [ -x "$DROVE" ] || die "no drove binary at $DROVE"
 
@@ -59,7 +60,8 @@ if command -v npm >/dev/null && command -v node >/dev/null; then
 		echo "bench: npm ci into $NC" >&2
 		(cd "$NC" && timeout 300 npm ci --no-audit --no-fund \
 		    --ignore-scripts >npm.log 2>&1) && touch "$NC/.installed" ||
-		    echo "bench: npm ci failed (see $NC/npm.log); the SDK clients are skipped" >&2
+		    echo "bench: npm ci failed (see $NC/npm.log);" \
+			"the SDK clients are skipped" >&2
 	fi
 	[ -f "$NC/.installed" ] && NODE_MODULES=$NC/node_modules
 fi
@@ -67,13 +69,15 @@ fi
 # descriptors: each call needs one in the client and two in nginx
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 [ "$(ulimit -n)" -ge 4200 ] 2>/dev/null || [ "$(ulimit -n)" = unlimited ] ||
-    die "open-file limit $(ulimit -n) is below the 4,200 the 1,000-call case needs"
+    die "open-file limit $(ulimit -n) is below the 4,200 that 1,000 calls need"
 
 # a CA and a server certificate for 127.0.0.1, made now: ECDSA P-256 (as
 # Cloudflare-fronted APIs serve to clients that offer it), or with
 # BENCH_CERT=rsa RSA 2048
 case "${BENCH_CERT:-ecdsa}" in
-ecdsa) newkey() { openssl ecparam -name prime256v1 -genkey -noout -out "$1" 2>/dev/null; } ;;
+ecdsa) newkey() {
+	openssl ecparam -name prime256v1 -genkey -noout -out "$1" 2>/dev/null
+} ;;
 rsa) newkey() { openssl genrsa -out "$1" 2048 2>/dev/null; } ;;
 *) die "BENCH_CERT is ecdsa or rsa" ;;
 esac
@@ -85,7 +89,10 @@ newkey "$T/ca.key" &&
     newkey "$T/srv.key" &&
     openssl req -new -key "$T/srv.key" -subj "/CN=127.0.0.1" \
 	-out "$T/srv.csr" 2>/dev/null &&
-    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/srv.ext" &&
+    printf '%s\n' basicConstraints=CA:FALSE \
+	keyUsage=critical,digitalSignature,keyEncipherment \
+	extendedKeyUsage=serverAuth \
+	subjectAltName=IP:127.0.0.1,DNS:localhost >"$T/srv.ext" &&
     openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
 	-CAcreateserial -days 2 -extfile "$T/srv.ext" -out "$T/srv.pem" 2>/dev/null ||
     die "cannot make the certificates"
@@ -118,7 +125,8 @@ for try in 1 2 3; do
 	python3 "$B/upstream.py" "$UPORTS" --latency "$LATENCY" \
 	    --probe-to "$P" --seconds 1800 >"$T/upstream.log" 2>&1 &
 	UPID=$!
-	wait_file "$UPORTS" || die "the upstream did not start: $(cat "$T/upstream.log")"
+	wait_file "$UPORTS" ||
+	    die "the upstream did not start: $(cat "$T/upstream.log")"
 	read -r UP PROBE <"$UPORTS"
 	user=""
 	[ "$(id -u)" = 0 ] && user="user root;"
@@ -139,7 +147,8 @@ http {
 	# per request: the TLS session was resumed (r) or not (.), the
 	# request's number on its connection (1: a new connection), and what
 	# the handshake chose
-	log_format hs '\$ssl_session_reused \$connection_requests \$ssl_protocol \$ssl_cipher \$ssl_curve';
+	log_format hs '\$ssl_session_reused \$connection_requests '
+	    '\$ssl_protocol \$ssl_cipher \$ssl_curve';
 	access_log $N/access.log hs;
 	keepalive_requests 100000;
 	keepalive_timeout 60s;
@@ -184,7 +193,8 @@ CONF
 	wait "$NPID" "$UPID" 2>/dev/null
 	PIDS=()
 done
-[ $NGX_OK = 1 ] || die "nginx did not start: $(cat "$N/error.log" "$N/stdout" 2>/dev/null)"
+[ $NGX_OK = 1 ] ||
+    die "nginx did not start: $(cat "$N/error.log" "$N/stdout" 2>/dev/null)"
 
 python3 "$B/compare.py" --size "$SIZE" --base "https://127.0.0.1:$P" \
     --probe "https://127.0.0.1:$PROBE" --upstream "$UP" --ca "$T/ca.pem" \
