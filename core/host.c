@@ -40,7 +40,8 @@ host_env_release(struct host_env *e)
 	e->http = NULL;
 }
 
-struct loop *
+/* The bound loop, or NULL. */
+static struct loop *
 host_loop(void)
 {
 	return host_bound ? host_bound->loop : NULL;

@@ -60,8 +60,6 @@ void host_bind(struct host_env *e);
 void host_env_release(struct host_env *e);
 /* The HTTP client on e's loop (made on first use), or NULL. */
 struct http_client *host_env_http(struct host_env *e);
-/* The bound loop, or NULL.  For git.c until it is handed its loop. */
-struct loop *host_loop(void);
 /* Expands {{name}} and {{replica}} in tmpl; the caller frees. */
 char *host_expand_output(const char *tmpl, const char *name, int replica);
 
