@@ -83,10 +83,10 @@ check 't["slow"]["attempts"] == 2 and "within 1s" in t["slow"]["error"]' "each a
 {
 	backends "$P" 'timeout = 1
 retries = 0'
-	printf '[task slow]\nbackend = claude\ntimeout = 3\nprompt = wait [[reply=done latency=2]]\n'
+	printf '[task slow]\nbackend = claude\ntimeout = 8\nprompt = wait [[reply=done latency=2]]\n'
 } >own.ini
 drove run own.ini
-expect_eq "$rc" 0 "the task's timeout = 3 let a 2 s answer through"
+expect_eq "$rc" 0 "the task's timeout = 8 let a 2 s answer through"
 
 # timeout is checked like any number
 printf '[backend x]\ntype = exec\ncommand = true\ntimeout = soon\n[task t]\nbackend = x\nprompt = p\n' >bad.ini
