@@ -24,6 +24,73 @@ str(json_t *o, const char *k)
 	return s ? s : "";
 }
 
+/* Why a worktree run failed beyond its tasks: merge conflicts and
+ * failures, each with its kept branch and how to look at it, and a merge
+ * phase that was refused. */
+static void
+print_merge_why(FILE *f, json_t *s)
+{
+	json_t *m = json_object_get(s, "merge"), *tasks, *t, *files;
+	const char *into = str(m, "into"), *name;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	if (json_string_value(json_object_get(m, "refused")))
+		fprintf(f, "  merge phase refused: %s\n    nothing was merged; "
+		    "the branches are kept: merge each with 'git merge "
+		    "BRANCH'\n", str(m, "refused"));
+	tasks = json_object_get(s, "tasks");
+	json_object_foreach(tasks, name, t) {
+		const char *br = str(t, "branch");
+
+		files = json_object_get(t, "conflict");
+		if (json_array_size(files) > 0) {
+			fprintf(f, "  merge conflict: task '%s' (branch %s) "
+			    "into '%s' in ", name, br, into);
+			for (i = 0; i < json_array_size(files); i++)
+				fprintf(f, "%s%s", i ? ", " : "",
+				    json_string_value(json_array_get(files,
+				    i)));
+			fprintf(f, "\n    merge aborted, branch kept; look "
+			    "at it: git diff %s...%s\n    then merge it by "
+			    "hand: git merge %s\n", into, br, br);
+		} else if (json_string_value(json_object_get(t,
+		    "merge_error"))) {
+			fprintf(f, "  merge failed: task '%s' (branch %s) "
+			    "into '%s': %s\n    branch kept; look at it: git "
+			    "log -p %s..%s\n", name, br, into,
+			    str(t, "merge_error"), into, br);
+		}
+	}
+}
+
+/* The speedup line: none for a run that did not end ok, and an upper
+ * estimate when the agents were CPU-bound. */
+static void
+print_speedup(FILE *f, json_t *s)
+{
+	double cpu = num(s, "agents_cpu_s");
+	long ncpu = (long)json_integer_value(json_object_get(s, "cpus"));
+
+	if (json_is_number(json_object_get(s, "agents_cpu_s")))
+		fprintf(f, "  agents' CPU     %8.2f s   (user+sys of drove's "
+		    "children; %ld CPU%s)\n", cpu, ncpu, ncpu == 1 ? "" : "s");
+	if (strcmp(str(s, "status"), "ok") != 0) {
+		fprintf(f, "  speedup         none: the run %s\n",
+		    str(s, "status"));
+		return;
+	}
+	if (json_is_true(json_object_get(s, "cpu_bound")))
+		fprintf(f, "  speedup         %8.2fx   an upper estimate: the "
+		    "agents were CPU-bound\n%30s(%.2f s of CPU on %ld CPU%s) and "
+		    "slowed each\n%30sother; by CPU time %.2fx\n",
+		    num(s, "speedup"), "", cpu, ncpu, ncpu == 1 ? "" : "s", "",
+		    num(s, "speedup_cpu"));
+	else
+		fprintf(f, "  speedup         %8.2fx\n", num(s, "speedup"));
+}
+
 void
 report_print_summary(FILE *f, json_t *s)
 {
@@ -43,10 +110,11 @@ report_print_summary(FILE *f, json_t *s)
 	if (counts[3])
 		fprintf(f, ", %zu cancelled", counts[3]);
 	fprintf(f, "\n");
+	print_merge_why(f, s);
 	fprintf(f, "  wall time       %8.2f s\n", wall);
 	fprintf(f, "  sum of tasks    %8.2f s   (one after another)\n",
 	    num(s, "sum_s"));
-	fprintf(f, "  speedup         %8.2fx\n", num(s, "speedup"));
+	print_speedup(f, s);
 	fprintf(f, "  critical path   %8.2f s   ", num(s, "critical_path_s"));
 	cp = json_object_get(s, "critical_path");
 	for (i = 0; i < json_array_size(cp); i++)
@@ -72,7 +140,16 @@ row_cmp(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
 	double sx = num(x->t, "start_s"), sy = num(y->t, "start_s");
+	int fx = strcmp(str(x->t, "status"), "failed") == 0;
+	int fy = strcmp(str(y->t, "status"), "failed") == 0;
 
+	if (fx != fy)
+		return fy - fx;
+	/* tasks that never started go last */
+	if (strcmp(str(x->t, "status"), "skipped") == 0)
+		sx = 1e300;
+	if (strcmp(str(y->t, "status"), "skipped") == 0)
+		sy = 1e300;
 	if (sx != sy)
 		return sx < sy ? -1 : 1;
 	return strcmp(x->name, y->name);
@@ -164,30 +241,55 @@ print_merge_details(FILE *f, json_t *t)
 	}
 }
 
+/* Longest name column; a longer name gets a line of its own above its
+ * row, so the columns stay put. */
+#define NAME_MAX_W 32
+
 void
 report_print_tasks(FILE *f, json_t *s)
 {
-	size_t n;
+	size_t n, i, nw = 4, bw = 7;
 	struct row *rows = sorted_rows(s, &n);
 
-	fprintf(f, "%-20s %-9s %-10s %8s %8s %8s %3s %9s %9s %9s\n", "task",
-	    "status", "backend", "start", "end", "time", "try", "tok in",
-	    "tok out", "cost $");
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(rows[i].name);
+		const char *be = json_string_value(json_object_get(rows[i].t,
+		    "backend"));
+
+		if (l > nw)
+			nw = l < NAME_MAX_W ? l : NAME_MAX_W;
+		if (be && strlen(be) > bw)
+			bw = strlen(be) < 16 ? strlen(be) : 16;
+	}
+	fprintf(f, "%-*s %-9s %-*s %8s %8s %8s %8s %9s %9s %9s\n", (int)nw,
+	    "task", "status", (int)bw, "backend", "start", "end", "time",
+	    "attempts", "tok in", "tok out", "cost $");
+	for (i = 0; i < n; i++) {
 		json_t *t = rows[i].t;
 		const char *be = json_string_value(json_object_get(t,
 		    "backend"));
+		int started = strcmp(str(t, "status"), "skipped") != 0;
 
-		fprintf(f, "%-20s %-9s %-10s %8.2f %8.2f %8.2f %3lld %9lld "
-		    "%9lld %9.4f\n", rows[i].name, str(t, "status"),
-		    be ? be : "-", num(t, "start_s"), num(t, "end_s"),
-		    num(t, "end_s") - num(t, "start_s"),
+		if (strlen(rows[i].name) > nw)
+			fprintf(f, "%s\n", rows[i].name);
+		fprintf(f, "%-*s %-9s %-*.*s ", (int)nw,
+		    strlen(rows[i].name) > nw ? "" : rows[i].name,
+		    str(t, "status"), (int)bw, (int)bw, be ? be : "-");
+		if (started)
+			fprintf(f, "%8.2f %8.2f %8.2f ", num(t, "start_s"),
+			    num(t, "end_s"), num(t, "end_s") -
+			    num(t, "start_s"));
+		else
+			fprintf(f, "%8s %8s %8s ", "-", "-", "-");
+		fprintf(f, "%8lld %9lld %9lld %9.4f%s\n",
 		    (long long)json_integer_value(json_object_get(t,
 		    "attempts")),
 		    (long long)json_integer_value(json_object_get(t,
 		    "tokens_in")),
 		    (long long)json_integer_value(json_object_get(t,
-		    "tokens_out")), num(t, "cost_usd"));
+		    "tokens_out")), num(t, "cost_usd"),
+		    json_is_true(json_object_get(t, "resumed")) ?
+		    "  (before the resume)" : "");
 		if (json_string_value(json_object_get(t, "error")))
 			fprintf(f, "%-20s   %s\n", "", str(t, "error"));
 		print_merge_details(f, t);

@@ -99,6 +99,7 @@ struct run {
 	size_t done_count;
 	double t0;		/* monotonic start */
 	double t0_wall;
+	double cpu0[3];		/* children's CPU, machine busy and total */
 	char *id, *dir, *root;
 	struct journal j;
 	struct runlock lock;		/* the run directory is ours */

@@ -11,6 +11,7 @@
 #include "host.h"
 #include "orphan.h"
 #include "run.h"
+#include "runstats.h"
 #include "worktree.h"
 
 static char *
@@ -169,6 +170,7 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 	    spawn_grace_s, err, errlen)) < 0)
 		return rc;
 	orphan_watch(&r->watch, &r->j);
+	runstats_begin(r);
 	return 0;
 }
 
@@ -303,6 +305,7 @@ rundir_summary(struct run *r, double wall)
 	json_object_set_new(s, "run_dir", json_texts(r->dir));
 	summary_limits(r, s);
 	json_object_set_new(s, "tasks", tasks);
+	runstats_add(r, s, wall);
 	free(dur);
 	free(path);
 	return s;

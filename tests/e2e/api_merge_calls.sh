@@ -26,7 +26,7 @@ expect_has "$err" "retrying in" "the retry is reported"
 # ev: the run's journal events
 check_many \
     'len(log) == 2 and log[0]["status"] == 500 and log[1]["status"] == 200' "two requests: the 500, then the answer" \
-    't["j"]["attempts"] == 2 and t["j"]["tokens_in"] == 20' "replicas' attempts unchanged; the judge's tokens counted" \
+    't["j"]["attempts"] == 1 and t["j"]["calls"] == 2 and t["j"]["tokens_in"] == 20' "replicas' attempts unchanged; the judge's tokens counted" \
     '[e["attempt"] for e in ev if e.get("ev") == "start" and "call" in e] == [1, 2]' "the judge's two attempts are in the journal" \
     'any(e.get("ev") == "attempt" and e.get("call") == 0 and e["retry"] and "500" in e["error"] for e in ev)' "the failed attempt is in the journal" \
     'all(e.get("backend") == "claude" for e in ev if e.get("ev") == "start" and "call" in e)' "merge calls name their backend"

@@ -30,7 +30,7 @@ drove run tight.ini
 expect_eq "$rc" 1 "judge over budget: the task fails"
 expect_has "$err" "budget_tokens = 50 reached" "the budget is named"
 check_many \
-    't["j1"]["attempts"] == 2 and "budget_tokens" in t["j1"]["error"]' "the candidates ran; the judge's call was refused" \
+    't["j1"]["attempts"] == 1 and t["j1"]["calls"] == 2 and "budget_tokens" in t["j1"]["error"]' "the candidates ran; the judge's call was refused" \
     'len(log) == 0' "no request beyond the budget"
 
 # rpm = 1 per (test) window of 1 s: the second judge waits for the bucket
