@@ -1,8 +1,9 @@
 /*
  * A run's private state, shared by sched.c (a run from start to exit),
- * tasks.c (task lifecycle and the job queue), mcall.c (merges' calls to
- * backends), claim.c (output paths) and rundir.c (the run directory,
- * resume and summary).  Not for the rest of the core.
+ * tasks.c (task lifecycle and the job queue), tasklog.c (what a task's end
+ * prints and records), mcall.c (merges' calls to backends), claim.c
+ * (output paths) and rundir.c (the run directory, resume and summary).
+ * Not for the rest of the core.
  */
 #ifndef DROVE_RUN_H
 #define DROVE_RUN_H
@@ -169,6 +170,10 @@ void tasks_cancel(struct run *r);
 void tasks_settle(struct run *r);
 /* Frees r->t and the queue. */
 void tasks_release(struct run *r);
+
+/* tasklog.c: a task's journal event, and its --json and progress lines */
+void tasklog_journal(struct run *r, size_t i);
+void tasklog_progress(struct run *r, size_t i);
 
 /* claim.c: output paths and the task each belongs to */
 int claim_add(struct run *r, const char *path, size_t task, char *err,

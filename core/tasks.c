@@ -22,25 +22,6 @@ static void tasks_maybe_finish(struct run *r);
 static const struct call_ops job_ops;
 static const struct host_merge_ops merge_ops;
 
-/* --- journal ------------------------------------------------------------ */
-
-static void
-jlog_task(struct run *r, size_t i)
-{
-	struct trun *t = &r->t[i];
-	json_t *ev = json_object();
-
-	json_object_set_new(ev, "ev", json_string("task"));
-	json_object_set_new(ev, "task", json_string(run_task_name(r, i)));
-	json_object_set_new(ev, "status", json_string(run_state_name(t->st)));
-	json_object_set_new(ev, "t", json_real(run_rel(r)));
-	if (t->st == TS_OK)
-		json_object_set_new(ev, "output", json_texts(t->out_path));
-	if (t->error)
-		json_object_set_new(ev, "error", json_texts(t->error));
-	run_jlog(r, ev, 1);
-}
-
 static int
 task_write_output(struct host_merge *hm, const char *path, const void *data,
     size_t len, char *err, size_t errlen)
@@ -112,52 +93,6 @@ dequeue_at(struct run *r, size_t k)
 
 /* --- task lifecycle ----------------------------------------------------- */
 
-static void
-progress(struct run *r, size_t i)
-{
-	struct trun *t = &r->t[i];
-	const char *be = "";
-	double dur = t->end_s - t->start_s;
-
-	if (r->t[i].njobs && r->t[i].jobs[0].c.be)
-		be = r->t[i].jobs[0].c.be->name;
-	if (r->o->json) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "task", json_string(run_task_name(r, i)));
-		json_object_set_new(o, "status",
-		    json_string(run_state_name(t->st)));
-		if (t->st == TS_OK) {
-			json_object_set_new(o, "output",
-			    json_text(t->text, t->len));
-			json_object_set_new(o, "file",
-			    json_texts(t->out_path));
-		}
-		if (t->error)
-			json_object_set_new(o, "error",
-			    json_texts(t->error));
-		json_object_set_new(o, "start_s", json_real(t->start_s));
-		json_object_set_new(o, "end_s", json_real(t->end_s));
-		char *line = json_dumps(o, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER);
-
-		printf("%s\n", line);
-		fflush(stdout);
-		free(line);
-		json_decref(o);
-	}
-	if (r->o->quiet)
-		return;
-	r->done_count++;
-	if (t->st == TS_OK)
-		log_info("[%zu/%zu] ok      %-20s %6.2fs  %s", r->done_count,
-		    r->g->n, run_task_name(r, i), dur, be);
-	else
-		log_info("[%zu/%zu] %-7s %-20s %s", r->done_count, r->g->n,
-		    run_state_name(t->st), run_task_name(r, i),
-		    t->error ? t->error : "");
-}
-
 static void make_ready(struct run *r, size_t i);
 
 /* The task's worktree is committed (or it has none): it is ok. */
@@ -188,8 +123,8 @@ task_committed(void *arg, size_t i, int rc, const char *err)
 	t->end_s = run_rel(r);
 	if (!t->started)
 		t->start_s = t->end_s;
-	jlog_task(r, i);
-	progress(r, i);
+	tasklog_journal(r, i);
+	tasklog_progress(r, i);
 	for (size_t k = 0; k < gt->nrdeps; k++) {
 		size_t d = gt->rdeps[k];
 
@@ -238,7 +173,7 @@ skip_downstream(struct run *r, size_t i, const char *why)
 		free(r->t[d].error);
 		r->t[d].error = xasprintf("%s '%s' %s", "dependency",
 		    why, "did not succeed");
-		jlog_task(r, d);
+		tasklog_journal(r, d);
 		skip_downstream(r, d, why);
 	}
 }
@@ -254,8 +189,8 @@ task_failed(struct run *r, size_t i, const char *error)
 		t->start_s = t->end_s;
 	free(t->error);
 	t->error = xstrdup(error ? error : "failed");
-	jlog_task(r, i);
-	progress(r, i);
+	tasklog_journal(r, i);
+	tasklog_progress(r, i);
 	if (t->st == TS_FAILED) {
 		r->failed = 1;
 		if (!r->o->keep_going && !r->stopping) {
@@ -639,7 +574,7 @@ tasks_maybe_finish(struct run *r)
 				r->t[jb->task].error = xasprintf("not "
 				    "started: %s reached",
 				    r->budget.stopped_by);
-			jlog_task(r, jb->task);
+			tasklog_journal(r, jb->task);
 		}
 	}
 	r->finished = 1;
@@ -720,7 +655,7 @@ tasks_settle(struct run *r)
 		if (r->t[i].st == TS_WAIT || r->t[i].st == TS_RUN) {
 			r->t[i].st = r->interrupted ? TS_CANCELLED :
 			    TS_SKIPPED;
-			jlog_task(r, i);
+			tasklog_journal(r, i);
 		}
 }
 
