@@ -1,6 +1,7 @@
 /* The run directory: its layout, resume from the journal, summary.json. */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ make_run_id(void)
 
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
-	x = (unsigned)getpid() ^ (unsigned)(now_mono() * 1e6);
+	/* through uint64_t: a double past UINT_MAX is undefined as unsigned */
+	x = (unsigned)getpid() ^ (unsigned)(uint64_t)(now_mono() * 1e6);
 	return xasprintf("%s-%04x", ts, x & 0xffff);
 }
 
