@@ -358,6 +358,7 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	json_t *ev = call_event(c, "attempt");
 
 	json_object_set_new(ev, "error", json_texts(c->error));
+	json_object_set_new(ev, "t", json_real(now));	/* the attempt's end */
 	json_object_set_new(ev, "retry", json_boolean(retry));
 	call_jlog(c, ev, 0);
 	if (!retry) {

@@ -8,6 +8,7 @@
 
 #include "journal.h"
 #include "runlock.h"
+#include "svg.h"
 #include "util.h"
 
 static double
@@ -298,63 +299,70 @@ report_print_tasks(FILE *f, json_t *s)
 }
 
 static void
-xml_escape(struct buf *b, const char *s)
+html_escape(struct buf *b, const char *s, size_t n)
 {
-	for (; *s; s++) {
-		switch (*s) {
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
 		case '<': buf_adds(b, "&lt;"); break;
 		case '>': buf_adds(b, "&gt;"); break;
 		case '&': buf_adds(b, "&amp;"); break;
-		case '"': buf_adds(b, "&quot;"); break;
-		default: buf_addc(b, *s); break;
+		default: buf_addc(b, s[i]); break;
 		}
 	}
 }
 
 int
-report_write_svg(json_t *s, const char *path)
+report_write_svg(json_t *s, const char *dir, const char *path)
 {
-	size_t n;
-	struct row *rows = sorted_rows(s, &n);
-	double wall = num(s, "wall_s"), scale;
-	int width = 900, left = 160, rowh = 24, h;
+	char *jp = xasprintf("%s/journal.jsonl", dir);
 	struct buf b = BUF_INIT;
 	int rc;
 
-	if (wall <= 0)
-		wall = 1;
-	scale = (double)(width - left - 20) / wall;
-	h = (int)n * rowh + 60;
-	buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
-	    "width=\"%d\" height=\"%d\" font-family=\"monospace\" "
-	    "font-size=\"12\">\n", width, h);
-	buf_printf(&b, "<rect width=\"100%%\" height=\"100%%\" "
-	    "fill=\"white\"/>\n");
-	buf_adds(&b, "<text x=\"10\" y=\"18\">run ");
-	xml_escape(&b, str(s, "run"));
-	buf_printf(&b, ": wall %.2fs, sum %.2fs, speedup %.2fx</text>\n",
-	    num(s, "wall_s"), num(s, "sum_s"), num(s, "speedup"));
-	for (size_t i = 0; i < n; i++) {
-		json_t *t = rows[i].t;
-		const char *st = str(t, "status");
-		double x0 = num(t, "start_s"), x1 = num(t, "end_s");
-		int y = 30 + (int)i * rowh;
-		const char *color = strcmp(st, "ok") == 0 ? "#4c9a2a" :
-		    strcmp(st, "failed") == 0 ? "#c0392b" : "#999999";
+	rc = svg_render(s, jp, &b);
+	if (rc == 0)
+		rc = write_file_atomic(path, b.data, b.len);
+	buf_release(&b);
+	free(jp);
+	return rc;
+}
 
-		buf_printf(&b, "<text x=\"10\" y=\"%d\">", y + 16);
-		xml_escape(&b, rows[i].name);
-		buf_printf(&b, "</text>\n<rect x=\"%.1f\" y=\"%d\" "
-		    "width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>",
-		    left + x0 * scale, y + 3, (x1 - x0) * scale < 1 ? 1 :
-		    (x1 - x0) * scale, rowh - 6, color);
-		xml_escape(&b, rows[i].name);
-		buf_printf(&b, " %s %.2fs-%.2fs</title></rect>\n", st, x0, x1);
+int
+report_write_html(json_t *s, const char *dir, const char *path)
+{
+	char *jp = xasprintf("%s/journal.jsonl", dir), *text = NULL;
+	struct buf b = BUF_INIT;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	buf_adds(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>drove run ");
+	html_escape(&b, str(s, "run"), strlen(str(s, "run")));
+	buf_adds(&b, "</title>\n<style>body{font-family:sans-serif;margin:1em}"
+	    "pre{font-size:13px}</style></head><body>\n<h1>run ");
+	html_escape(&b, str(s, "run"), strlen(str(s, "run")));
+	buf_adds(&b, "</h1>\n");
+	rc = svg_render(s, jp, &b);
+	free(jp);
+	if (rc < 0) {
+		buf_release(&b);
+		return rc;
 	}
-	buf_adds(&b, "</svg>\n");
+	f = open_memstream(&text, &len);
+	if (f == NULL) {
+		buf_release(&b);
+		return -errno;
+	}
+	report_print_summary(f, s);
+	fprintf(f, "\n");
+	report_print_tasks(f, s);
+	fclose(f);
+	buf_adds(&b, "<pre>");
+	html_escape(&b, text, len);
+	buf_adds(&b, "</pre>\n</body></html>\n");
+	free(text);
 	rc = write_file_atomic(path, b.data, b.len);
 	buf_release(&b);
-	free(rows);
 	return rc;
 }
 
@@ -421,12 +429,21 @@ report_running(const char *dir, long pid, int json)
 static void
 report_usage(FILE *f)
 {
-	fprintf(f, "usage: drove report [RUN] [--svg FILE] [--json] "
-	    "[--run-dir DIR]\n"
-	    "  Per-task times, speedup, critical path, tokens and cost of "
-	    "a run.\n"
+	fprintf(f, "usage: drove report [RUN] [--svg FILE] [--html FILE] "
+	    "[--json] [--run-dir DIR]\n"
+	    "  Per-task times (failed first, then by start), why a run "
+	    "failed, speedup\n"
+	    "  (an upper estimate when the agents were CPU-bound), critical "
+	    "path, tokens\n"
+	    "  and cost of a run.\n"
 	    "  RUN is a run id, a run directory, or 'last' (default).\n"
-	    "  --svg FILE     also write a timeline of the tasks as SVG\n"
+	    "  --svg FILE     also draw the run: a lane per slot in use at "
+	    "once, a bar\n"
+	    "                 per attempt coloured by outcome, waits before "
+	    "retries, the\n"
+	    "                 critical path outlined, a time axis\n"
+	    "  --html FILE    also write a page with that picture and the "
+	    "report\n"
 	    "  --json         print summary.json instead\n"
 	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n");
 }
@@ -436,12 +453,13 @@ cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "svg", required_argument, NULL, 's' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *svg = NULL, *root = ".drove/runs", *which = "last";
+	const char *svg = NULL, *html = NULL, *root = ".drove/runs", *which = "last";
 	char *dir, *path, *data;
 	json_error_t je;
 	json_t *s;
@@ -453,6 +471,7 @@ cmd_report(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': svg = optarg; break;
+		case 'H': html = optarg; break;
 		case 'j': json = 1; break;
 		case 'r': root = optarg; break;
 		case 'h': report_usage(stdout); return 0;
@@ -504,8 +523,11 @@ cmd_report(int argc, char **argv)
 		report_print_summary(stdout, s);
 	}
 	rc = 0;
-	if (svg && (rc = report_write_svg(s, svg)) < 0)
+	if (svg && (rc = report_write_svg(s, dir, svg)) < 0)
 		log_warnx("report: cannot write '%s': %s", svg, strerror(-rc));
+	if (html && rc == 0 && (rc = report_write_html(s, dir, html)) < 0)
+		log_warnx("report: cannot write '%s': %s", html,
+		    strerror(-rc));
 	json_decref(s);
 	free(dir);
 	free(path);

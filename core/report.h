@@ -14,11 +14,14 @@
 void report_print_summary(FILE *f, json_t *s);
 /* Prints one line per task, in start order. */
 void report_print_tasks(FILE *f, json_t *s);
-/* Writes an SVG timeline of the tasks to path; 0 or -errno. */
-int report_write_svg(json_t *s, const char *path);
+/* Writes the SVG timeline (svg.h) of the run in directory dir, whose
+ * summary is s, to path; 0 or -errno. */
+int report_write_svg(json_t *s, const char *dir, const char *path);
+/* Writes an HTML page with that picture, the summary and the table. */
+int report_write_html(json_t *s, const char *dir, const char *path);
 
-/* `drove report [RUN] [--svg FILE] [--json] [--run-dir DIR]`; returns the
- * exit status. */
+/* `drove report [RUN] [--svg FILE] [--html FILE] [--json] [--run-dir DIR]`;
+ * returns the exit status. */
 int cmd_report(int argc, char **argv);
 
 #endif /* DROVE_REPORT_H */
