@@ -35,6 +35,7 @@ struct tls_ctx {
 	mbedtls_ctr_drbg_context drbg;
 	mbedtls_x509_crt ca;
 	mbedtls_ssl_config conf;
+	int *suites;		/* the ciphersuites offered, in order */
 };
 
 struct tls_session {
@@ -74,6 +75,60 @@ static const char *const ca_paths[] = {
 	"/usr/local/etc/openssl/cert.pem",
 	"/opt/local/share/curl/curl-ca-bundle.crt",
 };
+
+/*
+ * Key exchange groups, fastest first: X25519 is what OpenSSL clients offer
+ * first and costs a fraction of the NIST curves; mbedTLS's own default
+ * order starts at secp521r1, and a server that honours the client's order
+ * then spends most of a handshake's CPU (both sides) on it.  secp521r1
+ * stays, last, for servers that accept nothing else.
+ */
+static const mbedtls_ecp_group_id curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519,
+	MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_SECP384R1,
+	MBEDTLS_ECP_DP_SECP521R1,
+	MBEDTLS_ECP_DP_NONE,
+};
+
+/* Ephemeral ECDH with an AEAD cipher first; the rest of mbedTLS's
+ * defaults follow, for servers that offer nothing of these. */
+static const int preferred_suites[] = {
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+};
+
+/* preferred_suites that this mbedTLS has, then its other defaults. */
+static int *
+suite_list(void)
+{
+	const int *dflt = mbedtls_ssl_list_ciphersuites();
+	size_t n, i, j, k = 0;
+	int *out;
+
+	for (n = 0; dflt[n] != 0; n++)
+		;
+	out = xcalloc(n + ARRAY_SIZE(preferred_suites) + 1, sizeof(*out));
+	for (i = 0; i < ARRAY_SIZE(preferred_suites); i++)
+		for (j = 0; j < n; j++)
+			if (dflt[j] == preferred_suites[i]) {
+				out[k++] = dflt[j];
+				break;
+			}
+	for (j = 0; j < n; j++) {
+		for (i = 0; i < k; i++)
+			if (out[i] == dflt[j])
+				break;
+		if (i == k)
+			out[k++] = dflt[j];
+	}
+	out[k] = 0;
+	return out;
+}
 
 static void
 mbed_err(char *err, size_t errlen, const char *what, int rc)
@@ -152,6 +207,9 @@ tls_ctx_new(const char *ca_file, struct tls_ctx **out, char *err,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_session_tickets(&ctx->conf,
 	    MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	mbedtls_ssl_conf_curves(&ctx->conf, curves);
+	ctx->suites = suite_list();
+	mbedtls_ssl_conf_ciphersuites(&ctx->conf, ctx->suites);
 	*out = ctx;
 	return 0;
 fail:
@@ -168,6 +226,7 @@ tls_ctx_free(struct tls_ctx *ctx)
 	mbedtls_x509_crt_free(&ctx->ca);
 	mbedtls_ctr_drbg_free(&ctx->drbg);
 	mbedtls_entropy_free(&ctx->entropy);
+	free(ctx->suites);
 	free(ctx->ca_file);
 	free(ctx);
 }
