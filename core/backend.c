@@ -83,7 +83,7 @@ backend_setup(struct backend *b, const struct registry *reg, long jobs_cap,
 	    jobs_cap, now_mono(), err, errlen);
 	if (rc < 0)
 		return rc;
-	return conf_get_double(b->sec, "timeout",
+	return conf_get_duration(b->sec, "timeout",
 	    registry_default_timeout(b->p), 0, 1e9, &b->timeout_s, err,
 	    errlen);
 }

@@ -874,6 +874,26 @@ conf_get_double(const struct conf_section *s, const char *key,
 }
 
 int
+conf_get_duration(const struct conf_section *s, const char *key,
+    double def, double min, double max, double *out, char *err,
+    size_t errlen)
+{
+	const struct conf_kv *kv = conf_get_kv(s, key);
+	double v;
+
+	if (kv == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (parse_duration(kv->value, &v) < 0 || v < min || v > max)
+		return bad_value(s, kv, err, errlen,
+		    "expected a duration from %.0f to %.0f seconds: 90, 90s, "
+		    "5m or 1h", min, max);
+	*out = v;
+	return 0;
+}
+
+int
 conf_get_bool(const struct conf_section *s, const char *key, int def,
     int *out, char *err, size_t errlen)
 {

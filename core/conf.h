@@ -77,6 +77,10 @@ int conf_get_long(const struct conf_section *s, const char *key, long def,
 int conf_get_double(const struct conf_section *s, const char *key,
     double def, double min, double max, double *out, char *err,
     size_t errlen);
+/* Seconds: "90", "90s", "5m", "1h" (parse_duration) in [min, max]. */
+int conf_get_duration(const struct conf_section *s, const char *key,
+    double def, double min, double max, double *out, char *err,
+    size_t errlen);
 /* true/false, yes/no, on/off, 1/0 */
 int conf_get_bool(const struct conf_section *s, const char *key, int def,
     int *out, char *err, size_t errlen);

@@ -126,11 +126,7 @@ on_done(void *arg, int err, const char *errtext)
 static int
 parse_secs(const char *s, double *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno == 0 && end != s && *end == '\0' && *out > 0 ? 0 : -1;
+	return parse_duration(s, out) == 0 && *out > 0 ? 0 : -1;
 }
 
 int
@@ -206,8 +202,9 @@ cmd_fetch(int argc, char **argv)
 			urls[nu++] = a;
 		}
 		if (to != NULL && parse_secs(argv[++i], to) != 0) {
-			fprintf(stderr, "drove: fetch: bad number of seconds "
-			    "'%s' for %s\n", argv[i], a);
+			fprintf(stderr, "drove: fetch: bad duration '%s' for %s "
+			    "(expected more than 0 seconds: 90, 90s, 5m or "
+			    "1h)\n", argv[i], a);
 			rc = 2;
 			goto out;
 		}

@@ -589,7 +589,7 @@ parse_task(struct build *b, struct task *t)
 	    b->errlen) < 0 ||
 	    conf_get_long(s, "max_tokens", 0, 1, 10000000, &t->max_tokens,
 	    b->err, b->errlen) < 0 ||
-	    conf_get_double(s, "timeout", 0, 0, 1e9, &t->timeout_s, b->err,
+	    conf_get_duration(s, "timeout", 0, 0, 1e9, &t->timeout_s, b->err,
 	    b->errlen) < 0 ||
 	    conf_get_double(s, "temperature", 0, 0, 2, &temp, b->err,
 	    b->errlen) < 0)

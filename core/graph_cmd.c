@@ -151,6 +151,11 @@ cmd_graph(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (optind < argc - 1) {
+		log_warnx("graph: unexpected argument '%s' (one task file "
+		    "only)", argv[optind + 1]);
+		return EXIT_USAGE;
+	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "usage: drove graph FILE.ini [--dot]\n");
 		return EXIT_USAGE;

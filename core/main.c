@@ -161,6 +161,18 @@ dispatch(int argc, char **argv)
 	if (strcmp(cmd, "plugins") == 0)
 		return cmd_plugins(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		if (argc > 2 && (strcmp(argv[2], "--help") == 0 ||
+		    strcmp(argv[2], "-h") == 0)) {
+			printf("usage: drove version\n"
+			    "  Prints the version and the plugin ABI.\n"
+			    "exit status: 0, 2 usage error.\n");
+			return 0;
+		}
+		if (argc > 2) {
+			log_warnx("version: unexpected argument '%s'",
+			    argv[2]);
+			return EXIT_USAGE;
+		}
 		printf("drove %s (plugin ABI %d.%d)\n", DROVE_VERSION,
 		    DROVE_ABI_MAJOR, DROVE_ABI_MINOR);
 		return 0;

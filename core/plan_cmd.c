@@ -251,6 +251,11 @@ cmd_plan(int argc, char **argv)
 		default: plan_usage(stderr); return EXIT_USAGE;
 		}
 	}
+	if (optind < argc - 1) {
+		log_warnx("plan: unexpected argument '%s' (quote the goal: "
+		    "drove plan \"GOAL\")", argv[optind + 1]);
+		return EXIT_USAGE;
+	}
 	if (optind != argc - 1 || argv[optind][0] == '\0') {
 		plan_usage(stderr);
 		return EXIT_USAGE;

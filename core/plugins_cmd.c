@@ -38,6 +38,10 @@ cmd_plugins(int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
+	if (optind < argc) {
+		log_warnx("plugins: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
 	rc = setup_load(&s, NULL, config);
 	if (rc)
 		return rc;

@@ -20,8 +20,9 @@ run_usage(FILE *f)
 	    "[--run-dir DIR]\n"
 	    "  Runs every task whose inputs are ready, all at once, up to "
 	    "the caps.\n"
-	    "  -j, --jobs N       agents in flight at most (default: [drove] "
-	    "jobs, else 8)\n"
+	    "  -j, --jobs N       agents in flight at most, 0 for no limit "
+	    "(default: [drove]\n"
+	    "                     jobs, else 8)\n"
 	    "  -c, --config FILE  configuration file (default: "
 	    "$DROVE_CONFIG, ./drove.ini,\n"
 	    "                     $XDG_CONFIG_HOME/drove/drove.ini, "
@@ -66,15 +67,17 @@ cmd_run(int argc, char **argv)
 	char *end;
 
 	memset(&o, 0, sizeof(o));
+	o.jobs = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j:c:kqvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			errno = 0;
 			o.jobs = strtol(optarg, &end, 10);
-			if (errno || *end || o.jobs < 1 || o.jobs > 100000) {
+			if (errno || *end || *optarg == '\0' || o.jobs < 0 ||
+			    o.jobs > 100000) {
 				log_warnx("run: bad value '%s' for -j (expected "
-				    "a number from 1 to 100000)", optarg);
+				    "an integer from 0 to 100000)", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -89,6 +92,11 @@ cmd_run(int argc, char **argv)
 		case 'h': run_usage(stdout); return 0;
 		default: run_usage(stderr); return EXIT_USAGE;
 		}
+	}
+	if (optind < argc - 1) {
+		log_warnx("run: unexpected argument '%s' (one task file "
+		    "only)", argv[optind + 1]);
+		return EXIT_USAGE;
 	}
 	if (optind != argc - 1) {
 		run_usage(stderr);

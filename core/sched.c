@@ -87,13 +87,20 @@ sched_run(const struct conf *c, const struct graph *g,
 	r->o = o;
 	r->j.fd = -1;
 	r->jobs_cap = o->jobs;
-	if (r->jobs_cap <= 0) {
-		rc = conf_get_long(d, "jobs", 8, 1, 100000, &r->jobs_cap, err,
+	if (r->jobs_cap < 0) {
+		rc = conf_get_long(d, "jobs", 8, 0, 100000, &r->jobs_cap, err,
 		    sizeof(err));
 		if (rc < 0) {
 			log_warnx("%s", err);
 			return EXIT_USAGE;
 		}
+	}
+	if (r->jobs_cap == 0) {
+		/* no limit: every replica of every task may be in flight */
+		for (size_t i = 0; i < g->n; i++)
+			r->jobs_cap += g->tasks[i].replicas;
+		if (r->jobs_cap < 1)
+			r->jobs_cap = 1;
 	}
 	r->t = xcalloc(g->n + 1, sizeof(*r->t));
 	tasks_init(r);

@@ -16,7 +16,7 @@
 
 struct run_opts {
 	const char *task_file;
-	long jobs;		/* 0: [drove] jobs, else 8 */
+	long jobs;		/* -1: [drove] jobs, else 8; 0: no limit */
 	int keep_going;		/* -k */
 	int json;		/* JSON lines on stdout */
 	int quiet;		/* -q */

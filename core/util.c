@@ -1,6 +1,8 @@
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -797,4 +799,28 @@ struct json_t *
 json_texts(const char *s)
 {
 	return s ? json_text(s, strlen(s)) : json_null();
+}
+
+int
+parse_duration(const char *s, double *out)
+{
+	double v, mul = 1;
+	char *end;
+
+	if (s[0] == '\0' || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno == ERANGE || end == s || !isfinite(v) || v < 0)
+		return -1;
+	if (strcmp(end, "s") == 0 || *end == '\0')
+		mul = 1;
+	else if (strcmp(end, "m") == 0)
+		mul = 60;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600;
+	else
+		return -1;
+	*out = v * mul;
+	return isfinite(*out) ? 0 : -1;
 }

@@ -124,4 +124,11 @@ struct json_t *json_text(const char *s, size_t len);
 /* The same for a C string. */
 struct json_t *json_texts(const char *s);
 
+/*
+ * A duration: a number of seconds with an optional unit, "90", "90s",
+ * "1.5m", "5m", "1h".  Returns 0 and the seconds in *out, or -1 when s is
+ * not one (empty, blanks, negative, not finite, unknown unit).
+ */
+int parse_duration(const char *s, double *out);
+
 #endif /* DROVE_UTIL_H */

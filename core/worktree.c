@@ -293,7 +293,7 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 	w->t = xcalloc(g->n + 1, sizeof(*w->t));
 	w->overlaps = json_array();
 	w->violations = json_array();
-	rc = conf_get_double(d, "git_timeout", GIT_TIMEOUT_S, 0, 1e9,
+	rc = conf_get_duration(d, "git_timeout", GIT_TIMEOUT_S, 0, 1e9,
 	    &w->git.timeout_s, err, errlen);
 	if (rc < 0)
 		goto fail;

@@ -227,6 +227,43 @@ llm_conf_double(const struct drove_host *h, const struct drove_conf *c,
 	return 0;
 }
 
+/* Seconds from a section key, with an optional unit: "90", "90s", "5m",
+ * "1h"; def when absent. */
+static int
+llm_conf_duration(const struct drove_host *h, const struct drove_conf *c,
+    const char *key, double def, double min, double max, double *out,
+    char *err, size_t errlen)
+{
+	const char *v = h->conf_get(c, key);
+	char *end;
+	double d;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	d = strtod(v, &end);
+	if (*end == 's')
+		end++;
+	else if (*end == 'm') {
+		d *= 60;
+		end++;
+	} else if (*end == 'h') {
+		d *= 3600;
+		end++;
+	}
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (end == v || !(*v >= '0' && *v <= '9') || *end != '\0' ||
+	    !(d >= min && d <= max)) {
+		snprintf(err, errlen, "bad value '%.40s' for '%s' (expected "
+		    "a duration from %.0f to %.0f seconds: 90, 90s, 5m or 1h)",
+		    v, key, min, max);
+		return DROVE_EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
 /* A byte count from a section key, with an optional K, M or G suffix
  * (powers of 1024); def when absent. */
 static int
@@ -395,11 +432,11 @@ llm_open(const struct llm_proto *proto, const struct drove_host *h,
 	b->has_temperature = h->conf_get(c, "temperature") != NULL;
 	if ((rc = llm_conf_double(h, c, "temperature", 0, 0, 2,
 	    &b->temperature, err, errlen)) < 0 ||
-	    (rc = llm_conf_double(h, c, "connect_timeout", 0, 0, 3600,
+	    (rc = llm_conf_duration(h, c, "connect_timeout", 0, 0, 3600,
 	    &b->connect_timeout, err, errlen)) < 0 ||
-	    (rc = llm_conf_double(h, c, "first_byte_timeout", 0, 0, 3600,
+	    (rc = llm_conf_duration(h, c, "first_byte_timeout", 0, 0, 3600,
 	    &b->first_byte_timeout, err, errlen)) < 0 ||
-	    (rc = llm_conf_double(h, c, "idle_timeout", 0, 0, 3600,
+	    (rc = llm_conf_duration(h, c, "idle_timeout", 0, 0, 3600,
 	    &b->idle_timeout, err, errlen)) < 0 ||
 	    (rc = llm_conf_bool(h, c, "allow_plain_http", &plain_ok, err,
 	    errlen)) < 0 ||

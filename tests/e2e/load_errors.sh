@@ -68,6 +68,6 @@ drove run
 expect_eq "$rc" 2 "no file: usage error"
 drove frobnicate
 expect_eq "$rc" 2 "unknown command: exit 2"
-drove run x.ini -j 0
+drove run x.ini -j -1
 expect_eq "$rc" 2 "bad -j: exit 2"
 finish

@@ -721,6 +721,32 @@ test_excerpt(void)
 	CHECK(strcmp(buf + 60, "...") == 0);
 }
 
+static void
+test_duration(void)
+{
+	static const struct { const char *s; double want; } good[] = {
+		{ "90", 90 }, { "90s", 90 }, { "5m", 300 }, { "1h", 3600 },
+		{ "1.5m", 90 }, { "0", 0 }, { "0.5", 0.5 },
+	};
+	static const char *const bad[] = {
+		"", " 5", "5 ", "-1", "5x", "5ms", "m", "1hh", "inf", "nan",
+		"1e999", "s",
+	};
+	double d;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		d = -1;
+		CHECK_INT(parse_duration(good[i].s, &d), 0);
+		CHECK(d == good[i].want);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (parse_duration(bad[i], &d) != -1) {
+			fprintf(stderr, "'%s' taken as a duration\n", bad[i]);
+			t_failures++;
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -744,6 +770,7 @@ main(int argc, char **argv)
 		{ "load_file", test_load_file },
 		{ "replace_and_merge", test_replace_and_merge },
 		{ "excerpt", test_excerpt },
+		{ "duration", test_duration },
 		{ NULL, NULL },
 	};
 

@@ -688,7 +688,7 @@ test_bad_numbers(void)
 	    "an integer from 1 to 10000000)");
 	expect_error(BACKEND "[task a]\nprompt = p\ntimeout = soon\n",
 	    "tasks.ini:5: task 'a': bad value 'soon' for 'timeout' (expected "
-	    "a number from 0 to 1e+09)");
+	    "a duration from 0 to 1000000000 seconds: 90, 90s, 5m or 1h)");
 	expect_error(BACKEND "[task a]\nprompt = p\ntimeout = 0\n",
 	    "tasks.ini:5: task 'a': bad value '0' for 'timeout' (expected "
 	    "seconds, more than 0)");
