@@ -23,6 +23,8 @@ journal_open(struct journal *j, const char *path)
 	    last != '\n')
 		(void)write_all(j->fd, "\n", 1);
 	j->path = xstrdup(path);
+	j->sync = NULL;
+	j->sync_arg = NULL;
 	return 0;
 }
 
@@ -55,7 +57,9 @@ journal_append(struct journal *j, json_t *ev, int sync)
 	/* one write: with O_APPEND a line is never interleaved */
 	rc = write_all(j->fd, line, len);
 	free(line);
-	if (rc == 0 && sync && fsync(j->fd) < 0)
+	if (rc == 0 && sync && j->sync != NULL)
+		j->sync(j->sync_arg);
+	else if (rc == 0 && sync && fsync(j->fd) < 0)
 		rc = -errno;
 	return rc;
 }

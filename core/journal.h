@@ -11,14 +11,19 @@
 struct journal {
 	int fd;
 	char *path;
+	/* when set, journal_append(.., sync) calls sync(sync_arg) instead of
+	 * fsync (a group commit flushes the journal later, see commit.h) */
+	void (*sync)(void *arg);
+	void *sync_arg;
 };
 
 /* Opens (creating or appending to) path.  Returns 0 or -errno. */
 int journal_open(struct journal *j, const char *path);
 void journal_close(struct journal *j);
 
-/* Appends ev as one line in one write(2); fsyncs when sync is set.  Takes
- * over the reference to ev.  Returns 0 or -errno. */
+/* Appends ev as one line in one write(2); when sync is set, fsyncs (or asks
+ * j->sync for a flush).  Takes over the reference to ev.  Returns 0 or
+ * -errno. */
 int journal_append(struct journal *j, json_t *ev, int sync);
 
 /* Calls fn for every complete event line of the journal at path, in order.

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "call.h"
+#include "commit.h"
 #include "drove/plugin.h"
 #include "host.h"
 #include "journal.h"
@@ -28,6 +29,7 @@ enum tstate {
 	TS_WAIT = 0,	/* dependencies pending */
 	TS_RUN,		/* replicas queued or running */
 	TS_MERGE,	/* merge plugin running */
+	TS_COMMIT,	/* result written, waiting until it is durable */
 	TS_OK,
 	TS_FAILED,
 	TS_SKIPPED,
@@ -91,6 +93,8 @@ struct run {
 	size_t qlen, qcap;
 	long jobs_cap;
 	long merging;		/* tasks whose merge runs */
+	long committing;	/* tasks in TS_COMMIT */
+	struct commit commit;	/* results and their records to disk */
 	struct call_env jenv;	/* replicas' calls: running, backoff */
 	struct call_env menv;	/* merges' calls */
 	struct host_env host;	/* the loop and HTTP client plugins use */
@@ -173,6 +177,8 @@ void tasks_release(struct run *r);
 
 /* tasklog.c: a task's journal event, and its --json and progress lines */
 void tasklog_journal(struct run *r, size_t i);
+/* The event tasklog_journal writes, as if task i were in state st. */
+json_t *tasklog_event(struct run *r, size_t i, enum tstate st);
 void tasklog_progress(struct run *r, size_t i);
 
 /* claim.c: output paths and the task each belongs to */

@@ -142,6 +142,11 @@ sched_run(const struct conf *c, const struct graph *g,
 		code = EXIT_USAGE;
 		goto out;
 	}
+	/* results go to disk off the loop; without the writer thread, on
+	 * it as before */
+	if ((rc = commit_start(&r->commit, r->loop, &r->j)) < 0)
+		log_warnx("writing results on the loop thread: %s",
+		    strerror(-rc));
 	r->t0 = now_mono();
 	r->t0_wall = now_wall();
 	call_env_init(&r->jenv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
@@ -164,6 +169,7 @@ sched_run(const struct conf *c, const struct graph *g,
 	tasks_begin(r);
 	if (!r->finished)
 		loop_run(r->loop);
+	commit_stop(&r->commit);
 	wall = run_rel(r);
 	tasks_settle(r);
 	if (r->wt != NULL && !r->interrupted) {
@@ -217,6 +223,7 @@ sched_run(const struct conf *c, const struct graph *g,
 	    strcmp(json_string_value(json_object_get(r->summary, "status")),
 	    "ok") != 0 ? EXIT_TASK_FAILED : EXIT_OK;
 out:
+	commit_stop(&r->commit);
 	rundir_close(r);
 	backend_close_all(r->be, r->nbe);
 	host_env_release(&r->host);

@@ -9,21 +9,27 @@
 
 #include "run.h"
 
-void
-tasklog_journal(struct run *r, size_t i)
+json_t *
+tasklog_event(struct run *r, size_t i, enum tstate st)
 {
 	struct trun *t = &r->t[i];
 	json_t *ev = json_object();
 
 	json_object_set_new(ev, "ev", json_string("task"));
 	json_object_set_new(ev, "task", json_string(run_task_name(r, i)));
-	json_object_set_new(ev, "status", json_string(run_state_name(t->st)));
+	json_object_set_new(ev, "status", json_string(run_state_name(st)));
 	json_object_set_new(ev, "t", json_real(run_rel(r)));
-	if (t->st == TS_OK)
+	if (st == TS_OK)
 		json_object_set_new(ev, "output", json_texts(t->out_path));
 	if (t->error)
 		json_object_set_new(ev, "error", json_texts(t->error));
-	run_jlog(r, ev, 1);
+	return ev;
+}
+
+void
+tasklog_journal(struct run *r, size_t i)
+{
+	run_jlog(r, tasklog_event(r, i, r->t[i].st), 1);
 }
 
 void

@@ -32,7 +32,8 @@ task_write_output(struct host_merge *hm, const char *path, const void *data,
 	rc = claim_add(t->run, path, t->idx, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = write_file_atomic(path, data, len);
+	/* made durable by the flush before the task's record */
+	rc = commit_write(&t->run->commit, path, data, len);
 	if (rc < 0) {
 		errf(err, errlen, "cannot write '%s': %s", path,
 		    strerror(-rc));
@@ -95,13 +96,46 @@ dequeue_at(struct run *r, size_t k)
 
 static void make_ready(struct run *r, size_t i);
 
+/* The task's result is durable and its record written (or rc < 0). */
+static void
+task_durable(void *arg, int rc)
+{
+	struct trun *t = arg;
+	struct run *r = t->run;
+	size_t i = t->idx;
+	const struct task *gt = &r->g->tasks[i];
+
+	r->committing--;
+	if (rc < 0) {
+		char *e = xasprintf("cannot write '%s': %s", t->out_path,
+		    strerror(-rc));
+
+		task_failed(r, i, e);
+		free(e);
+	} else {
+		t->st = TS_OK;
+		tasklog_progress(r, i);
+		for (size_t k = 0; k < gt->nrdeps; k++) {
+			size_t d = gt->rdeps[k];
+
+			if (r->t[d].st != TS_WAIT || r->t[d].pending == 0)
+				continue;
+			if (--r->t[d].pending == 0 && !r->stopping)
+				make_ready(r, d);
+		}
+	}
+	tasks_maybe_finish(r);
+	tasks_pump(r);
+}
+
 /* The task's worktree is committed (or it has none): it is ok. */
 static void
 task_committed(void *arg, size_t i, int rc, const char *err)
 {
 	struct run *r = arg;
 	struct trun *t = &r->t[i];
-	const struct task *gt = &r->g->tasks[i];
+	char *line;
+	json_t *ev;
 
 	if (rc < 0) {
 		free(t->text);
@@ -110,29 +144,18 @@ task_committed(void *arg, size_t i, int rc, const char *err)
 		task_failed(r, i, err);
 		return;
 	}
-	rc = write_file_atomic(t->out_path, t->text, t->len);
-	if (rc < 0) {
-		char *e = xasprintf("cannot write '%s': %s", t->out_path,
-		    strerror(-rc));
-
-		task_failed(r, i, e);
-		free(e);
-		return;
-	}
-	t->st = TS_OK;
+	/* the result goes to disk with the others of this loop turn; the
+	 * task is ok, and its record says so, once it is durable */
+	t->st = TS_COMMIT;
 	t->end_s = run_rel(r);
 	if (!t->started)
 		t->start_s = t->end_s;
-	tasklog_journal(r, i);
-	tasklog_progress(r, i);
-	for (size_t k = 0; k < gt->nrdeps; k++) {
-		size_t d = gt->rdeps[k];
-
-		if (r->t[d].st != TS_WAIT || r->t[d].pending == 0)
-			continue;
-		if (--r->t[d].pending == 0 && !r->stopping)
-			make_ready(r, d);
-	}
+	ev = tasklog_event(r, i, TS_OK);
+	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(ev);
+	r->committing++;
+	commit_output(&r->commit, t->out_path, t->text, t->len, line,
+	    task_durable, t);
 }
 
 /* wt_finish's end, from the loop. */
@@ -553,7 +576,7 @@ tasks_maybe_finish(struct run *r)
 	if (r->finished || r->in_pump)
 		return;
 	if (r->jenv.running || r->merging || r->jenv.backoff ||
-	    wt_busy(r->wt))
+	    wt_busy(r->wt) || r->committing)
 		return;
 	if (r->qlen && !r->stopping)
 		return;

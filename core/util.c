@@ -363,25 +363,29 @@ write_all(int fd, const void *data, size_t len)
 int
 mkdir_p(const char *path, int mode)
 {
-	char *p = xstrdup(path), *s;
-	int rc = 0;
+	const char *slash;
+	char *parent;
+	int rc;
 
-	for (s = p + 1; ; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-
-			*s = '\0';
-			if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
-				rc = -errno;
-				break;
-			}
-			*s = c;
-			if (c == '\0')
-				break;
-		}
-	}
-	free(p);
-	return rc;
+	/* the deepest first: only the missing directories are made, and
+	 * one that exists costs one call */
+	if (mkdir(path, (mode_t)mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	slash = strrchr(path, '/');
+	while (slash != NULL && slash > path && slash[-1] == '/')
+		slash--;
+	if (slash == NULL || slash == path)
+		return -ENOENT;
+	parent = xstrndup(path, (size_t)(slash - path));
+	rc = mkdir_p(parent, mode);
+	free(parent);
+	if (rc < 0)
+		return rc;
+	if (mkdir(path, (mode_t)mode) == 0 || errno == EEXIST)
+		return 0;
+	return -errno;
 }
 
 static void
@@ -477,28 +481,43 @@ open_tmp_beside(const char *path, char **tmp)
 }
 
 int
-write_file_atomic(const char *path, const void *data, size_t len)
+write_file_open(const char *path, char **tmp)
 {
 	const char *slash = strrchr(path, '/');
-	char *tmp;
 	int fd, rc;
 
-	if (slash && slash != path) {
+	/* an unpredictable name, created here and now: a link planted at a
+	 * guessable name is never followed */
+	fd = open_tmp_beside(path, tmp);
+	if (fd != -ENOENT || slash == NULL || slash == path)
+		return fd;
+	{
 		char *dir = xstrndup(path, (size_t)(slash - path));
 
 		rc = mkdir_p(dir, 0777);
 		free(dir);
-		if (rc < 0)
-			return rc;
 	}
-	/* an unpredictable name, created here and now: a link planted at a
-	 * guessable name is never followed */
-	fd = open_tmp_beside(path, &tmp);
-	if (fd < 0)
-		return fd;
+	if (rc < 0)
+		return rc;
+	return open_tmp_beside(path, tmp);
+}
+
+int
+write_file_finish(int fd, char *tmp, const char *path, const void *data,
+    size_t len, int sync, dev_t *dev)
+{
+	struct stat st;
+	int rc;
+
 	rc = write_all(fd, data, len);
-	if (rc == 0 && fsync(fd) < 0)
+	if (rc == 0 && sync && fsync(fd) < 0)
 		rc = -errno;
+	if (rc == 0 && dev != NULL) {
+		if (fstat(fd, &st) < 0)
+			rc = -errno;
+		else
+			*dev = st.st_dev;
+	}
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	/* rename replaces a link at path; it never writes through it */
@@ -506,10 +525,36 @@ write_file_atomic(const char *path, const void *data, size_t len)
 		rc = -errno;
 	if (rc < 0)
 		unlink(tmp);
-	else
+	else if (sync)
 		fsync_dir_of(path);
 	free(tmp);
 	return rc;
+}
+
+static int
+write_beside(const char *path, const void *data, size_t len, int sync,
+    dev_t *dev)
+{
+	char *tmp;
+	int fd;
+
+	fd = write_file_open(path, &tmp);
+	if (fd < 0)
+		return fd;
+	return write_file_finish(fd, tmp, path, data, len, sync, dev);
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len)
+{
+	return write_beside(path, data, len, 1, NULL);
+}
+
+int
+write_file_replace(const char *path, const void *data, size_t len,
+    dev_t *dev)
+{
+	return write_beside(path, data, len, 0, dev);
 }
 
 int

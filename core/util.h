@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -71,12 +72,23 @@ int read_file_nofollow(const char *path, char **data, size_t *len);
  * replaced, never written through.  Creates missing parent directories.
  * Returns 0 or -errno. */
 int write_file_atomic(const char *path, const void *data, size_t len);
+/* write_file_atomic without the two fsyncs (a later flush makes it
+ * durable); *dev (unless NULL) is the file system it is on. */
+int write_file_replace(const char *path, const void *data, size_t len,
+    dev_t *dev);
+/* write_file_atomic in two steps: the temporary file beside path (its
+ * directory made when missing; fd returned, name in *tmp), then
+ * write_file_finish, which writes data, fsyncs when sync is set, closes
+ * fd, renames it over path and frees tmp (unlinking it on failure). */
+int write_file_open(const char *path, char **tmp);
+int write_file_finish(int fd, char *tmp, const char *path, const void *data,
+    size_t len, int sync, dev_t *dev);
 /* Creates "PATH.tmp.XXXXXXXXXXXX" (12 unpredictable characters) with
  * O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0666 less the umask, and returns
  * its write-only fd with the name in *tmp (the caller frees it, and unlinks
  * or renames the file); or -errno with *tmp NULL. */
 int open_tmp_beside(const char *path, char **tmp);
-/* mkdir -p; returns 0 or -errno. */
+/* mkdir -p; returns 0 or -errno.  A path that exists costs one mkdir. */
 int mkdir_p(const char *path, int mode);
 /* Writes all of data to fd, retrying on EINTR; 0 or -errno. */
 int write_all(int fd, const void *data, size_t len);

@@ -1,0 +1,415 @@
+/*
+ * Group commit (commit.h).  The loop thread collects a turn's items and
+ * hands them over at the end of the turn (a 0 ms timer runs after the
+ * turn's I/O and children); the writer takes everything handed over since
+ * it last looked, so a slow disk makes batches bigger, not the loop
+ * slower.  On Linux the flush is syncfs(2) of each file system involved,
+ * one call however many files; elsewhere each file, its directory and the
+ * journal are fsync'd, still on the writer thread.
+ */
+#include "commit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct commit_item {
+	struct commit_item *next;
+	char *path;
+	int fd;			/* its temporary file, opened on the loop */
+	char *tmp;
+	const void *data;
+	size_t len;
+	char *line;
+	void (*done)(void *arg, int rc);
+	void *arg;
+	int rc;
+};
+
+/* --- the writer thread -------------------------------------------------- */
+
+/* Notes the file system of path's directory for the flushes; under mu. */
+static void
+fs_add(struct commit *cm, const char *path, dev_t dev)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int i, fd;
+
+	for (i = 0; i < cm->nfs; i++)
+		if (cm->fs_dev[i] == dev)
+			return;
+	if (cm->nfs == COMMIT_MAX_FS)
+		return;
+	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return;
+	cm->fs_dev[cm->nfs] = dev;
+	cm->fs_fd[cm->nfs++] = fd;
+}
+
+#if !defined(__linux__)
+static void
+fsync_path_and_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? xstrdup(".") : slash == path ?
+	    xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+#endif
+
+/* One flush for everything written so far; 0 or -errno. */
+static int
+flush_all(struct commit *cm, struct commit_item *batch)
+{
+	int fds[COMMIT_MAX_FS], n, i, rc = 0;
+
+	pthread_mutex_lock(&cm->mu);
+	n = cm->nfs;
+	memcpy(fds, cm->fs_fd, (size_t)n * sizeof(*fds));
+	pthread_mutex_unlock(&cm->mu);
+#if defined(__linux__)
+	(void)batch;
+	for (i = 0; i < n; i++)
+		if (syncfs(fds[i]) < 0 && rc == 0)
+			rc = -errno;
+#else
+	for (; batch != NULL; batch = batch->next)
+		if (batch->path != NULL && batch->rc == 0)
+			fsync_path_and_dir(batch->path);
+	for (i = 0; i < n; i++)
+		(void)fsync(fds[i]);
+	if (cm->j->fd >= 0 && fsync(cm->j->fd) < 0)
+		rc = -errno;
+#endif
+	cm->flushes++;
+	return rc;
+}
+
+static void
+write_batch(struct commit *cm, struct commit_item *batch)
+{
+	struct commit_item *it;
+	struct buf lines = BUF_INIT;
+	dev_t dev;
+	int rc;
+
+	for (it = batch; it != NULL; it = it->next) {
+		if (it->path == NULL || it->rc < 0)
+			continue;
+		it->rc = write_file_finish(it->fd, it->tmp, it->path, it->data,
+		    it->len, 0, &dev);
+		it->fd = -1;
+		it->tmp = NULL;
+		if (it->rc == 0) {
+			pthread_mutex_lock(&cm->mu);
+			fs_add(cm, it->path, dev);
+			pthread_mutex_unlock(&cm->mu);
+		}
+	}
+	rc = flush_all(cm, batch);
+	for (it = batch; it != NULL; it = it->next) {
+		if (rc < 0 && it->rc == 0)
+			it->rc = rc;
+		if (it->rc == 0 && it->line != NULL)
+			buf_printf(&lines, "%s\n", it->line);
+	}
+	/* the records after the flush: each names a file that is whole on
+	 * disk; one write, O_APPEND, so no other line cuts into them (they
+	 * are made durable by the next flush, or when the journal closes) */
+	if (lines.len > 0 && cm->j->fd >= 0 &&
+	    (rc = write_all(cm->j->fd, lines.data, lines.len)) < 0)
+		for (it = batch; it != NULL; it = it->next)
+			if (it->rc == 0 && it->line != NULL)
+				it->rc = rc;
+	buf_release(&lines);
+}
+
+static void *
+writer(void *arg)
+{
+	struct commit *cm = arg;
+	struct commit_item *batch;
+	int jsync, stop;
+
+	for (;;) {
+		pthread_mutex_lock(&cm->mu);
+		while (cm->todo == NULL && !cm->todo_jsync && !cm->stop)
+			pthread_cond_wait(&cm->cv, &cm->mu);
+		batch = cm->todo;
+		jsync = cm->todo_jsync;
+		stop = cm->stop;
+		cm->todo = NULL;
+		cm->todo_tail = &cm->todo;
+		cm->todo_jsync = 0;
+		pthread_mutex_unlock(&cm->mu);
+		if (batch == NULL && !jsync && stop)
+			break;
+		if (batch != NULL)
+			write_batch(cm, batch);
+		else
+			(void)flush_all(cm, NULL);
+		if (batch == NULL)
+			continue;
+		pthread_mutex_lock(&cm->mu);
+		*cm->done_tail = batch;
+		while (batch->next != NULL)
+			batch = batch->next;
+		cm->done_tail = &batch->next;
+		pthread_mutex_unlock(&cm->mu);
+		loop_async_send(cm->loop, &cm->async);
+	}
+	return NULL;
+}
+
+/* --- the loop thread ---------------------------------------------------- */
+
+static void
+item_free(struct commit_item *it)
+{
+	if (it->fd >= 0) {
+		close(it->fd);
+		unlink(it->tmp);
+	}
+	free(it->tmp);
+	free(it->path);
+	free(it->line);
+	free(it);
+}
+
+/* Calls the done callbacks of what the writer finished. */
+static void
+reap(struct commit *cm)
+{
+	struct commit_item *list, *it;
+
+	pthread_mutex_lock(&cm->mu);
+	list = cm->done;
+	cm->done = NULL;
+	cm->done_tail = &cm->done;
+	pthread_mutex_unlock(&cm->mu);
+	while ((it = list) != NULL) {
+		list = it->next;
+		cm->out--;
+		it->done(it->arg, it->rc);
+		item_free(it);
+	}
+	if (cm->out == 0)
+		loop_timer_stop(cm->loop, &cm->hold);
+}
+
+static void
+on_async(struct loop *l, struct loop_async *a)
+{
+	(void)l;
+	reap(a->data);
+}
+
+static void
+on_hold(struct loop *l, struct loop_timer *t)
+{
+	loop_timer_start(l, t, 3600 * 1000, on_hold, t->data);
+}
+
+/* The end of the turn: what it queued goes to the writer. */
+static void
+hand_over(struct commit *cm)
+{
+	struct commit_item *it;
+
+	cm->turn_armed = 0;
+	if (cm->turn == NULL && !cm->turn_jsync)
+		return;
+	pthread_mutex_lock(&cm->mu);
+	if (cm->turn != NULL) {
+		*cm->todo_tail = cm->turn;
+		for (it = cm->turn; it->next != NULL; it = it->next)
+			;
+		cm->todo_tail = &it->next;
+	}
+	cm->todo_jsync |= cm->turn_jsync;
+	pthread_cond_signal(&cm->cv);
+	pthread_mutex_unlock(&cm->mu);
+	cm->turn = NULL;
+	cm->turn_tail = &cm->turn;
+	cm->turn_jsync = 0;
+}
+
+static void
+on_turn(struct loop *l, struct loop_timer *t)
+{
+	(void)l;
+	hand_over(t->data);
+}
+
+static void
+arm(struct commit *cm)
+{
+	if (cm->turn_armed)
+		return;
+	cm->turn_armed = 1;
+	loop_timer_start(cm->loop, &cm->turn_timer, 0, on_turn, cm);
+}
+
+static void
+want_jsync(void *arg)
+{
+	struct commit *cm = arg;
+
+	cm->turn_jsync = 1;
+	arm(cm);
+}
+
+int
+commit_start(struct commit *cm, struct loop *loop, struct journal *j)
+{
+	sigset_t all, old;
+	struct stat st;
+	int rc;
+
+	memset(cm, 0, sizeof(*cm));
+	cm->loop = loop;
+	cm->j = j;
+	cm->turn_tail = &cm->turn;
+	cm->todo_tail = &cm->todo;
+	cm->done_tail = &cm->done;
+	pthread_mutex_init(&cm->mu, NULL);
+	pthread_cond_init(&cm->cv, NULL);
+	/* the journal's own file system is flushed for journal_append */
+	if (j->fd >= 0 && fstat(j->fd, &st) == 0)
+		fs_add(cm, j->path, st.st_dev);
+	rc = loop_async_start(loop, &cm->async, on_async, cm);
+	if (rc < 0)
+		return rc;
+	/* the writer takes no signal: they are the loop's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = -pthread_create(&cm->th, NULL, writer, cm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0) {
+		loop_async_stop(loop, &cm->async);
+		return rc;
+	}
+	cm->started = 1;
+	j->sync = want_jsync;
+	j->sync_arg = cm;
+	return 0;
+}
+
+void
+commit_stop(struct commit *cm)
+{
+	int i;
+
+	if (!cm->started)
+		return;
+	loop_timer_stop(cm->loop, &cm->turn_timer);
+	hand_over(cm);
+	pthread_mutex_lock(&cm->mu);
+	cm->stop = 1;
+	pthread_cond_signal(&cm->cv);
+	pthread_mutex_unlock(&cm->mu);
+	pthread_join(cm->th, NULL);
+	reap(cm);
+	loop_timer_stop(cm->loop, &cm->hold);
+	loop_async_stop(cm->loop, &cm->async);
+	cm->j->sync = NULL;
+	cm->j->sync_arg = NULL;
+	for (i = 0; i < cm->nfs; i++)
+		close(cm->fs_fd[i]);
+	pthread_mutex_destroy(&cm->mu);
+	pthread_cond_destroy(&cm->cv);
+	cm->started = 0;
+}
+
+void
+commit_output(struct commit *cm, const char *path, const void *data,
+    size_t len, char *line, void (*done)(void *arg, int rc), void *arg)
+{
+	struct commit_item *it;
+	int rc;
+
+	if (!cm->started) {
+		/* no writer: as before, at once and fsync'd */
+		rc = write_file_atomic(path, data, len);
+		if (rc == 0 && line != NULL && cm->j != NULL &&
+		    cm->j->fd >= 0) {
+			struct buf b = BUF_INIT;
+
+			buf_printf(&b, "%s\n", line);
+			rc = write_all(cm->j->fd, b.data, b.len);
+			if (rc == 0 && fsync(cm->j->fd) < 0)
+				rc = -errno;
+			buf_release(&b);
+		}
+		free(line);
+		done(arg, rc);
+		return;
+	}
+	it = xcalloc(1, sizeof(*it));
+	/* the file is opened here, on the loop, where drove's descriptors
+	 * are counted (a start out of them waits, see fdwait.h); the writer
+	 * only writes, flushes, renames and closes */
+	it->fd = write_file_open(path, &it->tmp);
+	if (it->fd < 0) {
+		it->rc = it->fd;
+		it->tmp = NULL;
+	}
+	it->path = xstrdup(path);
+	it->data = data;
+	it->len = len;
+	it->line = line;
+	it->done = done;
+	it->arg = arg;
+	*cm->turn_tail = it;
+	cm->turn_tail = &it->next;
+	if (cm->out++ == 0)
+		loop_timer_start(cm->loop, &cm->hold, 3600 * 1000, on_hold,
+		    cm);
+	arm(cm);
+}
+
+int
+commit_write(struct commit *cm, const char *path, const void *data,
+    size_t len)
+{
+#if defined(__linux__)
+	dev_t dev;
+	int rc;
+
+	if (!cm->started)
+		return write_file_atomic(path, data, len);
+	rc = write_file_replace(path, data, len, &dev);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&cm->mu);
+	fs_add(cm, path, dev);
+	pthread_mutex_unlock(&cm->mu);
+	want_jsync(cm);
+	return 0;
+#else
+	/* the writer's flush covers only the files it wrote itself */
+	(void)cm;
+	return write_file_atomic(path, data, len);
+#endif
+}
