@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "loop.h"
 #include "util.h"
@@ -510,9 +514,70 @@ exec_search(char *const argv[], char *const envp[], const char *path)
 	errno = saved;
 }
 
+/*
+ * Where PATH finds name: looked up in the parent, once per PATH and name
+ * (a small cache), so that a child does not try one execve per PATH
+ * directory.  NULL when no directory has it (the child's search then says
+ * why).  The same rule as exec_search: the first regular file we may run.
+ */
+#define EXE_CACHE 16
+struct exe_cache {
+	char *key;		/* PATH, NUL, name */
+	size_t klen;
+	char *full;
+};
+static struct exe_cache exe_cache[EXE_CACHE];
+static unsigned exe_next;
+
+static const char *
+resolve_exe(const char *name, const char *path)
+{
+	size_t plen = strlen(path), nlen = strlen(name), klen, i, dlen;
+	const char *p, *e;
+	struct exe_cache *c;
+	struct stat st;
+	char *key, *full;
+
+	if (nlen == 0 || strchr(name, '/') != NULL)
+		return NULL;
+	klen = plen + 1 + nlen;
+	for (i = 0; i < EXE_CACHE; i++)
+		if (exe_cache[i].key != NULL && exe_cache[i].klen == klen &&
+		    memcmp(exe_cache[i].key, path, plen + 1) == 0 &&
+		    memcmp(exe_cache[i].key + plen + 1, name, nlen) == 0)
+			return exe_cache[i].full;
+	full = NULL;
+	for (p = path; p != NULL && full == NULL;
+	    p = (*e == ':') ? e + 1 : NULL) {
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		dlen = (size_t)(e - p);
+		full = dlen == 0 ? xasprintf("./%s", name) :
+		    xasprintf("%.*s/%s", (int)dlen, p, name);
+		if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    faccessat(AT_FDCWD, full, X_OK, AT_EACCESS) < 0) {
+			free(full);
+			full = NULL;
+		}
+	}
+	if (full == NULL)
+		return NULL;
+	key = xmalloc(klen);
+	memcpy(key, path, plen + 1);
+	memcpy(key + plen + 1, name, nlen);
+	c = &exe_cache[exe_next++ % EXE_CACHE];
+	free(c->key);
+	free(c->full);
+	c->key = key;
+	c->klen = klen;
+	c->full = full;
+	return full;
+}
+
 static void __attribute__((noreturn))
 child(struct loop *l, const struct drove_spawn *req, char *const envp[],
-    const char *path, int in, int out, int ep)
+    const char *path, const char *exe, int in, int out, int ep)
 {
 	const char *errpath = req->stderr_path ? req->stderr_path :
 	    "/dev/null";
@@ -536,9 +601,39 @@ child(struct loop *l, const struct drove_spawn *req, char *const envp[],
 		child_fail(ep, STAGE_SETUP);
 	if (req->cwd != NULL && chdir(req->cwd) < 0)
 		child_fail(ep, STAGE_CHDIR);
+	if (exe != NULL)
+		execve(exe, (char *const *)req->argv, envp);
+	/* not found by the parent, or gone since: the search says why */
 	exec_search((char *const *)req->argv, envp, path);
 	child_fail(ep, STAGE_EXEC);
 }
+
+#if defined(__linux__)
+/*
+ * The child shares the parent's memory until it execs (CLONE_VM |
+ * CLONE_VFORK, as posix_spawn does): no page tables are copied, and the
+ * parent waits the few microseconds until exec.  The child writes only to
+ * its own stack and the error pipe.  The loop thread blocks every signal it
+ * handles (signalfd), so no handler runs on the shared memory.
+ */
+#define CHILD_STACK (64 * 1024)
+
+struct child_args {
+	struct loop *l;
+	const struct drove_spawn *req;
+	char *const *envp;
+	const char *path, *exe;
+	int in, out, ep;
+};
+
+static int
+child_entry(void *arg)
+{
+	struct child_args *a = arg;
+
+	child(a->l, a->req, a->envp, a->path, a->exe, a->in, a->out, a->ep);
+}
+#endif
 
 static int
 set_nonblock(int fd)
@@ -557,7 +652,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	struct spawn *s;
 	char **envp;
-	const char *path;
+	const char *path, *exe;
 	size_t i;
 	pid_t pid;
 	int rc, e, fail = DROVE_ESPAWN;
@@ -587,10 +682,24 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	}
 	envp = make_env(DROVE_HAS(req, env) ? req->env : NULL, req->env_add);
 	path = env_path(envp);
+	exe = resolve_exe(req->argv[0], path);
+#if defined(__linux__)
+	{
+		struct child_args ca = { l, req, envp, path, exe, in[0],
+		    out[1], ep[1] };
+		char *stack = xmalloc(CHILD_STACK);
+
+		pid = clone(child_entry, stack + CHILD_STACK, CLONE_VM |
+		    CLONE_VFORK | SIGCHLD, &ca);
+		e = errno;
+		free(stack);
+	}
+#else
 	pid = fork();
 	if (pid == 0)
-		child(l, req, envp, path, in[0], out[1], ep[1]);
+		child(l, req, envp, path, exe, in[0], out[1], ep[1]);
 	e = errno;
+#endif
 	free(envp);
 	if (pid < 0) {
 		rc = DROVE_ESPAWN;
