@@ -1,7 +1,9 @@
 /*
  * Name resolution off the loop thread: getaddrinfo runs on a few helper
  * threads and each result comes back through loop_async, so callbacks run
- * on the loop thread.
+ * on the loop thread.  A resolver looks each host and port up once and
+ * keeps the answer for DNS_TTL_MS (getaddrinfo gives no TTL); requests for
+ * a name being looked up wait for that lookup.  Failures are not kept.
  */
 #ifndef DROVE_DNS_H
 #define DROVE_DNS_H
@@ -12,9 +14,12 @@ struct loop;
 struct dns;
 struct dns_req;
 
+/* How long an answer is used: a short TTL, so a moved host is found. */
+#define DNS_TTL_MS 60000
+
 /*
  * Called once on the loop thread.  err is 0 and ai the addresses (the
- * callee takes them over: freeaddrinfo), or DROVE_EDNS with ai NULL and
+ * callee takes them over: dns_addrs_free), or DROVE_EDNS with ai NULL and
  * the reason in errtext (borrowed for the call).
  */
 typedef void (*dns_fn)(void *arg, int err, struct addrinfo *ai,
@@ -30,5 +35,11 @@ struct dns_req *dns_resolve(struct dns *d, const char *host,
     const char *port, dns_fn cb, void *arg);
 /* cb will not run; the handle is invalid afterwards. */
 void dns_cancel(struct dns_req *r);
+/* A copy of the list ai (the caller frees it with dns_addrs_free). */
+struct addrinfo *dns_addrs_copy(const struct addrinfo *ai);
+/* Frees addresses from dns_resolve or dns_addrs_copy. */
+void dns_addrs_free(struct addrinfo *ai);
+/* Lookups actually made (getaddrinfo calls), for tests and -v. */
+unsigned long dns_lookups(const struct dns *d);
 
 #endif /* DROVE_DNS_H */

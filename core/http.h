@@ -54,6 +54,8 @@ struct http_stats {
 	unsigned long retries;		/* retried on a fresh connection */
 	unsigned long open_conns;	/* connections open now */
 	unsigned long peak_conns;	/* most connections open at once */
+	unsigned long full_handshakes;	/* TLS handshakes not resumed */
+	unsigned long dns_lookups;	/* getaddrinfo calls (dns.h) */
 };
 void http_client_stats(const struct http_client *c, struct http_stats *st);
 

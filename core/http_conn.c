@@ -333,7 +333,9 @@ http_conn_start(struct http_req *q)
 			http_req_finish(q, DROVE_EINVAL, gai_strerror(rc));
 			return;
 		}
-		on_resolved(q, 0, ai, NULL);
+		/* in the resolver's form, freed as its answers are */
+		on_resolved(q, 0, dns_addrs_copy(ai), NULL);
+		freeaddrinfo(ai);
 		return;
 	}
 	q->dns = dns_resolve(q->cl->dns, host, port, on_resolved, q);
@@ -346,7 +348,7 @@ connected(struct http_req *q)
 	int one = 1;
 
 	setsockopt(q->conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	freeaddrinfo(q->ai);
+	dns_addrs_free(q->ai);
 	q->ai = q->ai_cur = NULL;
 	http_req_connected(q);
 }
@@ -508,4 +510,5 @@ void
 http_client_stats(const struct http_client *cl, struct http_stats *st)
 {
 	*st = cl->st;
+	st->dns_lookups = cl->dns ? dns_lookups(cl->dns) : 0;
 }

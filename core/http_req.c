@@ -89,7 +89,7 @@ http_req_free(struct http_req *q)
 	if (q->dns)
 		dns_cancel(q->dns);
 	if (q->ai)
-		freeaddrinfo(q->ai);
+		dns_addrs_free(q->ai);
 	if (q->conn)
 		http_conn_close(q->conn);
 	url_release(&q->url);
@@ -493,6 +493,8 @@ http_req_step(struct http_req *q, unsigned ev)
 		}
 		if (tls_conn_resumed(c->tls))
 			q->cl->st.resumed++;
+		else
+			q->cl->st.full_handshakes++;
 		http_tls_sess_save(q->cl, q->key, c->tls);
 		http_req_begin_write(q);
 		return;

@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "host.h"
+#include "http.h"
 #include "journal.h"
 #include "loop.h"
 #include "report.h"
@@ -68,6 +69,37 @@ run_release(struct run *r)
 	free(r->root);
 	json_decref(r->summary);
 	wt_free(r->wt);
+}
+
+/*
+ * The run's network in summary.json ("net") and, with -v, on stderr: TCP
+ * connections, full and resumed TLS handshakes, getaddrinfo lookups; so a
+ * lost session cache or a lookup per request shows.
+ */
+static void
+net_summary(struct run *r)
+{
+	struct http_stats st;
+	json_t *o = json_object();
+
+	memset(&st, 0, sizeof(st));
+	if (r->host.http != NULL)
+		http_client_stats(r->host.http, &st);
+	json_object_set_new(o, "connections", json_integer((json_int_t)
+	    st.connects));
+	json_object_set_new(o, "tls_full_handshakes", json_integer(
+	    (json_int_t)st.full_handshakes));
+	json_object_set_new(o, "tls_resumed_handshakes", json_integer(
+	    (json_int_t)st.resumed));
+	json_object_set_new(o, "dns_lookups", json_integer((json_int_t)
+	    st.dns_lookups));
+	json_object_set_new(r->summary, "net", o);
+	if (log_verbosity >= 2 && !r->o->quiet && r->host.http != NULL)
+		log_debug("net: %lu connection%s, TLS handshakes %lu full "
+		    "and %lu resumed, %lu DNS lookup%s", st.connects,
+		    st.connects == 1 ? "" : "s", st.full_handshakes,
+		    st.resumed, st.dns_lookups, st.dns_lookups == 1 ? "" :
+		    "s");
 }
 
 int
@@ -187,6 +219,7 @@ sched_run(const struct conf *c, const struct graph *g,
 	loop_signal_stop(r->loop, &r->sighup);
 	r->summary = rundir_summary(r, wall);
 	wt_summary(r->wt, r->summary);
+	net_summary(r);
 	ev = json_object();
 	json_object_set_new(ev, "ev", json_string("end"));
 	json_object_set_new(ev, "status",
