@@ -518,7 +518,8 @@ exec_search(char *const argv[], char *const envp[], const char *path)
  * Where PATH finds name: looked up in the parent, once per PATH and name
  * (a small cache), so that a child does not try one execve per PATH
  * directory.  NULL when no directory has it (the child's search then says
- * why).  The same rule as exec_search: the first regular file we may run.
+ * why) or when PATH names a relative directory before it.  The same rule
+ * as exec_search: the first regular file we may run.
  */
 #define EXE_CACHE 16
 struct exe_cache {
@@ -553,8 +554,11 @@ resolve_exe(const char *name, const char *path)
 		if (e == NULL)
 			e = p + strlen(p);
 		dlen = (size_t)(e - p);
-		full = dlen == 0 ? xasprintf("./%s", name) :
-		    xasprintf("%.*s/%s", (int)dlen, p, name);
+		/* a relative directory is the child's to resolve, after its
+		 * chdir: the child searches PATH itself */
+		if (dlen == 0 || *p != '/')
+			return NULL;
+		full = xasprintf("%.*s/%s", (int)dlen, p, name);
 		if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    faccessat(AT_FDCWD, full, X_OK, AT_EACCESS) < 0) {
 			free(full);

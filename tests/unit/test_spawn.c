@@ -381,6 +381,74 @@ t_missing_command(void)
 	teardown();
 }
 
+/* PATH found in the parent, once: a relative PATH directory is still the
+ * child's, searched after its chdir, before an absolute one later on. */
+static void
+t_path_lookup(void)
+{
+	const char *argv[] = { "drove-which", NULL };
+	struct res r = { 0 };
+	struct drove_spawn q;
+	char *rel, *abs, *dir, *pathvar;
+	const char *env[2];
+	int i;
+
+	setup();
+	dir = tmp_path("bin");
+	CHECK_INT(mkdir(dir, 0755), 0);
+	free(dir);
+	dir = tmp_path("abs");
+	CHECK_INT(mkdir(dir, 0755), 0);
+	rel = tmp_path("bin/drove-which");
+	abs = tmp_path("abs/drove-which");
+	CHECK_INT(write_file_atomic(rel, "#!/bin/sh\necho rel\n", 19), 0);
+	CHECK_INT(write_file_atomic(abs, "#!/bin/sh\necho abs\n", 19), 0);
+	chmod(rel, 0755);
+	chmod(abs, 0755);
+	pathvar = xasprintf("PATH=bin:%s", dir);
+	env[0] = pathvar;
+	env[1] = NULL;
+	for (i = 0; i < 2; i++) {
+		q = req_of(argv, &r);
+		q.env_add = env;
+		q.cwd = tmpdir;
+		CHECK_INT(run(&q), 0);
+		CHECK_INT(r.err, 0);
+		CHECK_STR(r.out, "rel\n");
+		res_release(&r);
+	}
+	/* absolute directories only: the same answer twice (once looked up) */
+	free(pathvar);
+	pathvar = xasprintf("PATH=%s", dir);
+	env[0] = pathvar;
+	for (i = 0; i < 2; i++) {
+		q = req_of(argv, &r);
+		q.env_add = env;
+		CHECK_INT(run(&q), 0);
+		CHECK_INT(r.err, 0);
+		CHECK_STR(r.out, "abs\n");
+		res_release(&r);
+	}
+	/* gone since it was looked up: the child's search says why */
+	CHECK_INT(unlink(abs), 0);
+	q = req_of(argv, &r);
+	q.env_add = env;
+	CHECK_INT(run(&q), 0);
+	CHECK_INT(r.err, DROVE_ESPAWN);
+	CHECK_STR(r.out, "cannot run 'drove-which': No such file or directory");
+	res_release(&r);
+	unlink(rel);
+	free(pathvar);
+	free(rel);
+	free(abs);
+	rmdir(dir);
+	free(dir);
+	dir = tmp_path("bin");
+	rmdir(dir);
+	free(dir);
+	teardown();
+}
+
 static void
 t_bad_request(void)
 {
@@ -898,6 +966,7 @@ static const struct t_case cases[] = {
 	{ "exit_codes", t_exit_codes },
 	{ "killed_by_signal", t_killed_by_signal },
 	{ "missing_command", t_missing_command },
+	{ "path_lookup", t_path_lookup },
 	{ "bad_request", t_bad_request },
 	{ "cwd", t_cwd },
 	{ "env_add", t_env_add },
