@@ -11,7 +11,13 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#if defined(__linux__)
+/*
+ * Linux starts children with clone(CLONE_VM | CLONE_VFORK); under
+ * AddressSanitizer with fork, as its shadow memory would be written by a
+ * child running on the parent's heap.
+ */
+#if defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+#define SPAWN_CLONE 1
 #include <sched.h>
 #endif
 
@@ -612,7 +618,7 @@ child(struct loop *l, const struct drove_spawn *req, char *const envp[],
 	child_fail(ep, STAGE_EXEC);
 }
 
-#if defined(__linux__)
+#if defined(SPAWN_CLONE)
 /*
  * The child shares the parent's memory until it execs (CLONE_VM |
  * CLONE_VFORK, as posix_spawn does): no page tables are copied, and the
@@ -687,7 +693,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	envp = make_env(DROVE_HAS(req, env) ? req->env : NULL, req->env_add);
 	path = env_path(envp);
 	exe = resolve_exe(req->argv[0], path);
-#if defined(__linux__)
+#if defined(SPAWN_CLONE)
 	{
 		struct child_args ca = { l, req, envp, path, exe, in[0],
 		    out[1], ep[1] };
