@@ -308,6 +308,12 @@ test_heredoc(void)
 	    "tasks.ini:5: indented line after the '<<' block of 'prompt' "
 	    "(line 2): it would continue that value; remove the indentation "
 	    "or move the text into the block");
+	expect_error("[task a]\nprompt = <<END\n=\n[x\nEND\nno equals sign\n",
+	    "tasks.ini:6: expected 'key = value', '[section]' or a comment, "
+	    "not 'no equals sign'");
+	expect_error("[task a]\nprompt = <<END\nEND\n[bad header\n",
+	    "tasks.ini:4: unterminated section header '[bad header' "
+	    "(missing ']')");
 	/* "<<" with something else is plain text */
 	CHECK_INT(load(&c, "[task a]\nprompt = <<END x\nsystem = <<\n"), 0);
 	CHECK_STR(conf_get(conf_find(&c, "task", "a"), "prompt"), "<<END x");
