@@ -45,6 +45,7 @@ http_conn_close(struct conn *c)
 		pool_remove(c);
 	loop_io_stop(c->cl->loop, &c->io);
 	loop_timer_stop(c->cl->loop, &c->idle);
+	http_tls_hs_end(c);
 	tls_conn_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -153,22 +154,66 @@ http_tls_sess_find(struct http_client *cl, const char *key)
 	return e ? e->sess : NULL;
 }
 
-void
-http_tls_sess_save(struct http_client *cl, const char *key, struct tls_conn *t)
+static struct sess_entry *
+get_sess(struct http_client *cl, const char *key)
 {
 	struct sess_entry *e = find_sess(cl, key);
-	struct tls_session *s = tls_conn_session(t);
 
-	if (s == NULL)
-		return;
 	if (e == NULL) {
 		e = xcalloc(1, sizeof(*e));
 		e->key = xstrdup(key);
 		e->next = cl->sessions;
 		cl->sessions = e;
 	}
+	return e;
+}
+
+void
+http_tls_sess_save(struct http_client *cl, const char *key, struct tls_conn *t)
+{
+	struct sess_entry *e = get_sess(cl, key);
+	struct tls_session *s = tls_conn_session(t);
+
+	if (s == NULL) {
+		if (e->sess == NULL)
+			e->nosess = 1;
+		return;
+	}
 	tls_session_free(e->sess);
 	e->sess = s;
+}
+
+int
+http_tls_may_start(struct http_req *q, int force)
+{
+	struct sess_entry *e = get_sess(q->cl, q->key);
+
+	if (e->sess != NULL || e->nosess)
+		return 1;
+	if (!force && e->nfull >= HTTP_TLS_FULL_MAX)
+		return 0;
+	e->nfull++;
+	q->conn->full_hs = 1;
+	return 1;
+}
+
+void
+http_tls_hs_end(struct conn *c)
+{
+	struct http_client *cl = c->cl;
+	struct sess_entry *e;
+	struct http_req *q;
+
+	if (!c->full_hs)
+		return;
+	c->full_hs = 0;
+	if ((e = find_sess(cl, c->key)) == NULL)
+		return;
+	if (e->nfull > 0)
+		e->nfull--;
+	for (q = cl->reqs; q; q = q->next)
+		if (q->state == S_TLS_WAIT && strcmp(q->key, e->key) == 0)
+			http_conn_want(q->conn, LOOP_WRITE);
 }
 
 void

@@ -34,6 +34,7 @@ enum req_state {
 	S_CONNECT,
 	S_PROXY_WRITE,
 	S_PROXY_READ,
+	S_TLS_WAIT,	/* for its origin's first handshakes (coalescing) */
 	S_TLS,
 	S_WRITE,
 	S_READ,
@@ -50,6 +51,7 @@ struct conn {
 	struct http_req *req;	/* the request using it, NULL when pooled */
 	struct conn *next;	/* pool list */
 	int pooled;
+	int full_hs;		/* counted in its origin's full handshakes */
 };
 
 struct ctx_entry {
@@ -58,9 +60,19 @@ struct ctx_entry {
 	struct ctx_entry *next;
 };
 
+/*
+ * Per origin: the session to resume, and while there is none yet, how
+ * many full handshakes are under way (at most HTTP_TLS_FULL_MAX; the other
+ * connections wait in S_TLS_WAIT and then resume).  A server that gives
+ * no session to resume ends the wait for good (nosess).
+ */
+#define HTTP_TLS_FULL_MAX 4
+
 struct sess_entry {
 	char *key;
 	struct tls_session *sess;
+	unsigned nfull;
+	int nosess;
 	struct sess_entry *next;
 };
 
@@ -130,6 +142,15 @@ struct tls_session *http_tls_sess_find(struct http_client *cl,
     const char *key);
 void http_tls_sess_save(struct http_client *cl, const char *key,
     struct tls_conn *t);
+/* May q's connection start its TLS handshake now: 1 if its origin has a
+ * session to resume, or fewer than HTTP_TLS_FULL_MAX full handshakes under
+ * way (then this one counts among them until http_tls_hs_end), or force;
+ * 0 if it must wait: q's connection is then watched again when one of
+ * those ends. */
+int http_tls_may_start(struct http_req *q, int force);
+/* c's handshake ended, either way, or c closes: if it was counted as a
+ * full one, it is no more, and the connections waiting are woken. */
+void http_tls_hs_end(struct conn *c);
 /* Sets q up to go through $HTTPS_PROXY unless $NO_PROXY lists its host;
  * returns 0, or < 0 with the reason in err. */
 int http_proxy_setup(struct http_req *q, char *err, size_t errlen);

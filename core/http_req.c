@@ -2,8 +2,8 @@
  * An HTTP/1.1 request on the client's loop.  It moves through these
  * states, each with its own timeout on one timer:
  *
- *   START -> RESOLVE -> CONNECT [-> PROXY_WRITE -> PROXY_READ] [-> TLS]
- *         -> WRITE -> READ -> done
+ *   START -> RESOLVE -> CONNECT [-> PROXY_WRITE -> PROXY_READ]
+ *         [-> [TLS_WAIT ->] TLS] -> WRITE -> READ -> done
  *
  * or START -> WRITE when a pooled connection to the same origin is idle
  * (RESOLVE and CONNECT, and the pool, are http_conn.c's).  A pooled
@@ -225,7 +225,7 @@ http_req_begin_write(struct http_req *q)
 }
 
 static void
-begin_tls(struct http_req *q)
+start_tls(struct http_req *q)
 {
 	struct tls_ctx *ctx;
 	char text[256];
@@ -241,8 +241,24 @@ begin_tls(struct http_req *q)
 		return;
 	}
 	q->state = S_TLS;
-	http_req_arm(q, q->to_tls, "TLS handshake");
 	http_req_step(q, LOOP_WRITE);
+}
+
+/*
+ * The handshake's timeout runs from here, waiting included: while its
+ * origin has no session to resume and its first full handshakes are under
+ * way, the connection waits for one of them to end, then resumes.
+ */
+static void
+begin_tls(struct http_req *q)
+{
+	http_req_arm(q, q->to_tls, "TLS handshake");
+	if (!http_tls_may_start(q, 0)) {
+		q->state = S_TLS_WAIT;
+		http_conn_want(q->conn, 0);
+		return;
+	}
+	start_tls(q);
 }
 
 static void
@@ -480,6 +496,13 @@ http_req_step(struct http_req *q, unsigned ev)
 	case S_PROXY_READ:
 		read_some(q);
 		return;
+	case S_TLS_WAIT:
+		/* woken; an error on the socket is the handshake's to report */
+		if (http_tls_may_start(q, (ev & LOOP_ERROR) != 0))
+			start_tls(q);
+		else
+			http_conn_want(c, 0);
+		return;
 	case S_TLS:
 		rc = tls_conn_handshake(c->tls, text, sizeof(text));
 		if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
@@ -496,6 +519,7 @@ http_req_step(struct http_req *q, unsigned ev)
 		else
 			q->cl->st.full_handshakes++;
 		http_tls_sess_save(q->cl, q->key, c->tls);
+		http_tls_hs_end(c);
 		http_req_begin_write(q);
 		return;
 	case S_WRITE:

@@ -35,4 +35,62 @@ start_s_server "$T/s3.log" -cert "$T/srv.pem" -key "$T/srv.key" \
 grep -q '^Shared groups: secp521r1$' "$T/page3" ||
     fail "P-521-only: $(grep -i groups "$T/page3")"
 
+# Coalescing: 50 connections to one origin at once, no session saved yet:
+# at most 4 full handshakes, the others wait for a session and resume it.
+# nginx logs per request whether the session was reused ("r") or not (".").
+need nginx
+P=$(free_port)
+N=$(free_port)
+W=$T/www
+mkdir -p "$W"
+echo "hello" >"$W/small.txt"
+start_nginx "
+	server {
+		listen 127.0.0.1:$P ssl;
+		ssl_certificate $T/srv.pem;
+		ssl_certificate_key $T/srv.key;
+		ssl_session_cache shared:S:1m;
+		ssl_session_tickets on;
+		root $W;
+	}
+	server {
+		listen 127.0.0.1:$N ssl;
+		ssl_certificate $T/srv.pem;
+		ssl_certificate_key $T/srv.key;
+		ssl_session_cache off;
+		ssl_session_tickets off;
+		root $W;
+	}"
+wait_port "$P"
+wait_port "$N"
+logged() { [ "$(wc -l <"$NGX_DIR/access.log")" -ge "$1" ]; }
+wait_for 'logged 2' 5
+: >"$NGX_DIR/access.log"
+"$DROVE" fetch --stats -P 50 -H 'Connection: close' \
+    "https://127.0.0.1:$P/small.txt" --ca-file "$T/root.pem" \
+    >"$T/o50" 2>"$T/e50" || fail "50 at once: $(cat "$T/e50")"
+[ "$(grep -c '^hello$' "$T/o50")" = 50 ] || fail "50 at once: bodies missing"
+grep -Eq 'connects=50 .*resumed=(4[6-9]|50)' "$T/e50" ||
+    fail "50 at once: $(cat "$T/e50")"
+wait_for 'logged 50' 10 || fail "nginx logged $(wc -l <"$NGX_DIR/access.log")"
+full=$(awk '$3 == "."' "$NGX_DIR/access.log" | wc -l)
+reused=$(awk '$3 == "r"' "$NGX_DIR/access.log" | wc -l)
+[ "$full" -ge 1 ] && [ "$full" -le 4 ] && [ "$reused" = $((50 - full)) ] ||
+    fail "50 at once: $full full and $reused resumed handshakes"
+
+# a server that keeps no session: nobody waits for one, all 50 succeed
+: >"$NGX_DIR/access.log"
+"$DROVE" fetch --stats -P 50 -H 'Connection: close' \
+    "https://127.0.0.1:$N/small.txt" --ca-file "$T/root.pem" \
+    >"$T/on" 2>"$T/en" || fail "no sessions: $(cat "$T/en")"
+[ "$(grep -c '^hello$' "$T/on")" = 50 ] || fail "no sessions: bodies missing"
+grep -q 'connects=50 .*resumed=0' "$T/en" || fail "no sessions: $(cat "$T/en")"
+
+# a certificate that fails verification: every request fails with the
+# reason, none waits for a session that never comes
+"$DROVE" fetch -P 20 "https://127.0.0.1:$P/small.txt" \
+    --ca-file "$T/srv.pem" >/dev/null 2>"$T/ev" && fail "untrusted: exit 0"
+n=$(grep -c 'TLS verify failed' "$T/ev")
+[ "$n" -ge 1 ] || fail "untrusted: $(head -3 "$T/ev")"
+
 finish
