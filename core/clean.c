@@ -195,15 +195,20 @@ assess(struct git *g, struct cstate *cs, const char *common, struct centry *e,
 static void
 list_unmerged(const struct cstate *cs, const struct centry *e, int force)
 {
+	const char *sep = " ";
+
 	printf("%s %-20s", force ? "unmerged, removing:" : "kept (unmerged):",
 	    e->task);
-	if (e->ahead > 0)
-		printf(" branch %s has %ld commit%s not in '%s';", e->branch,
-		    e->ahead, e->ahead == 1 ? "" : "s", cs->into);
-	else if (e->ahead < 0)
-		printf(" branch %s: '%s' is gone;", e->branch, cs->into);
+	if (e->ahead > 0) {
+		printf("%sbranch %s has %ld commit%s not in '%s'", sep,
+		    e->branch, e->ahead, e->ahead == 1 ? "" : "s", cs->into);
+		sep = "; ";
+	} else if (e->ahead < 0) {
+		printf("%sbranch %s: '%s' is gone", sep, e->branch, cs->into);
+		sep = "; ";
+	}
 	if (e->dirty)
-		printf(" %zu uncommitted change%s in %s;", e->dirty,
+		printf("%s%zu uncommitted change%s in %s", sep, e->dirty,
 		    e->dirty == 1 ? "" : "s", e->path);
 	printf("\n");
 }

@@ -285,7 +285,8 @@ cmd_plan(int argc, char **argv)
 	}
 	p = registry_find(&base.reg, DROVE_PLUGIN_BACKEND,
 	    conf_get(bsec, "type"));
-	name = out ? out : "plan.ini";
+	/* how errors name the planned file: stdout has no file name */
+	name = out ? out : "the plan";
 	prompt = plan_prompt(goal);
 	ask = xstrdup(prompt);
 	for (int attempt = 1;; attempt++) {

@@ -72,6 +72,13 @@ tasklog_progress(struct run *r, size_t i)
 	if (t->st == TS_OK)
 		log_info("[%zu/%zu] ok      %-20s %6.2fs  %s", r->done_count,
 		    r->g->n, run_task_name(r, i), dur, be);
+	else if (t->st == TS_FAILED && t->started)
+		/* where the agent's stderr is, in full */
+		log_info("[%zu/%zu] %-7s %-20s %s (see %s/tasks/%s%s.err)",
+		    r->done_count, r->g->n, run_state_name(t->st),
+		    run_task_name(r, i), t->error ? t->error : "", r->dir,
+		    run_task_name(r, i),
+		    r->g->tasks[i].replicas > 1 ? ".*" : "");
 	else
 		log_info("[%zu/%zu] %-7s %-20s %s", r->done_count, r->g->n,
 		    run_state_name(t->st), run_task_name(r, i),
