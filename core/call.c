@@ -123,6 +123,7 @@ call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
     void *owner, struct backend *be)
 {
 	memset(c, 0, sizeof(*c));
+	c->hc.ctx.env = env->host;
 	c->hc.done = call_backend_done;
 	c->env = env;
 	c->ops = ops;
@@ -474,9 +475,10 @@ once_signal(struct loop *l, struct loop_signal *s, int signo)
 }
 
 int
-call_once(struct loop *l, const struct drove_plugin *p, void *state,
+call_once(struct host_env *e, const struct drove_plugin *p, void *state,
     struct drove_call *dc, int signals, struct call_answer *a)
 {
+	struct loop *l = e->loop;
 	struct loop_signal sigint, sigterm;
 	struct once o;
 	int rc;
@@ -485,6 +487,7 @@ call_once(struct loop *l, const struct drove_plugin *p, void *state,
 	memset(a, 0, sizeof(*a));
 	memset(&sigint, 0, sizeof(sigint));
 	memset(&sigterm, 0, sizeof(sigterm));
+	o.hc.ctx.env = e;
 	o.hc.done = once_done;
 	o.loop = l;
 	o.p = p;

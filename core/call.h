@@ -38,6 +38,7 @@
  * journal, and counters the owner reads. */
 struct call_env {
 	struct loop *loop;
+	struct host_env *host;	/* the calls' context (set by the owner) */
 	struct budget *budget;
 	struct journal *j;	/* NULL: no records */
 	double t0;		/* monotonic time of the run's start */
@@ -163,13 +164,13 @@ struct call_answer {
 };
 
 /*
- * Runs one call dc of backend p (state opened by the caller) on loop l,
+ * Runs one call dc of backend p (state opened by the caller) on e's loop,
  * which nothing else drives meanwhile, and returns when it ended: 0 and
  * *a filled, or < 0 when the backend could not start it.  With signals,
  * SIGINT or SIGTERM cancel the call and a second one exits 130.  `drove
  * doctor --probe` and `drove plan` use it.
  */
-int call_once(struct loop *l, const struct drove_plugin *p, void *state,
+int call_once(struct host_env *e, const struct drove_plugin *p, void *state,
     struct drove_call *dc, int signals, struct call_answer *a);
 
 #endif /* DROVE_CALL_H */

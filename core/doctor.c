@@ -138,7 +138,7 @@ check_probe(struct check *ck, const struct conf_section *s,
 	call.prompt_len = strlen(call.prompt);
 	call.max_tokens = 1;
 	call.timeout_s = 60;
-	rc = call_once(ck->loop, p, state, &call, 0, &a);
+	rc = call_once(&ck->host, p, state, &call, 0, &a);
 	free(a.text);
 	if (p->backend->close)
 		p->backend->close(state);
@@ -289,7 +289,7 @@ doctor_run(const struct conf *c, const struct registry *reg, int probe)
 		return 1;
 	}
 	ck.host.loop = ck.loop;
-	host_bind(&ck.host);
+	host_bind_legacy(&ck.host);
 	/* plugin files that did not load: each is a failed line */
 	for (size_t i = 0; i < reg->nfail; i++) {
 		printf("%-16s %-10s FAILED: %s\n", *reg->fail[i].name ?

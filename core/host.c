@@ -11,13 +11,17 @@
 #include "spawn.h"
 #include "util.h"
 
-/* The env bound by the owner of the loop (see host_env in host.h). */
-static struct host_env *host_bound;
+/*
+ * Legacy path only: the env of the owner driving the loop, for a request
+ * that carries no context (a plugin built before ABI 1.4).  Everything
+ * else finds its env through the core pointer it is handed.
+ */
+static struct host_env *host_legacy_env;
 
 void
-host_bind(struct host_env *e)
+host_bind_legacy(struct host_env *e)
 {
-	host_bound = e;
+	host_legacy_env = e;
 }
 
 struct http_client *
@@ -33,18 +37,29 @@ host_env_http(struct host_env *e)
 void
 host_env_release(struct host_env *e)
 {
-	if (host_bound == e)
-		host_bound = NULL;
+	if (host_legacy_env == e)
+		host_legacy_env = NULL;
 	if (e->http != NULL)
 		http_client_free(e->http);
 	e->http = NULL;
 }
 
-/* The bound loop, or NULL. */
-static struct loop *
-host_loop(void)
+/* The env of context core (a call's or a merge's core pointer), or, for
+ * a request without one, the legacy env; NULL when there is none. */
+static struct host_env *
+host_env_of(void *core)
 {
-	return host_bound ? host_bound->loop : NULL;
+	if (core != NULL)
+		return ((struct host_ctx *)core)->env;
+	return host_legacy_env;
+}
+
+static struct loop *
+host_loop_of(void *core)
+{
+	struct host_env *e = host_env_of(core);
+
+	return e != NULL ? e->loop : NULL;
 }
 
 static void *
@@ -122,12 +137,16 @@ static int
 h_spawn(const struct drove_spawn *req, void **handle)
 {
 	struct spawn *sp;
+	struct loop *l;
 	char err[256];
 	int rc;
 
-	if (host_loop() == NULL)
+	if (req == NULL)
 		return DROVE_EINVAL;
-	rc = spawn_start(host_loop(), req, &sp, err, sizeof(err));
+	l = host_loop_of(DROVE_HAS(req, core) ? req->core : NULL);
+	if (l == NULL)
+		return DROVE_EINVAL;
+	rc = spawn_start(l, req, &sp, err, sizeof(err));
 	if (rc < 0) {
 		/* out of descriptors: the call waits its turn, no news */
 		if (rc != DROVE_ENOFD)
@@ -152,6 +171,7 @@ h_split_argv(const char *cmd, char *err, size_t errlen)
 
 struct htimer {
 	struct loop_timer t;
+	struct loop *loop;	/* the loop it runs on */
 	void (*cb)(void *);
 	void *arg;
 };
@@ -169,15 +189,27 @@ htimer_fire(struct loop *l, struct loop_timer *t)
 }
 
 static void *
-h_timer_start(double after_s, void (*cb)(void *), void *arg)
+h_timer_start_at(void *core, double after_s, void (*cb)(void *), void *arg)
 {
-	struct htimer *ht = xcalloc(1, sizeof(*ht));
+	struct loop *l = host_loop_of(core);
+	struct htimer *ht;
 
+	if (l == NULL || cb == NULL)
+		return NULL;
+	ht = xcalloc(1, sizeof(*ht));
+	ht->loop = l;
 	ht->cb = cb;
 	ht->arg = arg;
-	loop_timer_start(host_loop(), &ht->t, after_s <= 0 ? 0 :
+	loop_timer_start(l, &ht->t, after_s <= 0 ? 0 :
 	    (uint64_t)(after_s * 1000 + 0.5), htimer_fire, ht);
 	return ht;
+}
+
+/* Before ABI 1.4: no context, the legacy env's loop. */
+static void *
+h_timer_start(double after_s, void (*cb)(void *), void *arg)
+{
+	return h_timer_start_at(NULL, after_s, cb, arg);
 }
 
 static void
@@ -187,7 +219,7 @@ h_timer_stop(void *timer)
 
 	if (ht == NULL)
 		return;
-	loop_timer_stop(host_loop(), &ht->t);
+	loop_timer_stop(ht->loop, &ht->t);
 	free(ht);
 }
 
@@ -214,11 +246,15 @@ host_expand_output(const char *tmpl, const char *name, int replica)
 static int
 h_http_request(const struct drove_http_req *req, void **handle)
 {
-	struct http_client *cl = host_env_http(host_bound);
+	struct http_client *cl;
 	struct http_req *q;
 	char err[512];
 	int rc;
 
+	if (req == NULL)
+		return DROVE_EINVAL;
+	cl = host_env_http(host_env_of(DROVE_HAS(req, core) ? req->core :
+	    NULL));
 	if (cl == NULL)
 		return DROVE_EINVAL;
 	rc = http_request(cl, req, &q, err, sizeof(err));
@@ -350,6 +386,7 @@ static const struct drove_host host_table = {
 	.backend_call = h_backend_call,
 	.backend_call_cancel = h_backend_call_cancel,
 	.merge_note = h_merge_note,
+	.timer_start_at = h_timer_start_at,
 };
 
 const struct drove_host *

@@ -10,8 +10,28 @@
 #include "drove/plugin.h"
 #include "loop.h"
 
+/*
+ * The loop spawn, timers and http_request run on, and its HTTP client: one
+ * per owner of a loop (a run, doctor, plan).
+ */
+struct host_env {
+	struct loop *loop;
+	struct http_client *http;	/* made on first use */
+};
+
+/*
+ * What drove_call.core and drove_merge_call.core point to starts with
+ * this: the owner's env.  A plugin hands that pointer back in
+ * drove_spawn.core, drove_http_req.core and timer_start_at (ABI 1.4), and
+ * the host finds the loop there.
+ */
+struct host_ctx {
+	struct host_env *env;
+};
+
 /* What drove_call.core points to: host->call_done runs done. */
 struct host_call {
+	struct host_ctx ctx;	/* first */
 	void (*done)(struct host_call *hc, const struct drove_result *r);
 };
 
@@ -32,6 +52,7 @@ struct host_merge_ops {
 
 /* What drove_merge_call.core points to. */
 struct host_merge {
+	struct host_ctx ctx;	/* first */
 	const struct host_merge_ops *ops;
 };
 
@@ -40,22 +61,14 @@ struct host_handle {
 	void (*cancel)(struct host_handle *h);
 };
 
-/*
- * The loop spawn, timers and http_request run on.  ABI 1 gives those
- * entries no call or merge to find a context in, so the owner of a loop
- * (a run, doctor, plan) binds its env while it drives the loop and unbinds
- * it after; one at a time in a process.
- */
-struct host_env {
-	struct loop *loop;
-	struct http_client *http;	/* made on first use */
-};
-
 /* The table; valid for the life of the process. */
 const struct drove_host *host_get(void);
-/* Binds e (its loop set) for the context-free services; NULL unbinds.
- * Borrows e. */
-void host_bind(struct host_env *e);
+/*
+ * Only for plugins built before ABI 1.4, whose spawn, http_request and
+ * timer_start carry no context: binds e (its loop set) as the env those
+ * run on while its owner drives the loop; NULL unbinds.  Borrows e.
+ */
+void host_bind_legacy(struct host_env *e);
 /* Frees the HTTP client e made; unbinds it when bound. */
 void host_env_release(struct host_env *e);
 /* The HTTP client on e's loop (made on first use), or NULL. */

@@ -176,7 +176,7 @@ plan_ask(const struct conf_section *s, const struct drove_plugin *p,
 		errf(err, errlen, "cannot create the event loop");
 		return DROVE_EIO;
 	}
-	host_bind(&host);
+	host_bind_legacy(&host);
 	rc = p->backend->open(host_get(), (const struct drove_conf *)s,
 	    &state, msg, sizeof(msg));
 	if (rc < 0) {
@@ -198,7 +198,7 @@ plan_ask(const struct conf_section *s, const struct drove_plugin *p,
 	call.prompt = prompt;
 	call.prompt_len = strlen(prompt);
 	call.stderr_path = fd >= 0 ? stderr_path : NULL;
-	rc = call_once(host.loop, p, state, &call, 1, &a);
+	rc = call_once(&host, p, state, &call, 1, &a);
 	if (p->backend->close)
 		p->backend->close(state);
 	if (fd >= 0)

@@ -159,7 +159,7 @@ sched_run(const struct conf *c, const struct graph *g,
 		run_release(r);
 		return EXIT_USAGE;
 	}
-	host_bind(&r->host);
+	host_bind_legacy(&r->host);
 	rc = rundir_setup(r, err, sizeof(err));
 	for (size_t i = 0; rc == 0 && i < g->n; i++)
 		r->t[i].out_path = xasprintf("%s/tasks/%s.out", r->dir,
@@ -183,6 +183,7 @@ sched_run(const struct conf *c, const struct graph *g,
 	r->t0_wall = now_wall();
 	call_env_init(&r->jenv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
 	call_env_init(&r->menv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
+	r->jenv.host = r->menv.host = &r->host;
 	json_t *ev = json_object();
 
 	json_object_set_new(ev, "ev", json_string("run"));

@@ -642,6 +642,7 @@ void
 tasks_init(struct run *r)
 {
 	for (size_t i = 0; i < r->g->n; i++) {
+		r->t[i].hm.ctx.env = &r->host;
 		r->t[i].hm.ops = &merge_ops;
 		r->t[i].run = r;
 		r->t[i].idx = i;

@@ -594,6 +594,7 @@ exec_start(void *state, struct drove_call *call)
 	req.timeout_s = call->timeout_s;
 	req.on_exit = exec_exit;
 	req.arg = ec;
+	req.core = call->core;		/* the call's context (ABI 1.4) */
 	rc = h->spawn(&req, &ec->handle);
 	if (rc == DROVE_ENOFD) {
 		/* the core queues the call until a descriptor frees */

@@ -432,6 +432,7 @@ start_score(struct comp *cp, struct cand *c, double timeout)
 	req.timeout_s = timeout;
 	req.on_exit = score_exit;
 	req.arg = c;
+	req.core = cp->m->core;		/* the merge's context (ABI 1.4) */
 	rc = h->spawn(&req, &c->spawn);
 	h->free(errp);
 	if (rc < 0) {

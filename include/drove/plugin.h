@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define DROVE_ABI_MAJOR 1
-#define DROVE_ABI_MINOR 3
+#define DROVE_ABI_MINOR 4
 
 /* True when the struct at p, whose size field says how much the other side
  * wrote, has the member m. */
@@ -187,6 +187,11 @@ struct drove_spawn {
 	/* ABI 1.2: when not NULL, the child's environment instead of the
 	 * core's ("K=V" entries, NULL-ended); env_add still applies. */
 	const char *const *env;
+	/* ABI 1.4: the context the child runs in: call->core or m->core
+	 * of the call or merge it is for.  The core finds the owner's loop
+	 * there; without it (an older plugin) the core falls back to the
+	 * owner that drives the loop. */
+	void *core;
 };
 
 /*
@@ -315,6 +320,13 @@ struct drove_host {
 	 * 0, or DROVE_EINVAL when json does not parse.  Only while m runs. */
 	int (*merge_note)(struct drove_merge_call *m, const char *key,
 	    const char *json);
+
+	/* ABI 1.4: timer_start in a context (call->core or m->core): the
+	 * timer runs on that owner's loop.  A plugin that may meet an older
+	 * host checks DROVE_HAS(h, timer_start_at) first.  Any time;
+	 * timer_stop stops it. */
+	void *(*timer_start_at)(void *core, double after_s,
+	    void (*cb)(void *arg), void *arg);
 };
 
 /*
@@ -455,6 +467,8 @@ struct drove_http_req {
 	 * here (NUL-terminated, cut to errlen), or NULL: no text. */
 	char *errbuf;
 	size_t errlen;
+	/* ABI 1.4: the context, as in drove_spawn: call->core or m->core. */
+	void *core;
 };
 
 #define DROVE_PLUGIN_CONCAT2(a, b) a##b

@@ -117,7 +117,11 @@ echo_start(void *state, struct drove_call *call)
 	call->plugin_data = p;
 	/* answer from a timer, even at 0 ms: start returns at once and the
 	 * calls of a run overlap (call_done from start is allowed too) */
-	p->timer = e->h->timer_start(e->delay_s, on_timer, p);
+	if (DROVE_HAS(e->h, timer_start_at))	/* ABI 1.4 */
+		p->timer = e->h->timer_start_at(call->core, e->delay_s,
+		    on_timer, p);
+	else
+		p->timer = e->h->timer_start(e->delay_s, on_timer, p);
 	return 0;
 }
 

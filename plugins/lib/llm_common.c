@@ -976,6 +976,7 @@ llm_start(void *state, struct drove_call *call)
 	why[0] = '\0';
 	req.errbuf = why;
 	req.errlen = sizeof(why);
+	req.core = call->core;		/* the call's context (ABI 1.4) */
 	rc = h->http_request(&req, &lc->req);
 	free(body);
 	if (rc < 0) {
@@ -986,7 +987,8 @@ llm_start(void *state, struct drove_call *call)
 		return llm_fail_now(lc, rc, err);
 	}
 	if (call->timeout_s > 0)
-		lc->timer = h->timer_start(call->timeout_s, llm_timeout, lc);
+		lc->timer = h->timer_start_at(call->core, call->timeout_s,
+		    llm_timeout, lc);
 	return 0;
 }
 
