@@ -33,7 +33,11 @@ usage: ./build.sh [COMMAND]
             bench [quick|full] [compare|fanout|https...]
   plugins   build every plugin as a shared object into build/plugins/
             (build/drove-core, which has no built-ins, loads them)
+  install   build, then install the binary, the man page and the bash
+            completion: install [PREFIX=/usr/local] [DESTDIR=]
+            (NOBUILD=1: install build/drove as it is)
   clean     remove build output
+  help      this list
 USAGE
 }
 
@@ -295,6 +299,41 @@ cmd_demo() {
 	"$B/drove" run conf/examples/four-step.ini --run-dir "$d/runs"
 }
 
+cmd_install() {
+	local prefix=${PREFIX:-/usr/local} destdir=${DESTDIR:-} a d
+	for a in "$@"; do
+		case "$a" in
+		PREFIX=*) prefix=${a#PREFIX=} ;;
+		DESTDIR=*) destdir=${a#DESTDIR=} ;;
+		*)
+			echo "build.sh: install: unknown argument '$a' (expected PREFIX=DIR or DESTDIR=DIR)" >&2
+			exit 2 ;;
+		esac
+	done
+	case "$prefix" in
+	/*) ;;
+	*) echo "build.sh: install: PREFIX must be an absolute path, not '$prefix'" >&2; exit 2 ;;
+	esac
+	if [ "${NOBUILD:-}" != 1 ]; then
+		cmd_deps
+		cmd_build
+	fi
+	[ -x "$B/drove" ] || {
+		echo "build.sh: install: no $B/drove to install" >&2
+		exit 1
+	}
+	d=$destdir$prefix
+	install -d "$d/bin" "$d/share/man/man1" \
+	    "$d/share/bash-completion/completions"
+	install -m 755 "$B/drove" "$d/bin/drove"
+	install -m 644 docs/drove.1 "$d/share/man/man1/drove.1"
+	install -m 644 completion/drove.bash \
+	    "$d/share/bash-completion/completions/drove"
+	echo "installed $d/bin/drove"
+	echo "installed $d/share/man/man1/drove.1"
+	echo "installed $d/share/bash-completion/completions/drove"
+}
+
 case "${1:-build}" in
 deps) shift; cmd_deps test ;;
 build) cmd_deps; cmd_build ;;
@@ -334,7 +373,11 @@ bench)
 	DROVE="$ROOT/$B/drove" tests/bench/run "$@"
 	;;
 plugins) cmd_deps; cmd_plugins ;;
+install) shift; cmd_install "$@" ;;
 clean) rm -rf build build-asan build-fuzz build-static ;;
 help|-h|--help) usage ;;
-*) usage >&2; exit 2 ;;
+*)
+	echo "build.sh: unknown command '$1'" >&2
+	usage >&2
+	exit 2 ;;
 esac
