@@ -68,7 +68,7 @@ http_pool_put(struct conn *c)
 	struct http_client *cl = c->cl;
 
 	c->req = NULL;
-	if (cl->npooled >= HTTP_POOL_MAX ||
+	if (cl->npooled >= HTTP_POOL_MAX || cl->fd_short ||
 	    loop_io_set(cl->loop, &c->io, LOOP_READ) != 0) {
 		http_conn_close(c);
 		return;
@@ -329,6 +329,14 @@ try_connect(struct http_req *q)
 	} else {
 		errf(text, sizeof(text), "cannot connect to %s port %s: %s",
 		    host, port, strerror(e));
+		if (e == EMFILE || e == ENFILE) {
+			/* out of descriptors: from now on a connection
+			 * that ends is closed, not kept idle, so the
+			 * call that ends can write its output */
+			cl->fd_short = 1;
+			while (cl->pool != NULL)
+				http_conn_close(cl->pool);
+		}
 		http_req_finish(q, e == ETIMEDOUT ? DROVE_ETIMEDOUT :
 		    e == EMFILE || e == ENFILE ? DROVE_ENOFD : DROVE_EIO,
 		    text);

@@ -85,6 +85,8 @@ struct http_client {
 	struct ctx_entry *ctxs;
 	struct sess_entry *sessions;
 	struct http_req *reqs;	/* in flight */
+	int fd_short;		/* a connect ran out of descriptors: keep
+				 * none idle, the run needs them for files */
 	struct http_stats st;
 };
 

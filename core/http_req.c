@@ -229,9 +229,11 @@ start_tls(struct http_req *q)
 {
 	struct tls_ctx *ctx;
 	char text[256];
+	int rc;
 
-	if (http_tls_ctx(q->cl, q->ca_file, &ctx, text, sizeof(text)) != 0) {
-		http_req_finish(q, DROVE_ETLS, text);
+	if ((rc = http_tls_ctx(q->cl, q->ca_file, &ctx, text,
+	    sizeof(text))) != 0) {
+		http_req_finish(q, rc == DROVE_ENOFD ? rc : DROVE_ETLS, text);
 		return;
 	}
 	q->conn->tls = tls_conn_new(ctx, q->conn->fd, q->url.host,

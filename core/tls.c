@@ -184,7 +184,16 @@ tls_ctx_new(const char *ca_file, struct tls_ctx **out, char *err,
 		mbed_err(err, errlen, "cannot seed the RNG", rc);
 		goto fail;
 	}
+	errno = 0;
 	rc = mbedtls_x509_crt_parse_file(&ctx->ca, path);
+	if (rc < 0 &&
+	    (errno == EMFILE || errno == ENFILE)) {
+		/* out of descriptors, not a bad file: the call waits */
+		errf(err, errlen, "cannot read CA file '%s': %s", path,
+		    strerror(errno));
+		tls_ctx_free(ctx);
+		return DROVE_ENOFD;
+	}
 	if (rc < 0 || ctx->ca.version == 0) {
 		if (rc < 0 && access(path, R_OK) != 0)
 			errf(err, errlen, "cannot read CA file '%s': %s", path,
