@@ -57,6 +57,26 @@ on_signal(struct loop *l, struct loop_signal *s, int signo)
 	tasks_cancel(r);
 }
 
+static void
+turn_over(struct loop *l, struct loop_timer *t)
+{
+	(void)t;
+	loop_stop(l);
+}
+
+/* One turn of the loop that only takes the signals that came during the
+ * setup (they waited, blocked): a run interrupted then starts nothing. */
+static void
+signals_so_far(struct run *r)
+{
+	struct loop_timer t;
+
+	memset(&t, 0, sizeof(t));
+	loop_timer_start(r->loop, &t, 0, turn_over, r);
+	(void)loop_run(r->loop);
+	loop_timer_stop(r->loop, &t);
+}
+
 /* --- entry -------------------------------------------------------------- */
 
 static void
@@ -144,6 +164,13 @@ sched_run(const struct conf *c, const struct graph *g,
 		return EXIT_USAGE;
 	}
 	r->host.loop = r->loop;
+	/* from here on SIGINT, SIGTERM and SIGHUP are blocked and wait for
+	 * the loop: one that comes during the setup below (worktrees, the
+	 * wait for a killed drove's agents) is taken before any task
+	 * starts, never by its default action */
+	loop_signal_start(r->loop, &r->sigint, SIGINT, on_signal, r);
+	loop_signal_start(r->loop, &r->sigterm, SIGTERM, on_signal, r);
+	loop_signal_start(r->loop, &r->sighup, SIGHUP, on_signal, r);
 	rc = quota_budget_init(&r->budget, d, err, sizeof(err));
 	if (rc == 0)
 		rc = wt_open(&r->wt, g, d, err, sizeof(err));
@@ -196,11 +223,10 @@ sched_run(const struct conf *c, const struct graph *g,
 		log_info("run %s: %zu task%s, %d wave%s, jobs %ld -> %s",
 		    r->id, g->n, g->n == 1 ? "" : "s", g->nwaves,
 		    g->nwaves == 1 ? "" : "s", r->jobs_cap, r->dir);
-	loop_signal_start(r->loop, &r->sigint, SIGINT, on_signal, r);
-	loop_signal_start(r->loop, &r->sigterm, SIGTERM, on_signal, r);
-	loop_signal_start(r->loop, &r->sighup, SIGHUP, on_signal, r);
-	tasks_begin(r);
-	if (!r->finished)
+	signals_so_far(r);
+	if (!r->stopping)
+		tasks_begin(r);
+	if (!r->finished && !r->stopping)
 		loop_run(r->loop);
 	commit_stop(&r->commit);
 	wall = run_rel(r);

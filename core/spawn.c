@@ -591,9 +591,14 @@ child(struct loop *l, const struct drove_spawn *req, char *const envp[],
 {
 	const char *errpath = req->stderr_path ? req->stderr_path :
 	    "/dev/null";
+	sigset_t none;
 	int fd;
 
 	loop_child_after_fork(l);
+	/* no signal blocked: a run blocks SIGINT, SIGTERM and SIGHUP from
+	 * its start, and a loop made meanwhile (git's) would pass that on */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* the core ignores SIGPIPE; the child gets the usual default */
 	signal(SIGPIPE, SIG_DFL);
 	(void)setpgid(0, 0);
