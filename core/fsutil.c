@@ -42,20 +42,97 @@ fs_path_inside(const char *p)
 }
 
 
-int
-fs_copy_tree(const char *src, const char *dst)
+/* Opens the directory name below dfd, never through a symbolic link
+ * (-ELOOP).  Returns a descriptor or -errno. */
+static int
+open_subdir(int dfd, const char *name)
 {
 	struct stat st;
-	char *parent = xstrdup(dst), *slash = strrchr(parent, '/');
+	int fd, e;
+
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	if (e == ENOTDIR && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return -ELOOP;
+	return -e;
+}
+
+/* Opens, below the directory dfd, the directory rel names (components
+ * separated by '/'; "" is dfd itself), one component at a time, each a
+ * real directory and never a symbolic link, creating those missing.
+ * Returns a new descriptor or -errno (-ELOOP or -ENOTDIR for a link). */
+static int
+open_dirs_at(int dfd, const char *rel)
+{
+	char *p = xstrdup(rel), *c = p, *slash;
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0), nfd;
+
+	if (fd < 0)
+		fd = -errno;
+
+	while (fd >= 0 && c != NULL) {
+		if ((slash = strchr(c, '/')) != NULL)
+			*slash = '\0';
+		if (*c != '\0' && strcmp(c, ".") != 0) {
+			if (mkdirat(fd, c, 0777) < 0 && errno != EEXIST)
+				nfd = -errno;
+			else
+				nfd = open_subdir(fd, c);
+			close(fd);
+			fd = nfd;
+		}
+		c = slash != NULL ? slash + 1 : NULL;
+	}
+	free(p);
+	return fd;
+}
+
+/* Writes the regular file src as name in the directory dfd: never
+ * through a link (-ELOOP), nor into a file with other hard links
+ * (-EMLINK) or one that is not a regular file (-EEXIST). */
+static int
+copy_file_at(const char *src, mode_t mode, int dfd, const char *name)
+{
+	struct stat st;
+	char *data;
+	size_t len;
+	int fd, rc;
+
+	if ((rc = read_file(src, &data, &len)) < 0)
+		return rc;
+	/* not truncated before it is known to be ours alone; O_NONBLOCK:
+	 * a FIFO planted there does not hang the open */
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, mode);
+	if (fd < 0)
+		rc = errno == ENXIO ? -EEXIST : -errno;
+	else if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = -EEXIST;
+	else if (st.st_nlink > 1)
+		rc = -EMLINK;
+	else if (ftruncate(fd, 0) < 0)
+		rc = -errno;
+	else
+		rc = write_all(fd, data, len);
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = -errno;
+	free(data);
+	return rc;
+}
+
+/* Copies src as name in the directory dfd. */
+static int
+copy_at(const char *src, int dfd, const char *name)
+{
+	struct stat st;
 	int rc = 0;
 
-	if (slash != NULL) {
-		*slash = '\0';
-		rc = mkdir_p(parent, 0777);
-	}
-	free(parent);
-	if (rc < 0)
-		return rc;
 	if (lstat(src, &st) < 0)
 		return -errno;
 	if (S_ISLNK(st.st_mode)) {
@@ -65,49 +142,62 @@ fs_copy_tree(const char *src, const char *dst)
 		if (n < 0)
 			return -errno;
 		target[n] = '\0';
-		(void)unlink(dst);
-		return symlink(target, dst) < 0 ? -errno : 0;
+		/* a link there is replaced, never followed */
+		(void)unlinkat(dfd, name, 0);
+		return symlinkat(target, dfd, name) < 0 ? -errno : 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		DIR *d;
 		struct dirent *de;
+		int sub;
 
-		if (mkdir(dst, st.st_mode & 07777) < 0 && errno != EEXIST)
+		if (mkdirat(dfd, name, st.st_mode & 07777) < 0 &&
+		    errno != EEXIST)
 			return -errno;
-		if ((d = opendir(src)) == NULL)
-			return -errno;
+		if ((sub = open_subdir(dfd, name)) < 0)
+			return sub;
+		if ((d = opendir(src)) == NULL) {
+			rc = -errno;
+			close(sub);
+			return rc;
+		}
 		while (rc == 0 && (de = readdir(d)) != NULL) {
-			char *s, *t;
+			char *s;
 
 			if (strcmp(de->d_name, ".") == 0 ||
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			s = xasprintf("%s/%s", src, de->d_name);
-			t = xasprintf("%s/%s", dst, de->d_name);
-			rc = fs_copy_tree(s, t);
+			rc = copy_at(s, sub, de->d_name);
 			free(s);
-			free(t);
 		}
 		closedir(d);
+		close(sub);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode))
 		return 0;
-	char *data;
-	size_t len;
-	int fd;
+	return copy_file_at(src, st.st_mode & 07777, dfd, name);
+}
 
-	if ((rc = read_file(src, &data, &len)) < 0)
-		return rc;
-	fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    st.st_mode & 07777);
-	if (fd < 0)
-		rc = -errno;
-	else {
-		rc = write_all(fd, data, len);
-		if (close(fd) < 0 && rc == 0)
-			rc = -errno;
+int
+fs_copy_into(const char *src, const char *root, const char *rel)
+{
+	const char *base = strrchr(rel, '/');
+	char *dirs = base ? xstrndup(rel, (size_t)(base - rel)) : xstrdup("");
+	int rootfd, dfd, rc;
+
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		free(dirs);
+		return -errno;
 	}
-	free(data);
+	dfd = open_dirs_at(rootfd, dirs);
+	close(rootfd);
+	free(dirs);
+	if (dfd < 0)
+		return dfd;
+	rc = copy_at(src, dfd, base ? base + 1 : rel);
+	close(dfd);
 	return rc;
 }

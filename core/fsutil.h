@@ -12,9 +12,16 @@ int fs_exists(const char *p);
  * empty, not absolute, no ".." component. */
 int fs_path_inside(const char *p);
 
-/* Copies a file, a symbolic link (as a link) or a directory tree from src
- * to dst, creating dst's parents; other file types are skipped.  Returns
- * 0 or -errno. */
-int fs_copy_tree(const char *src, const char *dst);
+/*
+ * Copies a file, a symbolic link (as a link) or a directory tree from src
+ * to root/rel, creating the directories on rel's way; other file types
+ * are skipped.  Below root nothing is written through a symbolic link:
+ * each directory on the way and each file written is opened without
+ * following one (-ELOOP), a file with other hard links is not written
+ * into (-EMLINK), nor is anything but a regular file (-EEXIST); a link at
+ * a copied link's place is replaced.  root itself is trusted.  Returns 0
+ * or -errno.
+ */
+int fs_copy_into(const char *src, const char *root, const char *rel);
 
 #endif /* DROVE_FSUTIL_H */

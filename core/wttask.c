@@ -153,16 +153,31 @@ copy_in(struct wt *w, size_t i, int missing_only, char *err, size_t errlen)
 
 	for (size_t k = 0; t->copy != NULL && t->copy[k] != NULL; k++) {
 		char *dst = xasprintf("%s/%s", t->workdir, t->copy[k]);
+		char *rel = xasprintf("%s%s", w->prefix, t->copy[k]);
 		int rc = 0;
 
+		/* below the worktree, never through a link an agent planted
+		 * (a killed run's agent had the worktree) */
 		if (!(missing_only && fs_exists(dst)))
-			rc = fs_copy_tree(t->copy[k], dst);
+			rc = fs_copy_into(t->copy[k], t->path, rel);
 		free(dst);
-		if (rc < 0) {
+		free(rel);
+		if (rc == -ELOOP)
+			errf(err, errlen, "worktree_copy: '%s' in the worktree "
+			    "is a symbolic link or lies under one; drove does "
+			    "not write through it", t->copy[k]);
+		else if (rc == -EMLINK)
+			errf(err, errlen, "worktree_copy: '%s' in the worktree "
+			    "has other hard links; drove does not write into "
+			    "it", t->copy[k]);
+		else if (rc == -EEXIST)
+			errf(err, errlen, "worktree_copy: '%s' in the worktree "
+			    "is not a regular file", t->copy[k]);
+		else if (rc < 0)
 			errf(err, errlen, "worktree_copy: cannot copy '%s': %s",
 			    t->copy[k], strerror(-rc));
+		if (rc < 0)
 			return DROVE_EIO;
-		}
 	}
 	return 0;
 }

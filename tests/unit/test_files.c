@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "journal.h"
 #include "t.h"
 #include "util.h"
@@ -149,6 +150,71 @@ test_nofollow_reads(void)
 	teardown();
 }
 
+/* fs_copy_into never writes through a link in the destination: not one
+ * at the file, not one at a directory on its way, not into a file with
+ * other hard links, not into a FIFO (without hanging). */
+static void
+test_copy_into_links(void)
+{
+	char *src, *wt, *out, *victim, *p, *data = NULL;
+	size_t len = 0;
+
+	setup();
+	src = xasprintf("%s/src.env", dir);
+	wt = xasprintf("%s/wt", dir);
+	out = xasprintf("%s/outside", dir);
+	CHECK_INT(write_file_atomic(src, "SECRET=1\n", 9), 0);
+	CHECK_INT(mkdir(wt, 0700), 0);
+	CHECK_INT(mkdir(out, 0700), 0);
+	victim = xasprintf("%s/victim", out);
+	CHECK_INT(write_file_atomic(victim, "keep\n", 5), 0);
+
+	/* a plain copy, parents made */
+	CHECK_INT(fs_copy_into(src, wt, "a/b/c.env"), 0);
+	p = xasprintf("%s/a/b/c.env", wt);
+	CHECK_INT(read_file(p, &data, &len), 0);
+	CHECK_STR(data, "SECRET=1\n");
+	free(data);
+	free(p);
+
+	/* a link at the file */
+	p = xasprintf("%s/.env", wt);
+	CHECK_INT(symlink(victim, p), 0);
+	CHECK_INT(fs_copy_into(src, wt, ".env"), -ELOOP);
+	free(p);
+
+	/* a link at a directory on the way */
+	p = xasprintf("%s/conf", wt);
+	CHECK_INT(symlink(out, p), 0);
+	free(p);
+	CHECK_INT(fs_copy_into(src, wt, "conf/app.env"), -ELOOP);
+	CHECK_INT(fs_copy_into(src, wt, "conf/x/app.env"), -ELOOP);
+
+	/* a hard link to a file outside */
+	p = xasprintf("%s/hard.env", wt);
+	CHECK_INT(link(victim, p), 0);
+	CHECK_INT(fs_copy_into(src, wt, "hard.env"), -EMLINK);
+	free(p);
+
+	/* a FIFO */
+	p = xasprintf("%s/fifo.env", wt);
+	CHECK_INT(mkfifo(p, 0600), 0);
+	CHECK_INT(fs_copy_into(src, wt, "fifo.env"), -EEXIST);
+	free(p);
+
+	CHECK_INT(read_file(victim, &data, &len), 0);
+	CHECK_STR(data, "keep\n");
+	free(data);
+	free(victim);
+	p = xasprintf("%s/app.env", out);
+	CHECK_INT(access(p, F_OK) < 0 && errno == ENOENT, 1);
+	free(p);
+	free(src);
+	free(wt);
+	free(out);
+	teardown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -157,6 +223,7 @@ main(int argc, char **argv)
 		{ "atomic_link_at_path", test_atomic_link_at_path },
 		{ "tmp_names_unpredictable", test_tmp_names_unpredictable },
 		{ "nofollow_reads", test_nofollow_reads },
+		{ "copy_into_links", test_copy_into_links },
 		{ NULL, NULL },
 	};
 
