@@ -147,22 +147,8 @@ plan_check(struct setup *s, const char *name, const char *text,
 static int
 write_new_file(const char *path, const char *data, size_t len, int force)
 {
-	char *tmp;
-	int rc;
-
-	if (force)
-		return write_file_atomic(path, data, len);
-	tmp = xasprintf("%s.new.%ld", path, (long)getpid());
-	rc = write_file_atomic(tmp, data, len);
-	if (rc == 0 && link(tmp, path) < 0) {
-		rc = -errno;
-		/* file systems without hard links: check, then rename */
-		if (rc != -EEXIST && !exists(path))
-			rc = rename(tmp, path) < 0 ? -errno : 0;
-	}
-	unlink(tmp);
-	free(tmp);
-	return rc;
+	return force ? write_file_atomic(path, data, len) :
+	    write_file_new(path, data, len);
 }
 
 /* The file drove plan writes: a comment with the goal, the tasks'

@@ -558,6 +558,35 @@ write_file_replace(const char *path, const void *data, size_t len,
 }
 
 int
+write_file_new(const char *path, const void *data, size_t len)
+{
+	struct stat st;
+	char *tmp;
+	int fd, rc;
+
+	/* the same unpredictable temporary file as write_file_atomic */
+	if ((fd = write_file_open(path, &tmp)) < 0)
+		return fd;
+	rc = write_all(fd, data, len);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	/* link never replaces what is at path, and never follows it */
+	if (rc == 0 && link(tmp, path) < 0) {
+		rc = -errno;
+		/* file systems without hard links: check, then rename */
+		if (rc != -EEXIST && lstat(path, &st) < 0 && errno == ENOENT)
+			rc = rename(tmp, path) < 0 ? -errno : 0;
+	}
+	(void)unlink(tmp);
+	if (rc == 0)
+		fsync_dir_of(path);
+	free(tmp);
+	return rc;
+}
+
+int
 valid_name(const char *s)
 {
 	if (s == NULL || *s == '\0')

@@ -83,6 +83,10 @@ int write_file_replace(const char *path, const void *data, size_t len,
 int write_file_open(const char *path, char **tmp);
 int write_file_finish(int fd, char *tmp, const char *path, const void *data,
     size_t len, int sync, dev_t *dev);
+/* write_file_atomic, but never over anything at path (-EEXIST): the
+ * same unpredictable temporary file (write_file_open), then linked into
+ * place. */
+int write_file_new(const char *path, const void *data, size_t len);
 /* Creates "PATH.tmp.XXXXXXXXXXXX" (12 unpredictable characters) with
  * O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0666 less the umask, and returns
  * its write-only fd with the name in *tmp (the caller frees it, and unlinks

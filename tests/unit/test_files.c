@@ -150,6 +150,34 @@ test_nofollow_reads(void)
 	teardown();
 }
 
+/* write_file_new: a name planted beside path (a directory at the old
+ * predictable "<path>.new.<pid>") does not stop it; an existing path is
+ * kept. */
+static void
+test_new_file_planted(void)
+{
+	char *out, *planted, *data = NULL;
+	size_t len = 0;
+
+	setup();
+	out = xasprintf("%s/plan.ini", dir);
+	planted = xasprintf("%s.new.%ld", out, (long)getpid());
+	CHECK_INT(mkdir(planted, 0700), 0);
+	CHECK_INT(write_file_new(out, "[task a]\n", 9), 0);
+	CHECK_INT(read_file(out, &data, &len), 0);
+	CHECK_STR(data, "[task a]\n");
+	free(data);
+	CHECK_INT(write_file_new(out, "other\n", 6), -EEXIST);
+	CHECK_INT(read_file(out, &data, &len), 0);
+	CHECK_STR(data, "[task a]\n");
+	free(data);
+	/* the planted directory and the output; no temporary file left */
+	CHECK_INT(count_entries(), 2);
+	free(out);
+	free(planted);
+	teardown();
+}
+
 /* fs_copy_into never writes through a link in the destination: not one
  * at the file, not one at a directory on its way, not into a file with
  * other hard links, not into a FIFO (without hanging). */
@@ -223,6 +251,7 @@ main(int argc, char **argv)
 		{ "atomic_link_at_path", test_atomic_link_at_path },
 		{ "tmp_names_unpredictable", test_tmp_names_unpredictable },
 		{ "nofollow_reads", test_nofollow_reads },
+		{ "new_file_planted", test_new_file_planted },
 		{ "copy_into_links", test_copy_into_links },
 		{ NULL, NULL },
 	};
