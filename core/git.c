@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "drove/plugin.h"
+#include "envfilter.h"
 #include "loop.h"
 #include "spawn.h"
 #include "util.h"
@@ -121,7 +122,9 @@ git_start(struct git *g, struct loop *l, const struct git_cmd *cmd,
 	const char *argv[80];
 	char *gd = NULL, *wd = NULL, *tmpl;
 	const char *tmp = getenv("TMPDIR");
+	static const char *const git_pass[] = { "GIT_*", NULL };
 	struct drove_spawn req;
+	const char **env;
 	struct gitcmd *c;
 	size_t n = 0;
 	int fd, rc;
@@ -178,11 +181,16 @@ git_start(struct git *g, struct loop *l, const struct git_cmd *cmd,
 	req.size = sizeof(req);
 	req.argv = argv;
 	req.env_add = forced;
+	/* git and the hooks it runs get what every child gets: no key
+	 * drove holds (a hook is a file an agent can write) */
+	env = env_filtered(git_pass, NULL);
+	req.env = env;
 	req.stderr_path = c->errpath;
 	req.timeout_s = g->timeout_s;
 	req.on_exit = cmd_exit;
 	req.arg = c;
 	rc = spawn_start(l, &req, sp, err, errlen);
+	free(env);
 	free(gd);
 	free(wd);
 	if (rc < 0) {

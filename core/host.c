@@ -7,6 +7,7 @@
 
 #include "argv.h"
 #include "conf.h"
+#include "envfilter.h"
 #include "http.h"
 #include "spawn.h"
 #include "util.h"
@@ -136,17 +137,27 @@ h_conf_name(const struct drove_conf *c)
 static int
 h_spawn(const struct drove_spawn *req, void **handle)
 {
+	struct drove_spawn r;
+	const char **env = NULL;
 	struct spawn *sp;
 	struct loop *l;
 	char err[256];
 	int rc;
 
-	if (req == NULL)
+	if (req == NULL || !DROVE_HAS(req, arg))
 		return DROVE_EINVAL;
 	l = host_loop_of(DROVE_HAS(req, core) ? req->core : NULL);
 	if (l == NULL)
 		return DROVE_EINVAL;
-	rc = spawn_start(l, req, &sp, err, sizeof(err));
+	/* read as far as the plugin wrote; without an env of its own the
+	 * child gets drove's less what looks like a secret */
+	memset(&r, 0, sizeof(r));
+	memcpy(&r, req, req->size < sizeof(r) ? req->size : sizeof(r));
+	r.size = sizeof(r);
+	if (r.env == NULL)
+		r.env = env = env_filtered(NULL, NULL);
+	rc = spawn_start(l, &r, &sp, err, sizeof(err));
+	free(env);
 	if (rc < 0) {
 		/* out of descriptors: the call waits its turn, no news */
 		if (rc != DROVE_ENOFD)
@@ -387,6 +398,7 @@ static const struct drove_host host_table = {
 	.backend_call_cancel = h_backend_call_cancel,
 	.merge_note = h_merge_note,
 	.timer_start_at = h_timer_start_at,
+	.env_passes = env_passes,
 };
 
 const struct drove_host *

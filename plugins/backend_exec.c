@@ -12,7 +12,7 @@
  *   env_drop = AWS_*, *_URL              ; more names withheld
  *
  * The agent gets drove's environment except the variables whose names look
- * like secrets (secret_names below: *_KEY, *TOKEN*, *SECRET*, ...), which
+ * like secrets (the host's env_passes: *_KEY, *TOKEN*, *SECRET*, ...), which
  * env_pass lets through; env_drop withholds more and wins over env_pass.
  * Names are matched as globs (* and ?), without regard to case.  Each call
  * also gets the env entries, DROVE_TASK, DROVE_REPLICA, DROVE_ATTEMPT,
@@ -34,14 +34,6 @@
 #define STDERR_TAIL 4096
 
 extern char **environ;
-
-/* Names an agent does not get unless env_pass names them: those that look
- * like keys, tokens, passwords and other credentials. */
-static const char *const secret_names[] = {
-	"*_KEY", "*_KEYS", "*APIKEY*", "*TOKEN*", "*SECRET*", "*PASSWORD*",
-	"*PASSWD*", "*CREDENTIAL*", "*_AUTH", "*_PAT", NULL,
-};
-
 enum via {
 	VIA_STDIN,
 	VIA_ARG,
@@ -145,62 +137,13 @@ parse_env(struct exec_backend *b, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Whether the name s[0..n) matches the glob pat (* and ?), ignoring
- * ASCII case. */
-static int
-glob_match(const char *pat, const char *s, size_t n)
-{
-	size_t i = 0;
-
-	for (; *pat != '\0'; pat++) {
-		if (*pat == '*') {
-			while (pat[1] == '*')
-				pat++;
-			if (pat[1] == '\0')
-				return 1;
-			for (; i <= n; i++)
-				if (glob_match(pat + 1, s + i, n - i))
-					return 1;
-			return 0;
-		}
-		if (i == n)
-			return 0;
-		if (*pat != '?') {
-			char a = *pat, b = s[i];
-
-			if (a >= 'a' && a <= 'z')
-				a = (char)(a - 'a' + 'A');
-			if (b >= 'a' && b <= 'z')
-				b = (char)(b - 'a' + 'A');
-			if (a != b)
-				return 0;
-		}
-		i++;
-	}
-	return i == n;
-}
-
-static int
-match_any(char *const *globs, const char *name, size_t n)
-{
-	for (; globs != NULL && *globs != NULL; globs++)
-		if (glob_match(*globs, name, n))
-			return 1;
-	return 0;
-}
-
-/* Whether the agent gets the environment entry "K=V". */
+/* Whether the agent gets the environment entry "K=V": the host's filter
+ * (the one every child of drove gets) with env_pass and env_drop. */
 static int
 env_passes(const struct exec_backend *b, const char *entry)
 {
-	const char *eq = strchr(entry, '=');
-	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
-
-	if (match_any(b->drop, entry, n))
-		return 0;
-	if (match_any(b->pass, entry, n))
-		return 1;
-	return !match_any((char *const *)secret_names, entry, n);
+	return b->h->env_passes(entry, (const char *const *)b->pass,
+	    (const char *const *)b->drop);
 }
 
 /* Parses "A, B*, ?C" into a NULL-ended array of globs in *out.  Returns 0
@@ -322,9 +265,9 @@ exec_open(const struct drove_host *h, const struct drove_conf *c,
 	char why[256] = "";
 	int rc;
 
-	/* ABI 1.2 hosts honour drove_spawn.env: without it the agents would
-	 * get every key */
-	if (!DROVE_HAS(h, split_argv) || h->abi_minor < 2) {
+	/* ABI 1.4 hosts filter the environment (env_passes) and honour
+	 * drove_spawn.env: without them the agents would get every key */
+	if (!DROVE_HAS(h, env_passes) || h->abi_minor < 4) {
 		snprintf(err, errlen, "the host is too old for this plugin");
 		return DROVE_ENOTSUP;
 	}

@@ -185,7 +185,9 @@ struct drove_spawn {
 	    size_t len);
 	void *arg;
 	/* ABI 1.2: when not NULL, the child's environment instead of the
-	 * core's ("K=V" entries, NULL-ended); env_add still applies. */
+	 * core's ("K=V" entries, NULL-ended); env_add still applies.  When
+	 * NULL, the core's environment less the names that look like
+	 * secrets (see env_passes). */
 	const char *const *env;
 	/* ABI 1.4: the context the child runs in: call->core or m->core
 	 * of the call or merge it is for.  The core finds the owner's loop
@@ -327,6 +329,16 @@ struct drove_host {
 	 * timer_stop stops it. */
 	void *(*timer_start_at)(void *core, double after_s,
 	    void (*cb)(void *arg), void *arg);
+
+	/* ABI 1.4.  Whether a child should get the environment entry
+	 * "NAME=VALUE": not when a glob of drop matches NAME, yes when one
+	 * of pass does, else yes unless NAME looks like a secret (*_KEY,
+	 * *TOKEN*, *SECRET*, *PASSWORD*, ...).  pass and drop are NULL-ended
+	 * glob lists (* and ?, case ignored) or NULL.  The filter spawn
+	 * applies when drove_spawn.env is NULL; a plugin that builds its
+	 * own env uses it too.  Any time. */
+	int (*env_passes)(const char *entry, const char *const *pass,
+	    const char *const *drop);
 };
 
 /*

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "envfilter.h"
 #include "drove/plugin.h"
 #include "loop.h"
 #include "spawn.h"
@@ -166,6 +167,7 @@ static const struct drove_host host = {
 	.timer_stop = h_timer_stop,
 	.call_progress = h_progress,
 	.call_done = h_call_done,
+	.env_passes = env_passes,
 };
 
 static const struct drove_backend_ops *
