@@ -83,12 +83,16 @@ call_rel(const struct call *c)
 	return now_mono() - c->env->t0;
 }
 
+/* A record of c: type is the journal's older name ("ev"), event the one
+ * docs/EVENTS.md gives (NULL: a record the event stream leaves out). */
 static json_t *
-call_event(const struct call *c, const char *type)
+call_event(const struct call *c, const char *type, const char *event)
 {
 	json_t *ev = json_object();
 
 	json_object_set_new(ev, "ev", json_string(type));
+	if (event != NULL)
+		json_object_set_new(ev, "event", json_string(event));
 	json_object_set_new(ev, "task", json_string(c->task));
 	if (c->replica >= 0)
 		json_object_set_new(ev, "replica", json_integer(c->replica));
@@ -118,6 +122,17 @@ call_jlog(struct call *c, json_t *ev, int sync)
 static void call_backend_done(struct host_call *hc,
     const struct drove_result *res);
 
+/* The backend streamed len bytes more of the answer. */
+static void
+call_progressed(struct host_call *hc, const char *text, size_t len)
+{
+	struct call *c = (struct call *)hc;
+
+	(void)text;
+	if (c->state == CALL_RUNNING && c->env->progress != NULL)
+		c->env->progress(c->env->progress_arg, c, len);
+}
+
 void
 call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
     void *owner, struct backend *be)
@@ -125,6 +140,7 @@ call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
 	memset(c, 0, sizeof(*c));
 	c->hc.ctx.env = env->host;
 	c->hc.done = call_backend_done;
+	c->hc.progress = call_progressed;
 	c->env = env;
 	c->ops = ops;
 	c->owner = owner;
@@ -254,7 +270,7 @@ call_start(struct call *c)
 	c->be->inflight++;
 	quota_start(&c->be->lim, c->env->budget, &c->res, call_est_tokens(c),
 	    now_mono());
-	ev = call_event(c, "start");
+	ev = call_event(c, "start", "task_start");
 	json_object_set_new(ev, "backend", json_string(c->be->name));
 	json_object_set_new(ev, "t", json_real(c->attempt_start));
 	call_jlog(c, ev, 1);
@@ -356,13 +372,13 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	    c->ops->may_retry(c) && ((res->status == DROVE_ERATELIMIT &&
 	    c->rate_limits <= CALL_MAX_RATE_LIMITS) ||
 	    (res->retryable && c->attempts <= c->retries));
-	json_t *ev = call_event(c, "attempt");
+	json_t *ev = call_event(c, "attempt", retry ? "task_retry" : NULL);
 
 	json_object_set_new(ev, "error", json_texts(c->error));
 	json_object_set_new(ev, "t", json_real(now));	/* the attempt's end */
 	json_object_set_new(ev, "retry", json_boolean(retry));
-	call_jlog(c, ev, 0);
 	if (!retry) {
+		call_jlog(c, ev, 0);
 		call_end(c);
 		return;
 	}
@@ -371,6 +387,12 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	if (res->status == DROVE_ERATELIMIT)
 		c->attempts--;
 	uint64_t ms = call_backoff_ms(e, c->attempts, res->retry_after_ms);
+
+	json_object_set_new(ev, "wait_s", json_real((double)ms / 1000));
+	json_object_set_new(ev, "rate_limited",
+	    json_boolean(res->status == DROVE_ERATELIMIT));
+	json_object_set_new(ev, "t", json_real(now));
+	call_jlog(c, ev, 0);
 
 	if (!e->quiet)
 		log_info("%s%s: %s; retrying in %.1fs", c->task,

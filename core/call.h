@@ -34,6 +34,8 @@
  * first, and no more. */
 #define CALL_TIMEOUT_GRACE_MS 100
 
+struct call;
+
 /* What the calls of one owner share: the loop, the run's budget and
  * journal, and counters the owner reads. */
 struct call_env {
@@ -51,6 +53,10 @@ struct call_env {
 	void (*wake)(void *arg);
 	void *wake_arg;
 	struct fdwait fdw;	/* starts held back for want of fds */
+	/* A running call streamed len bytes more (set by the owner, or
+	 * NULL). */
+	void (*progress)(void *arg, struct call *c, size_t len);
+	void *progress_arg;
 };
 
 enum call_state {
@@ -61,8 +67,6 @@ enum call_state {
 	CALL_ENDING,		/* ends from the loop (call_fail) */
 	CALL_DONE,
 };
-
-struct call;
 
 struct call_ops {
 	/* May a failed call be tried again (not when the run stops)? */

@@ -292,9 +292,10 @@ h_http_cancel(void *handle)
 static void
 h_call_progress(struct drove_call *c, const char *text, size_t len)
 {
-	(void)c;
-	(void)text;
-	(void)len;
+	struct host_call *hc = c->core;
+
+	if (hc != NULL && hc->progress != NULL)
+		hc->progress(hc, text, len);
 }
 
 static void

@@ -33,6 +33,8 @@ struct host_ctx {
 struct host_call {
 	struct host_ctx ctx;	/* first */
 	void (*done)(struct host_call *hc, const struct drove_result *r);
+	/* host->call_progress: len bytes more of the answer, or NULL */
+	void (*progress)(struct host_call *hc, const char *text, size_t len);
 };
 
 struct host_merge;

@@ -47,6 +47,8 @@ journal_append(struct journal *j, json_t *ev, int sync)
 	size_t len;
 	int rc;
 
+	if (j->tap != NULL)
+		j->tap(j->tap_arg, ev);
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 	if (line == NULL)

@@ -15,6 +15,10 @@ struct journal {
 	 * fsync (a group commit flushes the journal later, see commit.h) */
 	void (*sync)(void *arg);
 	void *sync_arg;
+	/* When set, sees every event appended (borrowed, before it is
+	 * written): the run's event stream and live view. */
+	void (*tap)(void *arg, json_t *ev);
+	void *tap_arg;
 };
 
 /* Opens (creating or appending to) path.  Returns 0 or -errno. */

@@ -1,7 +1,7 @@
 /*
  * A run's private state, shared by sched.c (a run from start to exit),
- * tasks.c (task lifecycle and the job queue), tasklog.c (what a task's end
- * prints and records), mcall.c (merges' calls to backends), claim.c
+ * tasks.c (task lifecycle and the job queue), tasklog.c (the events a task
+ * leaves in the journal), mcall.c (merges' calls to backends), claim.c
  * (output paths) and rundir.c (the run directory, resume and summary).
  * Not for the rest of the core.
  */
@@ -47,6 +47,7 @@ struct job {
 	char *prompt;
 	char *system;
 	char *stderr_path;
+	int wait;		/* the task_wait reason last told, or 0 */
 };
 
 struct trun {
@@ -101,7 +102,6 @@ struct run {
 	int stopping, failed, finished;
 	int interrupted;	/* 0, or the first stopping signal */
 	int in_pump, pump_again;
-	size_t done_count;
 	double t0;		/* monotonic start */
 	double t0_wall;
 	double cpu0[3];		/* children's CPU, machine busy and total */
@@ -119,6 +119,7 @@ struct run {
 	struct budget budget;
 	struct loop_timer rate_timer;	/* a bucket refills */
 	int rate_timer_on;
+	struct events *ev;	/* --json and the live view */
 };
 
 /* Seconds since the run started. */
@@ -175,11 +176,16 @@ void tasks_settle(struct run *r);
 /* Frees r->t and the queue. */
 void tasks_release(struct run *r);
 
-/* tasklog.c: a task's journal event, and its --json and progress lines */
+/* tasklog.c: a task's events in the journal (docs/EVENTS.md), which
+ * events.c passes on to --json and the view */
+/* task_done or task_skipped of task i */
 void tasklog_journal(struct run *r, size_t i);
 /* The event tasklog_journal writes, as if task i were in state st. */
 json_t *tasklog_event(struct run *r, size_t i, enum tstate st);
 void tasklog_progress(struct run *r, size_t i);
+/* task_wait of queued jb (rate: for a rate limit, else for a slot), when
+ * its reason changed */
+void tasklog_wait(struct run *r, struct job *jb, int rate);
 
 /* claim.c: output paths and the task each belongs to */
 int claim_add(struct run *r, const char *path, size_t task, char *err,
@@ -204,6 +210,7 @@ int rundir_setup(struct run *r, char *err, size_t errlen);
 /* Closes the journal and gives the run directory up. */
 void rundir_close(struct run *r);
 int rundir_replay(struct run *r, char *err, size_t errlen);
+json_t *rundir_task_json(struct run *r, size_t i);
 json_t *rundir_summary(struct run *r, double wall);
 void rundir_print_sinks(struct run *r);
 

@@ -206,6 +206,69 @@ summary_limits(struct run *r, json_t *s)
 	json_object_set_new(s, "rate_limited", rl);
 }
 
+/* Task i as summary.json and the journal's task_done record give it: status,
+ * backend, attempts, times, usage, cost, output, error.  The caller owns the
+ * object. */
+json_t *
+rundir_task_json(struct run *r, size_t i)
+{
+	struct trun *t = &r->t[i];
+	json_t *o = json_object();
+	double tc = 0, busy = 0;
+	uint64_t ti = 0, to = 0, cr = 0, cw = 0;
+	int attempts = 0;
+	const char *be = NULL;
+
+	for (size_t k = 0; k < t->njobs; k++) {
+		const struct call *c = &t->jobs[k].c;
+
+		busy += c->busy_s;
+		ti += c->usage.tokens_in;
+		to += c->usage.tokens_out;
+		attempts += c->attempts;
+		cr += c->usage.cache_read;
+		cw += c->usage.cache_write;
+		if (c->be) {
+			tc += c->cost;
+			be = be ? be : c->be->name;
+		}
+	}
+	/* what the merge's own calls (a judge, a summary) took */
+	busy += t->mbusy_s;
+	ti += t->musage.tokens_in;
+	to += t->musage.tokens_out;
+	tc += t->mcost;
+	json_object_set_new(o, "status",
+	    json_string(run_state_name(t->st)));
+	json_object_set_new(o, "backend", be ? json_string(be) :
+	    json_null());
+	json_object_set_new(o, "attempts", json_integer(attempts));
+	json_object_set_new(o, "start_s", json_real(t->start_s));
+	json_object_set_new(o, "end_s", json_real(t->end_s));
+	json_object_set_new(o, "busy_s", json_real(busy));
+	json_object_set_new(o, "tokens_in", json_integer((json_int_t)ti));
+	json_object_set_new(o, "tokens_out",
+	    json_integer((json_int_t)to));
+	json_object_set_new(o, "cost_usd", json_real(tc));
+	json_object_set_new(o, "cache_read",
+	    json_integer((json_int_t)cr));
+	json_object_set_new(o, "cache_write",
+	    json_integer((json_int_t)cw));
+	json_object_set_new(o, "output", t->st == TS_OK ?
+	    json_texts(t->out_path) : json_null());
+	json_object_set_new(o, "error", t->error ?
+	    json_texts(t->error) : json_null());
+	json_object_set_new(o, "wave",
+	    json_integer(r->g->tasks[i].wave));
+	json_object_set_new(o, "replicas",
+	    json_integer(r->g->tasks[i].replicas));
+	if (t->resumed)
+		json_object_set_new(o, "resumed", json_true());
+	if (t->notes)
+		json_object_update_missing(o, t->notes);
+	return o;
+}
+
 json_t *
 rundir_summary(struct run *r, double wall)
 {
@@ -220,64 +283,15 @@ rundir_summary(struct run *r, double wall)
 
 	for (size_t i = 0; i < g->n; i++) {
 		struct trun *t = &r->t[i];
-		json_t *o = json_object();
-		double tc = 0, busy = 0;
-		uint64_t ti = 0, to = 0, cr = 0, cw = 0;
-		int attempts = 0;
-		const char *be = NULL;
+		json_t *o = rundir_task_json(r, i);
 
-		for (size_t k = 0; k < t->njobs; k++) {
-			const struct call *c = &t->jobs[k].c;
-
-			busy += c->busy_s;
-			ti += c->usage.tokens_in;
-			to += c->usage.tokens_out;
-			attempts += c->attempts;
-			cr += c->usage.cache_read;
-			cw += c->usage.cache_write;
-			if (c->be) {
-				tc += c->cost;
-				be = be ? be : c->be->name;
-			}
-		}
-		/* what the merge's own calls (a judge, a summary) took */
-		busy += t->mbusy_s;
-		ti += t->musage.tokens_in;
-		to += t->musage.tokens_out;
-		tc += t->mcost;
 		dur[i] = t->started ? t->end_s - t->start_s : 0;
-		sum += busy;
-		tin += ti;
-		tout += to;
-		cost += tc;
-		json_object_set_new(o, "status",
-		    json_string(run_state_name(t->st)));
-		json_object_set_new(o, "backend", be ? json_string(be) :
-		    json_null());
-		json_object_set_new(o, "attempts", json_integer(attempts));
-		json_object_set_new(o, "start_s", json_real(t->start_s));
-		json_object_set_new(o, "end_s", json_real(t->end_s));
-		json_object_set_new(o, "busy_s", json_real(busy));
-		json_object_set_new(o, "tokens_in", json_integer((json_int_t)ti));
-		json_object_set_new(o, "tokens_out",
-		    json_integer((json_int_t)to));
-		json_object_set_new(o, "cost_usd", json_real(tc));
-		json_object_set_new(o, "cache_read",
-		    json_integer((json_int_t)cr));
-		json_object_set_new(o, "cache_write",
-		    json_integer((json_int_t)cw));
-		json_object_set_new(o, "output", t->st == TS_OK ?
-		    json_texts(t->out_path) : json_null());
-		json_object_set_new(o, "error", t->error ?
-		    json_texts(t->error) : json_null());
-		json_object_set_new(o, "wave",
-		    json_integer(g->tasks[i].wave));
-		json_object_set_new(o, "replicas",
-		    json_integer(g->tasks[i].replicas));
-		if (t->resumed)
-			json_object_set_new(o, "resumed", json_true());
-		if (t->notes)
-			json_object_update_missing(o, t->notes);
+		sum += json_real_value(json_object_get(o, "busy_s"));
+		tin += (uint64_t)json_integer_value(json_object_get(o,
+		    "tokens_in"));
+		tout += (uint64_t)json_integer_value(json_object_get(o,
+		    "tokens_out"));
+		cost += json_real_value(json_object_get(o, "cost_usd"));
 		json_object_set_new(tasks, g->tasks[i].name, o);
 	}
 	np = graph_critical_path(g, dur, path, g->n, &cplen);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "backend.h"
+#include "events.h"
 #include "host.h"
 #include "http.h"
 #include "journal.h"
@@ -44,6 +45,7 @@ on_signal(struct loop *l, struct loop_signal *s, int signo)
 		json_t *ev = json_object();
 
 		json_object_set_new(ev, "ev", json_string("end"));
+		json_object_set_new(ev, "event", json_string("run_done"));
 		json_object_set_new(ev, "status", json_string("interrupted"));
 		run_jlog(r, ev, 1);
 		_exit(r->interrupted == SIGHUP ? EXIT_HANGUP :
@@ -75,6 +77,26 @@ signals_so_far(struct run *r)
 	loop_timer_start(r->loop, &t, 0, turn_over, r);
 	(void)loop_run(r->loop);
 	loop_timer_stop(r->loop, &t);
+}
+
+/* How many tasks ended ok, failed, cancelled or skipped. */
+static json_t *
+run_counts(struct run *r)
+{
+	size_t n[TS_CANCELLED + 1] = { 0 };
+	json_t *c = json_object();
+
+	for (size_t i = 0; i < r->g->n; i++)
+		n[r->t[i].st]++;
+	json_object_set_new(c, "ok", json_integer((json_int_t)n[TS_OK]));
+	json_object_set_new(c, "failed",
+	    json_integer((json_int_t)n[TS_FAILED]));
+	json_object_set_new(c, "cancelled",
+	    json_integer((json_int_t)n[TS_CANCELLED]));
+	json_object_set_new(c, "skipped",
+	    json_integer((json_int_t)(r->g->n - n[TS_OK] - n[TS_FAILED] -
+	    n[TS_CANCELLED])));
+	return c;
 }
 
 /* --- entry -------------------------------------------------------------- */
@@ -211,10 +233,14 @@ sched_run(const struct conf *c, const struct graph *g,
 	call_env_init(&r->jenv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
 	call_env_init(&r->menv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
 	r->jenv.host = r->menv.host = &r->host;
+	events_open(r);
 	json_t *ev = json_object();
 
 	json_object_set_new(ev, "ev", json_string("run"));
+	json_object_set_new(ev, "event", json_string("run_start"));
 	json_object_set_new(ev, "run", json_string(r->id));
+	json_object_set_new(ev, "tasks", json_integer((json_int_t)g->n));
+	json_object_set_new(ev, "jobs", json_integer(r->jobs_cap));
 	json_object_set_new(ev, "task_file", json_texts(o->task_file));
 	json_object_set_new(ev, "time", json_real(r->t0_wall));
 	json_object_set_new(ev, "resume", json_boolean(o->resume != NULL));
@@ -249,10 +275,13 @@ sched_run(const struct conf *c, const struct graph *g,
 	net_summary(r);
 	ev = json_object();
 	json_object_set_new(ev, "ev", json_string("end"));
+	json_object_set_new(ev, "event", json_string("run_done"));
 	json_object_set_new(ev, "status",
 	    json_incref(json_object_get(r->summary, "status")));
 	json_object_set_new(ev, "wall_s", json_real(wall));
+	json_object_set_new(ev, "counts", run_counts(r));
 	run_jlog(r, ev, 1);
+	events_close(r);
 	{
 		char *sp = xasprintf("%s/summary.json", r->dir);
 		char *txt = json_dumps(r->summary, JSON_INDENT(2) |
@@ -266,16 +295,9 @@ sched_run(const struct conf *c, const struct graph *g,
 		free(txt);
 		free(sp);
 	}
-	if (o->json) {
-		char *line = json_dumps(r->summary, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER);
-
-		printf("%s\n", line);
-		free(line);
-		fflush(stdout);
-	} else {
+	/* with --json, run_done carried the summary */
+	if (!o->json)
 		rundir_print_sinks(r);
-	}
 	if (!o->quiet)
 		report_print_summary(stderr, r->summary);
 	code = r->interrupted == SIGHUP ? EXIT_HANGUP :
@@ -284,6 +306,7 @@ sched_run(const struct conf *c, const struct graph *g,
 	    "ok") != 0 ? EXIT_TASK_FAILED : EXIT_OK;
 out:
 	commit_stop(&r->commit);
+	events_close(r);
 	rundir_close(r);
 	backend_close_all(r->be, r->nbe);
 	host_env_release(&r->host);

@@ -1,6 +1,7 @@
 /*
- * What a task's end leaves behind: its event in the journal, its JSON line
- * on stdout (--json) and its progress line on stderr.
+ * What a task leaves in the journal (docs/EVENTS.md), which events.c passes
+ * on to the --json stream and the view on stderr: its end, and why it
+ * waits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +14,20 @@ json_t *
 tasklog_event(struct run *r, size_t i, enum tstate st)
 {
 	struct trun *t = &r->t[i];
-	json_t *ev = json_object();
+	json_t *ev = json_object(), *o;
 
+	/* ev, task and status first, as readers of earlier journals grep */
 	json_object_set_new(ev, "ev", json_string("task"));
 	json_object_set_new(ev, "task", json_string(run_task_name(r, i)));
 	json_object_set_new(ev, "status", json_string(run_state_name(st)));
+	json_object_set_new(ev, "event", json_string(st == TS_SKIPPED ?
+	    "task_skipped" : "task_done"));
 	json_object_set_new(ev, "t", json_real(run_rel(r)));
-	if (st == TS_OK)
-		json_object_set_new(ev, "output", json_texts(t->out_path));
-	if (t->error)
-		json_object_set_new(ev, "error", json_texts(t->error));
+	json_object_set_new(ev, "output", st == TS_OK ?
+	    json_texts(t->out_path) : json_null());
+	o = rundir_task_json(r, i);
+	json_object_update_missing(ev, o);
+	json_decref(o);
 	return ev;
 }
 
@@ -35,52 +40,35 @@ tasklog_journal(struct run *r, size_t i)
 void
 tasklog_progress(struct run *r, size_t i)
 {
-	struct trun *t = &r->t[i];
-	const char *be = "";
-	double dur = t->end_s - t->start_s;
+	json_t *ev;
 
-	if (r->t[i].njobs && r->t[i].jobs[0].c.be)
-		be = r->t[i].jobs[0].c.be->name;
-	if (r->o->json) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "task", json_string(run_task_name(r, i)));
-		json_object_set_new(o, "status",
-		    json_string(run_state_name(t->st)));
-		if (t->st == TS_OK) {
-			json_object_set_new(o, "output",
-			    json_text(t->text, t->len));
-			json_object_set_new(o, "file",
-			    json_texts(t->out_path));
-		}
-		if (t->error)
-			json_object_set_new(o, "error",
-			    json_texts(t->error));
-		json_object_set_new(o, "start_s", json_real(t->start_s));
-		json_object_set_new(o, "end_s", json_real(t->end_s));
-		char *line = json_dumps(o, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER);
-
-		printf("%s\n", line);
-		fflush(stdout);
-		free(line);
-		json_decref(o);
-	}
-	if (r->o->quiet)
+	/* an ok task's record went to the journal through the group
+	 * commit, not journal_append: the stream and the view learn of it
+	 * here, once it is durable */
+	if (r->t[i].st != TS_OK || r->j.tap == NULL)
 		return;
-	r->done_count++;
-	if (t->st == TS_OK)
-		log_info("[%zu/%zu] ok      %-20s %6.2fs  %s", r->done_count,
-		    r->g->n, run_task_name(r, i), dur, be);
-	else if (t->st == TS_FAILED && t->started)
-		/* where the agent's stderr is, in full */
-		log_info("[%zu/%zu] %-7s %-20s %s (see %s/tasks/%s%s.err)",
-		    r->done_count, r->g->n, run_state_name(t->st),
-		    run_task_name(r, i), t->error ? t->error : "", r->dir,
-		    run_task_name(r, i),
-		    r->g->tasks[i].replicas > 1 ? ".*" : "");
-	else
-		log_info("[%zu/%zu] %-7s %-20s %s", r->done_count, r->g->n,
-		    run_state_name(t->st), run_task_name(r, i),
-		    t->error ? t->error : "");
+	ev = tasklog_event(r, i, TS_OK);
+	r->j.tap(r->j.tap_arg, ev);
+	json_decref(ev);
+}
+
+void
+tasklog_wait(struct run *r, struct job *jb, int rate)
+{
+	int why = rate ? 2 : 1;
+	json_t *ev;
+
+	if (jb->wait == why)
+		return;
+	jb->wait = why;
+	ev = json_object();
+	json_object_set_new(ev, "ev", json_string("wait"));
+	json_object_set_new(ev, "event", json_string("task_wait"));
+	json_object_set_new(ev, "task", json_string(run_task_name(r,
+	    jb->task)));
+	json_object_set_new(ev, "replica", json_integer(jb->replica));
+	json_object_set_new(ev, "reason", json_string(rate ? "rate_limit" :
+	    "slot"));
+	json_object_set_new(ev, "t", json_real(run_rel(r)));
+	run_jlog(r, ev, 0);
 }

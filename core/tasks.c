@@ -213,7 +213,6 @@ task_failed(struct run *r, size_t i, const char *error)
 	free(t->error);
 	t->error = xstrdup(error ? error : "failed");
 	tasklog_journal(r, i);
-	tasklog_progress(r, i);
 	if (t->st == TS_FAILED) {
 		r->failed = 1;
 		if (!r->o->keep_going && !r->stopping) {
@@ -287,6 +286,23 @@ merge_done(struct host_merge *hm, int outcome, const char *text, size_t len,
 			error = werr;
 		}
 		free(path);
+	}
+	/* a merge of one replica passes it on: no record */
+	if (gt->nbackends == 0 || t->mc.n > 1) {
+		json_t *ev = json_object();
+
+		json_object_set_new(ev, "ev", json_string("merge_done"));
+		json_object_set_new(ev, "event", json_string("merge_done"));
+		json_object_set_new(ev, "task", json_string(gt->name));
+		json_object_set_new(ev, "merge", json_string(gt->merge));
+		json_object_set_new(ev, "inputs",
+		    json_integer((json_int_t)t->mc.n));
+		json_object_set_new(ev, "merged",
+		    json_boolean(outcome == DROVE_MERGE_CLEAN));
+		if (outcome != DROVE_MERGE_CLEAN && error != NULL)
+			json_object_set_new(ev, "error", json_texts(error));
+		json_object_set_new(ev, "t", json_real(run_rel(r)));
+		run_jlog(r, ev, 0);
 	}
 	if (outcome == DROVE_MERGE_CLEAN) {
 		task_ok(r, i, text ? text : "", text ? len : 0);
@@ -506,6 +522,7 @@ job_start(struct run *r, struct job *jb)
 		t->started = 1;
 		t->start_s = run_rel(r);
 	}
+	jb->wait = 0;
 	call_start(&jb->c);
 }
 
@@ -547,9 +564,18 @@ tasks_pump(struct run *r)
 		for (size_t k = 0; k < r->qlen && !r->stopping;) {
 			struct job *jb = r->queue[k];
 
-			if (r->jenv.running >= r->jobs_cap)
+			if (r->jenv.running >= r->jobs_cap) {
+				/* the rest wait for a slot */
+				for (; k < r->qlen; k++)
+					tasklog_wait(r, r->queue[k], 0);
 				break;
-			if (!call_can_start(&jb->c, &wait_ms)) {
+			}
+			uint64_t ms = 0;
+
+			if (!call_can_start(&jb->c, &ms)) {
+				if (ms > 0 && (wait_ms == 0 || ms < wait_ms))
+					wait_ms = ms;
+				tasklog_wait(r, jb, ms > 0);
 				k++;
 				continue;
 			}

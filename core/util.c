@@ -192,6 +192,16 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+static void (*log_hook)(void *arg, int before);
+static void *log_hook_arg;
+
+void
+log_set_hook(void (*hook)(void *arg, int before), void *arg)
+{
+	log_hook = hook;
+	log_hook_arg = arg;
+}
+
 static void
 vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {
@@ -205,8 +215,12 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 	if (with_errno)
 		buf_printf(&b, ": %s", strerror(saved));
 	buf_addc(&b, '\n');
+	if (log_hook != NULL)
+		log_hook(log_hook_arg, 1);
 	/* one write per line so lines from parallel writers never mix */
 	(void)write_all(STDERR_FILENO, b.data, b.len);
+	if (log_hook != NULL)
+		log_hook(log_hook_arg, 0);
 	buf_release(&b);
 	errno = saved;
 }

@@ -50,6 +50,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* hook(arg, 1) runs before each log line is written to stderr and
+ * hook(arg, 0) after it (the live view steps aside); NULL: none. */
+void log_set_hook(void (*hook)(void *arg, int before), void *arg);
 /* Start-up only: print and exit(2). */
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

@@ -126,6 +126,7 @@ jlog_merge(struct wt *w, size_t i)
 	json_t *ev = json_object();
 
 	json_object_set_new(ev, "ev", json_string("merge"));
+	json_object_set_new(ev, "event", json_string("merge_done"));
 	json_object_set_new(ev, "task", json_string(tname(w, i)));
 	json_object_set_new(ev, "into", json_string(w->into));
 	json_object_set_new(ev, "merged", json_boolean(t->merged));

@@ -717,9 +717,15 @@ llm_on_sse(void *arg, const struct drove_sse_event *ev)
 			return;
 		}
 	}
+	size_t before = lc->text.len;
+
 	lc->b->proto->event(lc, ev->event, data, ev->data, ev->data_len);
 	if (data)
 		json_decref(data);
+	/* the live view counts what has streamed so far */
+	if (lc->text.len > before && lc->b->h->call_progress != NULL)
+		lc->b->h->call_progress(lc->call, lc->text.p + before,
+		    lc->text.len - before);
 	if (lc->text.len > lc->b->max_output) {
 		snprintf(msg, sizeof(msg), "the answer is larger than "
 		    "max_output (%zu bytes): stopped reading it",

@@ -35,14 +35,17 @@ expect_has "$out" "wave 2: lint changelog" "dry run prints waves"
 drove run g.ini --json -q
 expect_eq "$rc" 0 "json run succeeds"
 expect_eq "$err" "" "-q: nothing on stderr"
-expect_eq "$(printf '%s\n' "$out" | wc -l)" 5 "one JSON line per task, then the summary"
+expect_eq "$(printf '%s\n' "$out" | grep -c '"event":"task_done"')" 4 "one task_done line per task"
 printf '%s\n' "$out" | python3 -c '
 import json, sys
 lines = [json.loads(l) for l in sys.stdin]
-assert [l["task"] for l in lines[:4]].count("changelog") == 1
+assert all("event" in l for l in lines)
+assert lines[0]["event"] == "run_start"
+assert [l["task"] for l in lines if l["event"] == "task_done"].count("changelog") == 1
+assert lines[-1]["event"] == "run_done"
 assert lines[-1]["status"] == "ok" and "speedup" in lines[-1]
-ch = [l for l in lines if l.get("task") == "changelog"][0]
-assert ch["output"] == "from t", ch
+ch = [l for l in lines if l.get("task") == "changelog" and l["event"] == "task_done"][0]
+assert ch["text"] == "from t", ch
 ' && ok "json lines parse" || fail "json lines"
 
 drove plugins

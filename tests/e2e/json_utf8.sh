@@ -34,10 +34,10 @@ def check(what, got, want):
         print("FAIL: %s: got %r, want %r" % (what, got, want))
         bad += 1
 lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-tasks = {l["task"]: l for l in lines if "task" in l}
+tasks = {l["task"]: l for l in lines if l.get("event") == "task_done"}
 want_out = "ok \ufffd\ufffd done \u00e9"
 want_err = "command 'sh' exited with status 3: bad \ufffd thing"
-check("--json: the output keeps its text", tasks["out"].get("output"), want_out)
+check("--json: the output keeps its text", tasks["out"].get("text"), want_out)
 check("--json: the error keeps its text", tasks["err"].get("error"), want_err)
 s = json.load(open(sys.argv[2], encoding="utf-8"))
 check("summary.json: the error keeps its text", s["tasks"]["err"].get("error"), want_err)

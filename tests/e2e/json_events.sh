@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# --json is one event stream (docs/EVENTS.md): every line has an event, the
+# first is run_start and the last run_done; a run with a retry, a skip, a
+# merge and a rate-limit wait, replayed from the stream alone, gives
+# summary.json's counts, statuses, attempts, tokens and cost.  The journal
+# carries the same events.
+. "$DROVE_ROOT/tests/e2e/lib/llm.bash"
+
+start_llm mock
+P=$MOCK_PORT
+{
+	backends "$P" "concurrency = 1"
+	cat <<'INI'
+[backend sh]
+type = exec
+command = sh -c 'test "$DROVE_TASK" != bad || exit 3; echo "from $DROVE_TASK"'
+
+[task flaky]
+backend = claude
+retries = 2
+prompt = once more [[fail=500x1]]
+
+[task limited]
+backend = gpt
+prompt = wait [[fail=429x1 ra=ms:300]]
+
+[task queued]
+backend = gpt
+prompt = after the limit [[latency=0.2]]
+
+[task twice]
+backend = sh
+replicas = 2
+prompt = x
+
+[task bad]
+backend = sh
+prompt = x
+
+[task needs_bad]
+backend = sh
+prompt = x
+after = bad
+
+[task joined]
+merge = additive
+inputs = flaky, twice
+INI
+} >run.ini
+drove run run.ini -k --json
+expect_eq "$rc" 1 "the failing task fails the run"
+printf '%s\n' "$out" >stream.jsonl
+python3 - stream.jsonl .drove/runs/last/summary.json \
+    .drove/runs/last/journal.jsonl <<'PY'
+import json, sys
+bad = 0
+def check(what, cond):
+    global bad
+    print(("ok: " if cond else "FAIL: ") + what)
+    bad += not cond
+lines = [json.loads(l) for l in open(sys.argv[1])]
+s = json.load(open(sys.argv[2]))
+journal = [json.loads(l) for l in open(sys.argv[3])]
+EVENTS = {"run_start", "task_start", "task_retry", "task_wait",
+          "task_done", "task_skipped", "merge_done", "run_done"}
+check("every line has a known event",
+      all(l.get("event") in EVENTS for l in lines))
+check("the first line is run_start", lines[0]["event"] == "run_start")
+check("the last line is run_done", lines[-1]["event"] == "run_done")
+check("run_done comes once",
+      sum(l["event"] == "run_done" for l in lines) == 1)
+
+# the replay: the run's state from the stream alone
+tasks, attempts, retries = {}, {}, {}
+tin = tout = 0
+cost = 0.0
+for l in lines:
+    e = l["event"]
+    if e == "run_start":
+        ntasks = l["tasks"]
+    elif e == "task_start" and "replica" in l:
+        # a rate limit's new start keeps its attempt number
+        attempts.setdefault(l["task"], {})[l["replica"]] = l["attempt"]
+    elif e == "task_retry":
+        retries.setdefault(l["task"], []).append(l)
+    elif e in ("task_done", "task_skipped"):
+        check("%s ends once" % l["task"], l["task"] not in tasks)
+        tasks[l["task"]] = l
+        tin += l["tokens_in"]
+        tout += l["tokens_out"]
+        cost += l["cost_usd"]
+counts = {}
+for t in tasks.values():
+    counts[t["status"]] = counts.get(t["status"], 0) + 1
+st = s["tasks"]
+want = {}
+for t in st.values():
+    want[t["status"]] = want.get(t["status"], 0) + 1
+check("every task of the run has its end in the stream",
+      sorted(tasks) == sorted(st) and len(tasks) == ntasks)
+check("the replayed counts are summary.json's: %r" % counts, counts == want)
+check("run_done's counts are summary.json's",
+      {k: v for k, v in lines[-1]["counts"].items() if v} == want)
+check("each task's status is summary.json's",
+      all(tasks[n]["status"] == st[n]["status"] for n in st))
+check("the status is summary.json's",
+      lines[-1]["status"] == s["status"] == "failed")
+check("tokens add up to summary.json's",
+      (tin, tout) == (s["tokens_in"], s["tokens_out"]) and tin > 0)
+check("cost adds up to summary.json's",
+      abs(cost - s["cost_usd"]) < 1e-9 and cost > 0)
+check("attempts from task_start are summary.json's",
+      all(sum(attempts.get(n, {}).values()) == st[n]["attempts"] for n in st
+          if st[n]["status"] != "skipped" and n != "joined"))
+check("the retry is in the stream, with its wait",
+      len(retries.get("flaky", [])) == 1 and
+      retries["flaky"][0]["wait_s"] > 0 and
+      not retries["flaky"][0]["rate_limited"])
+check("the rate limit is a task_retry that says so",
+      any(r["rate_limited"] for r in retries.get("limited", [])))
+check("a task waited for a slot (concurrency = 1)",
+      any(l["event"] == "task_wait" and l["reason"] == "slot"
+          for l in lines))
+check("the skipped task has its line, with why",
+      tasks["needs_bad"]["event"] == "task_skipped" and
+      "bad" in tasks["needs_bad"]["error"])
+m = [l for l in lines if l["event"] == "merge_done"]
+check("merges have their lines",
+      {l["task"] for l in m} == {"twice", "joined"} and
+      all(l["merged"] for l in m))
+check("a task's text is in its task_done",
+      tasks["twice"]["text"].count("from twice") == 2)
+check("run_done carries the summary",
+      lines[-1]["speedup"] == s["speedup"] and
+      lines[-1]["run"] == s["run"])
+# the journal: the same events, under the same names
+jev = [j for j in journal if "event" in j]
+check("the journal has the stream's events, in order",
+      [j["event"] for j in jev] == [l["event"] for l in lines])
+check("and the same fields (the stream adds text and the summary)",
+      all(set(j) - {"ev"} <= set(l) for j, l in zip(jev, lines)))
+sys.exit(1 if bad else 0)
+PY
+[ $? -eq 0 ] && ok "the stream replays to summary.json" ||
+    fail "the stream does not replay to summary.json"
+
+# a resumed run's stream tells the tasks done before
+rm -f .drove/runs/last/tasks/bad.out
+sed -i 's/exit 3/exit 0/' run.ini
+drove run run.ini --resume last --json
+expect_eq "$rc" 0 "the resumed run succeeds"
+printf '%s\n' "$out" | python3 -c '
+import json, sys
+lines = [json.loads(l) for l in sys.stdin]
+done = [l for l in lines if l["event"] == "task_done"]
+names = sorted(l["task"] for l in done)
+assert names == ["bad", "flaky", "joined", "limited", "needs_bad", "queued", "twice"], names
+assert sum(l.get("resumed", False) for l in done) == 5, done
+' && ok "resume: the stream has every task, the earlier ones resumed" ||
+    fail "resume stream: $out"
+finish
