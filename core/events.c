@@ -15,50 +15,13 @@
 struct events {
 	struct run *r;
 	struct ui *ui;
-	long *slot;		/* task names hashed: index + 1, or 0 */
-	size_t cap;		/* a power of two */
 };
-
-static size_t
-name_hash(const char *s)
-{
-	size_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-static void
-index_tasks(struct events *e)
-{
-	const struct graph *g = e->r->g;
-
-	for (e->cap = 16; e->cap < 2 * g->n; e->cap *= 2)
-		;
-	e->slot = xcalloc(e->cap, sizeof(*e->slot));
-	for (size_t i = 0; i < g->n; i++) {
-		size_t h = name_hash(g->tasks[i].name) & (e->cap - 1);
-
-		while (e->slot[h])
-			h = (h + 1) & (e->cap - 1);
-		e->slot[h] = (long)i + 1;
-	}
-}
 
 /* The index of the task named name, or -1. */
 static long
 task_index(struct events *e, const char *name)
 {
-	size_t h;
-
-	if (name == NULL)
-		return -1;
-	for (h = name_hash(name) & (e->cap - 1); e->slot[h];
-	    h = (h + 1) & (e->cap - 1))
-		if (strcmp(e->r->g->tasks[e->slot[h] - 1].name, name) == 0)
-			return e->slot[h] - 1;
-	return -1;
+	return name ? graph_find(e->r->g, name) : -1;
 }
 
 static void
@@ -199,7 +162,6 @@ events_open(struct run *r)
 	struct events *e = xcalloc(1, sizeof(*e));
 
 	e->r = r;
-	index_tasks(e);
 	e->ui = ui_new(r->loop, STDERR_FILENO, r->g->n, r->t0, r->o->quiet,
 	    log_verbosity >= 2);
 	r->ev = e;
@@ -219,7 +181,6 @@ events_close(struct run *r)
 	r->j.tap = NULL;
 	r->jenv.progress = r->menv.progress = NULL;
 	ui_free(e->ui);
-	free(e->slot);
 	free(e);
 	r->ev = NULL;
 }
