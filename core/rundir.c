@@ -225,7 +225,9 @@ rundir_task_json(struct run *r, size_t i)
 		busy += c->busy_s;
 		ti += c->usage.tokens_in;
 		to += c->usage.tokens_out;
-		attempts += c->attempts;
+		/* the most-tried replica's, as runstats.c says it */
+		if (c->attempts > attempts)
+			attempts = c->attempts;
 		cr += c->usage.cache_read;
 		cw += c->usage.cache_write;
 		if (c->be) {

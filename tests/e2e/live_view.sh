@@ -12,8 +12,9 @@ SOCK=drove-live-$$
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 cleanup_hooks+=("tmux -L $SOCK kill-server 2>/dev/null")
 
-# screen: the pane's text now, trailing blank lines dropped
-screen() { tm capture-pane -p -t live | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
+# screen [-S -N]: the pane's text now (with -S, N lines of its history
+# too), trailing blank lines dropped
+screen() { tm capture-pane -p -t live "$@" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
 # wait_screen REGEX SECONDS: until the pane matches (extended regex)
 wait_screen() {
 	local i n=$(($2 * 10))
@@ -131,7 +132,7 @@ tm resize-window -t live -x 80 -y 24
 sleep 0.3
 : >release
 wait_screen '^EXIT=' 30 || fail "the run did not end: $(screen)"
-s=$(screen)
+s=$(screen -S -200)
 expect_has "$s" "EXIT=1" "the failed task fails the run"
 expect_not_has "$s" "running, " "the live block is gone after the run"
 for t in slow1 slow2 fast limited; do
