@@ -57,10 +57,21 @@ nget(json_t *o, const char *k)
 static void
 view_done(struct events *e, long i, json_t *ev, const char *status)
 {
-	ui_task_done(e->ui, (size_t)i, run_task_name(e->r, (size_t)i), status,
+	struct run *r = e->r;
+	const char *name = run_task_name(r, (size_t)i);
+	const char *err = sget(ev, "error");
+	char *why = NULL;
+
+	/* where a failed agent's stderr is, in full */
+	if (strcmp(status, "failed") == 0 && r->t[i].started &&
+	    r->g->tasks[i].nbackends > 0)
+		err = why = xasprintf("%s (see %s/tasks/%s%s.err)", err ? err :
+		    "", r->dir, name, r->g->tasks[i].replicas > 1 ? ".*" : "");
+	ui_task_done(e->ui, (size_t)i, name, status,
 	    nget(ev, "end_s") - nget(ev, "start_s"), sget(ev, "backend"),
-	    sget(ev, "error"), (uint64_t)(nget(ev, "tokens_in") +
-	    nget(ev, "tokens_out")), nget(ev, "cost_usd"));
+	    err, (uint64_t)(nget(ev, "tokens_in") + nget(ev, "tokens_out")),
+	    nget(ev, "cost_usd"));
+	free(why);
 }
 
 /* After run_start: the tasks an earlier run finished, so that a stream
