@@ -341,6 +341,8 @@ rundir_print_sinks(struct run *r)
 
 		if (r->g->tasks[i].nrdeps || t->st != TS_OK)
 			continue;
+		if (t->len == 0)
+			continue;
 		if (nsinks > 1)
 			printf("==> %s <==\n", run_task_name(r, i));
 		fwrite(t->text, 1, t->len, stdout);
