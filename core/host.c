@@ -400,6 +400,7 @@ static const struct drove_host host_table = {
 	.merge_note = h_merge_note,
 	.timer_start_at = h_timer_start_at,
 	.env_passes = env_passes,
+	.utf8_lossy = utf8_lossy,
 };
 
 const struct drove_host *

@@ -854,30 +854,55 @@ utf8_seq(const unsigned char *p, size_t n, size_t *sub)
 	return need;
 }
 
-struct json_t *
-json_text(const char *s, size_t len)
+/* Appends s[0..len) to b with each maximal invalid subpart replaced by
+ * U+FFFD, when s is not valid UTF-8; returns 1 then, else 0 and leaves b
+ * alone.  The one lossy encoder behind json_text and utf8_lossy. */
+static int
+utf8_fix(const char *s, size_t len, struct buf *b)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	struct buf b = BUF_INIT;
 	size_t i = 0, k, sub, start = 0;
-	json_t *j;
+	int fixed = 0;
 
-	if (s == NULL)
-		return json_null();
 	while (i < len) {
 		k = utf8_seq(p + i, len - i, &sub);
 		if (k > 0) {
 			i += k;
 			continue;
 		}
-		buf_add(&b, s + start, i - start);
-		buf_adds(&b, "\xef\xbf\xbd");
+		buf_add(b, s + start, i - start);
+		buf_adds(b, "\xef\xbf\xbd");
 		i += sub;
 		start = i;
+		fixed = 1;
 	}
-	if (b.data == NULL)
+	if (fixed)
+		buf_add(b, s + start, len - start);
+	return fixed;
+}
+
+char *
+utf8_lossy(const char *s, size_t len, size_t *outlen)
+{
+	struct buf b = BUF_INIT;
+
+	if (s == NULL)
+		len = 0;
+	if (!utf8_fix(s, len, &b))
+		buf_add(&b, s, len);
+	return buf_detach(&b, outlen);
+}
+
+struct json_t *
+json_text(const char *s, size_t len)
+{
+	struct buf b = BUF_INIT;
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	if (!utf8_fix(s, len, &b))
 		return json_stringn(s, len);
-	buf_add(&b, s + start, len - start);
 	j = json_stringn(b.data, b.len);
 	buf_release(&b);
 	return j;

@@ -142,6 +142,10 @@ int path_under(const char *resolved, const char *dir);
 struct json_t *json_text(const char *s, size_t len);
 /* The same for a C string. */
 struct json_t *json_texts(const char *s);
+/* s[0..len) with the same replacements, NUL-terminated, in a new
+ * allocation (free); its length in *outlen when outlen is set.  NULL s
+ * gives "".  Behind the host table's utf8_lossy. */
+char *utf8_lossy(const char *s, size_t len, size_t *outlen);
 
 /*
  * A duration: a number of seconds with an optional unit, "90", "90s",

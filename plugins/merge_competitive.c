@@ -204,8 +204,7 @@ cand_json(const struct comp *cp, const struct cand *c, int winner)
 	json_object_set_new(o, "winner", json_boolean(winner));
 	json_object_set_new(o, "file", c->file ? json_string(c->file) :
 	    json_null());
-	json_object_set_new(o, "error", c->why ? json_string(c->why) :
-	    json_null());
+	json_object_set_new(o, "error", pu_json_text(cp->h, c->why));
 	return o;
 }
 
@@ -235,7 +234,7 @@ record(struct comp *cp, long win)
 		for (int i = 0; i < 2; i++)
 			if (cp->answers[i])
 				json_array_append_new(ans,
-				    json_string(cp->answers[i]));
+				    pu_json_text(h, cp->answers[i]));
 		json_object_set_new(doc, "answers", ans);
 		txt = json_dumps(json_object_get(doc, "answers"),
 		    JSON_COMPACT);

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "drove/plugin.h"
+#include "plugin_util.h"
 
 enum step {
 	STEP_TRIM = 1,
@@ -289,8 +290,9 @@ voter_label(const struct voter *v, char *buf, size_t size)
 }
 
 static json_t *
-tally_json(const struct voter *vs, size_t n, const struct option *opt,
-    size_t nopt, double total, double quorum, const char *rule, long win)
+tally_json(const struct drove_host *h, const struct voter *vs, size_t n,
+    const struct option *opt, size_t nopt, double total, double quorum,
+    const char *rule, long win)
 {
 	json_t *o = json_object(), *ta = json_array(), *nv = json_array();
 
@@ -302,7 +304,7 @@ tally_json(const struct voter *vs, size_t n, const struct option *opt,
 				json_array_append_new(who,
 				    json_integer((json_int_t)k));
 		json_object_set_new(e, "answer",
-		    json_string(opt[i].answer));
+		    pu_json_text(h, opt[i].answer));
 		json_object_set_new(e, "votes",
 		    json_integer((json_int_t)opt[i].votes));
 		json_object_set_new(e, "weight", json_real(opt[i].weight));
@@ -325,7 +327,7 @@ tally_json(const struct voter *vs, size_t n, const struct option *opt,
 		    json_integer(vs[k].in->replica) : json_null());
 		json_object_set_new(e, "backend", vs[k].in->backend ?
 		    json_string(vs[k].in->backend) : json_null());
-		json_object_set_new(e, "why", json_string(vs[k].why ?
+		json_object_set_new(e, "why", pu_json_text(h, vs[k].why ?
 		    vs[k].why : "no vote"));
 		json_array_append_new(nv, e);
 	}
@@ -333,7 +335,7 @@ tally_json(const struct voter *vs, size_t n, const struct option *opt,
 	json_object_set_new(o, "quorum", json_real(quorum));
 	json_object_set_new(o, "total_weight", json_real(total));
 	json_object_set_new(o, "winner", win >= 0 ?
-	    json_string(opt[win].answer) : json_null());
+	    pu_json_text(h, opt[win].answer) : json_null());
 	json_object_set_new(o, "tally", ta);
 	json_object_set_new(o, "no_vote", nv);
 	return o;
@@ -490,7 +492,7 @@ consensus_start(const struct drove_host *h, struct drove_merge_call *m)
 		no_quorum_text(msg, sizeof(msg), vs, m->n, opt, 0, total,
 		    quorum, wv != NULL);
 	}
-	tally = tally_json(vs, m->n, opt, nopt, total, quorum, rule, win);
+	tally = tally_json(h, vs, m->n, opt, nopt, total, quorum, rule, win);
 	if ((txt = json_dumps(tally, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
 		h->merge_note(m, "votes", txt);
 		free(txt);

@@ -81,4 +81,27 @@ pu_call_failed(const struct drove_host *h, struct drove_call *call,
 	h->call_done(call, &r);
 }
 
+#ifdef JANSSON_H
+/* A JSON string of text from agents (answers, errors, reasons): with a host
+ * of ABI 1.5 or later invalid UTF-8 becomes U+FFFD, as in the core's JSON,
+ * instead of the value vanishing; an older host gets json_string.  NULL s
+ * gives JSON null. */
+PU_FN json_t *
+pu_json_text(const struct drove_host *h, const char *s)
+{
+	json_t *j;
+	size_t n;
+	char *t;
+
+	if (s == NULL)
+		return json_null();
+	if (!DROVE_HAS(h, utf8_lossy))
+		return json_string(s);
+	t = h->utf8_lossy(s, strlen(s), &n);
+	j = json_stringn(t, n);
+	h->free(t);
+	return j;
+}
+#endif
+
 #endif /* DROVE_PLUGIN_UTIL_H */

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define DROVE_ABI_MAJOR 1
-#define DROVE_ABI_MINOR 4
+#define DROVE_ABI_MINOR 5
 
 /* True when the struct at p, whose size field says how much the other side
  * wrote, has the member m. */
@@ -339,6 +339,15 @@ struct drove_host {
 	 * own env uses it too.  Any time. */
 	int (*env_passes)(const char *entry, const char *const *pass,
 	    const char *const *drop);
+
+	/* ABI 1.5.  s[0..len) as valid UTF-8: each maximal invalid subpart
+	 * becomes U+FFFD, as in the core's own JSON (--json, summary.json),
+	 * so text from agents never vanishes from a plugin's JSON either.
+	 * Returns a NUL-terminated host allocation (free with host->free),
+	 * never NULL, its length in *outlen when outlen is set; NULL s gives
+	 * "".  A plugin that may meet an older host checks
+	 * DROVE_HAS(h, utf8_lossy) first.  Any time. */
+	char *(*utf8_lossy)(const char *s, size_t len, size_t *outlen);
 };
 
 /*
