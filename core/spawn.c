@@ -288,9 +288,16 @@ overflow(struct spawn *s)
 {
 	if (s->err == 0) {
 		s->err = DROVE_EIO;
-		snprintf(s->reason, sizeof(s->reason),
-		    "output of '%s' exceeds %zu bytes", s->argv0,
-		    spawn_max_output);
+		if (spawn_max_output % ((size_t)1 << 20) == 0)
+			snprintf(s->reason, sizeof(s->reason),
+			    "output of '%s' passed %zu MiB, the output cap: "
+			    "the command was stopped and its output dropped",
+			    s->argv0, spawn_max_output >> 20);
+		else
+			snprintf(s->reason, sizeof(s->reason),
+			    "output of '%s' passed %zu bytes, the output cap: "
+			    "the command was stopped and its output dropped",
+			    s->argv0, spawn_max_output);
 	}
 	stop_stdout(s);
 	start_kill(s, SIGTERM);

@@ -847,7 +847,8 @@ t_output_cap(void)
 	q = req_of(argv, &r);
 	CHECK_INT(run(&q), 0);
 	CHECK_INT(r.err, DROVE_EIO);
-	CHECK_STR(r.out, "output of 'head' exceeds 100000 bytes");
+	CHECK_STR(r.out, "output of 'head' passed 100000 bytes, the output "
+	    "cap: the command was stopped and its output dropped");
 	res_release(&r);
 
 	q = req_of(fits, &r);
