@@ -187,7 +187,8 @@ check_exec(const struct conf_section *s, char *msg, size_t len)
 	if (found)
 		errf(msg, len, "command '%s' found", av[0]);
 	else
-		errf(msg, len, "command '%s' not found in PATH", av[0]);
+		errf(msg, len, "command '%s' not found in PATH (%s)", av[0],
+		    getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
 	free(av);
 	return found ? 0 : -1;
 }

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -256,6 +257,65 @@ exec_close(void *state)
 	h->free(b);
 }
 
+/* An executable regular file at path f. */
+static int
+is_exec(const char *f)
+{
+	struct stat st;
+
+	return stat(f, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(f, X_OK) == 0;
+}
+
+/*
+ * Finds argv[0] now, so that a missing agent is a load error and not one
+ * failed task per agent: a bare name in PATH (the env key's PATH if it
+ * sets one, else drove's), an absolute path as it is.  A relative path
+ * with a '/' is left to the spawn: it is relative to the agent's working
+ * directory, which may be a worktree that does not exist yet.
+ */
+static int
+find_command(struct exec_backend *b, char *err, size_t errlen)
+{
+	const char *cmd = b->argv[0], *path = NULL, *p, *e;
+	char f[4096];
+
+	if (cmd[0] == '/') {
+		if (is_exec(cmd))
+			return 0;
+		snprintf(err, errlen, "command '%s': %s", cmd, access(cmd,
+		    F_OK) == 0 ? "not an executable file" : "no such file");
+		return DROVE_EINVAL;
+	}
+	if (strchr(cmd, '/') != NULL)
+		return 0;
+	for (size_t i = 0; i < b->nenv; i++)
+		if (strncmp(b->env[i], "PATH=", 5) == 0)
+			path = b->env[i] + 5;
+	if (path == NULL && (path = getenv("PATH")) == NULL)
+		path = "/usr/bin:/bin";
+	for (p = path;; p = e + 1) {
+		int n;
+
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		/* an empty entry is the current directory */
+		if (e == p)
+			n = snprintf(f, sizeof(f), "./%s", cmd);
+		else
+			n = snprintf(f, sizeof(f), "%.*s/%s", (int)(e - p), p,
+			    cmd);
+		if (n > 0 && (size_t)n < sizeof(f) && is_exec(f))
+			return 0;
+		if (*e == '\0')
+			break;
+	}
+	snprintf(err, errlen, "command '%s' not found in PATH (%s)", cmd,
+	    path);
+	return DROVE_EINVAL;
+}
+
 static int
 exec_open(const struct drove_host *h, const struct drove_conf *c,
     void **state, char *err, size_t errlen)
@@ -313,6 +373,13 @@ exec_open(const struct drove_host *h, const struct drove_conf *c,
 		goto fail;
 	if ((v = h->conf_get(c, "env_drop")) != NULL &&
 	    (rc = parse_globs(b, "env_drop", v, &b->drop, err, errlen)) < 0)
+		goto fail;
+	if (b->argc == 0) {
+		snprintf(err, errlen, "command: empty");
+		rc = DROVE_EINVAL;
+		goto fail;
+	}
+	if ((rc = find_command(b, err, errlen)) < 0)
 		goto fail;
 	note_withheld(b, h->conf_name(c));
 	*state = b;

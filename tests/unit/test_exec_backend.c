@@ -524,14 +524,26 @@ static void
 t_missing_program(void)
 {
 	const char *kv[] = { "command", "drove-no-such-agent --flag", NULL };
+	const char *rel[] = { "command", "./drove-no-such-agent --flag",
+	    NULL };
+	struct drove_conf conf = { "sh", kv };
 	struct drove_call c;
+	char err[256] = "";
+	void *st = NULL;
 
 	setup();
+	/* a bare name not in PATH: open fails, no call is made */
+	CHECK_INT(ops()->open(&host, &conf, &st, err, sizeof(err)),
+	    DROVE_EINVAL);
+	CHECK(st == NULL);
+	CHECK(strncmp(err, "command 'drove-no-such-agent' not found in "
+	    "PATH (", 49) == 0);
+	/* a relative path is left to the spawn, in the agent's cwd */
 	init_call(&c, "hello");
-	run_call(kv, &c);
+	run_call(rel, &c);
 	CHECK_INT(D.status, DROVE_ESPAWN);
 	CHECK_INT(D.retryable, 0);
-	CHECK_STR(D.error, "cannot run 'drove-no-such-agent': "
+	CHECK_STR(D.error, "cannot run './drove-no-such-agent': "
 	    "No such file or directory");
 	teardown();
 }
