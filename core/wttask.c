@@ -85,6 +85,17 @@ tk_git(struct wtop *op, const char *const *args)
 	wt_op_git(op, t->path, t->gitdir, args);
 }
 
+/* Ends a chain whose git command failed: cancelled stays cancelled,
+ * anything else is an I/O failure with git's reason, or a plain one. */
+static void
+tk_git_failed(struct wtop *op)
+{
+	if (op->err[0] == '\0')
+		errf(op->err, sizeof(op->err), "git failed");
+	wt_op_end(op, op->code == DROVE_ECANCELED ? DROVE_ECANCELED :
+	    DROVE_EIO);
+}
+
 /*
  * Takes task i's worktree as drove's, after git made it (or an interrupted
  * run left it): it must be a linked worktree of this repository
@@ -418,10 +429,7 @@ prepare_step(struct wtop *op)
 			wt_op_end(op, rc);
 			return;
 		default:
-			if (op->err[0] == '\0')
-				errf(op->err, sizeof(op->err), "git failed");
-			wt_op_end(op, op->code == DROVE_ECANCELED ?
-			    DROVE_ECANCELED : DROVE_EIO);
+			tk_git_failed(op);
 			return;
 		}
 	}
@@ -596,10 +604,7 @@ finish_step(struct wtop *op)
 			wt_op_end(op, 0);
 			return;
 		default:
-			if (op->err[0] == '\0')
-				errf(op->err, sizeof(op->err), "git failed");
-			wt_op_end(op, op->code == DROVE_ECANCELED ?
-			    DROVE_ECANCELED : DROVE_EIO);
+			tk_git_failed(op);
 			return;
 		}
 	}
