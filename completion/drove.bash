@@ -34,7 +34,7 @@ _drove()
 		return 0
 	fi
 	case $cmd in
-	run) opts="-j --jobs -c --config -k --keep-going --resume --dry-run
+	run) opts="-j --jobs -c --config -k --keep-going --resume --force --dry-run
 	    --json -q --quiet -v --verbose --run-dir --help" ;;
 	graph) opts="--dot -c --config --help" ;;
 	plan) opts="-b --backend --task-backend -o --output -f --force

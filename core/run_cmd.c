@@ -15,7 +15,7 @@ run_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: drove run FILE.ini [-j N] [-c CONFIG] [-k] "
-	    "[--resume RUN|last]\n"
+	    "[--resume RUN|last [--force]]\n"
 	    "                 [--dry-run] [--json] [-q] [-v] "
 	    "[--run-dir DIR]\n"
 	    "  Runs every task whose inputs are ready, all at once, up to "
@@ -30,7 +30,11 @@ run_usage(FILE *f)
 	    "  -k, --keep-going   after a failure, keep running what does "
 	    "not depend on it\n"
 	    "  --resume RUN       finish an earlier run ('last', a run id "
-	    "or directory)\n"
+	    "or directory); a task\n"
+	    "                     file whose tasks changed since is refused, "
+	    "naming them\n"
+	    "  --force            with --resume: run the changed tasks as "
+	    "they are now\n"
 	    "  --dry-run          print the waves and run nothing\n"
 	    "  --json             the run's events on stdout, one JSON line "
 	    "each, the summary\n"
@@ -55,6 +59,7 @@ cmd_run(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "keep-going", no_argument, NULL, 'k' },
 		{ "resume", required_argument, NULL, 'R' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -87,6 +92,7 @@ cmd_run(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'k': o.keep_going = 1; break;
 		case 'R': o.resume = optarg; break;
+		case 'F': o.force = 1; break;
 		case 'n': dry = 1; break;
 		case 'J': o.json = 1; break;
 		case 'q': o.quiet = 1; log_verbosity = 0; break;
@@ -103,6 +109,11 @@ cmd_run(int argc, char **argv)
 	}
 	if (optind != argc - 1) {
 		run_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (o.force && o.resume == NULL) {
+		log_warnx("run: --force goes with --resume (it resumes a run "
+		    "whose task file changed)");
 		return EXIT_USAGE;
 	}
 	o.task_file = argv[optind];

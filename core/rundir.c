@@ -13,6 +13,7 @@
 #include "orphan.h"
 #include "run.h"
 #include "runstats.h"
+#include "taskcopy.h"
 #include "worktree.h"
 
 static char *
@@ -125,7 +126,7 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 {
 	char *tasks, *link, *tmp;
 	long owner;
-	int rc;
+	int rc, copy = 2;
 
 	r->root = xstrdup(r->o->run_root ? r->o->run_root : ".drove/runs");
 	if (r->o->resume) {
@@ -135,6 +136,14 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 	} else {
 		r->id = make_run_id();
 		r->dir = xasprintf("%s/%s", r->root, r->id);
+	}
+	/* a resume runs the tasks it started with, unless told otherwise:
+	 * compared before the run directory is touched */
+	if (r->o->resume) {
+		copy = taskcopy_check(r->dir, r->g, r->o->task_file,
+		    r->o->force, err, errlen);
+		if (copy < 0)
+			return copy;
 	}
 	tasks = xasprintf("%s/tasks", r->dir);
 	rc = mkdir_p(tasks, 0777);
@@ -157,6 +166,9 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 		(void)rename(tmp, link);
 	free(link);
 	free(tmp);
+	if (copy != 0 && (rc = taskcopy_save(r->dir, r->g)) < 0)
+		log_warnx("cannot write '%s/tasks.json': %s; a resume will "
+		    "not compare its tasks", r->dir, strerror(-rc));
 	char *jp = xasprintf("%s/journal.jsonl", r->dir);
 
 	rc = journal_open(&r->j, jp);

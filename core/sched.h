@@ -22,6 +22,7 @@ struct run_opts {
 	int quiet;		/* -q */
 	const char *run_root;	/* parent of run directories */
 	const char *resume;	/* NULL, "last", a run id or a directory */
+	int force;		/* --force: resume a changed task file */
 };
 
 /* Exit statuses (DESIGN §4). */
