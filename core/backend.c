@@ -10,7 +10,7 @@
 /* Keys the core reads in every [backend] section, whatever its type. */
 static const char *const backend_core_keys[] = {
 	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
-	"retries", "timeout", NULL
+	"retries", "timeout", "burst", NULL
 };
 
 struct backend *
@@ -160,8 +160,10 @@ backend_open_all(const struct conf *c, const struct graph *g,
 void
 backend_close_all(struct backend *bev, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (bev[i].used && bev[i].p->backend->close)
 			bev[i].p->backend->close(bev[i].state);
+		quota_be_release(&bev[i].lim);
+	}
 	free(bev);
 }

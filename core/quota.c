@@ -61,6 +61,16 @@ quota_be_init(struct be_limits *l, const struct conf_section *s,
 	long rpm, tpm;
 
 	memset(l, 0, sizeof(*l));
+	if (conf_get_long(s, "burst", 0, 0, 100000, &l->burst, err,
+	    errlen) < 0)
+		return DROVE_EINVAL;
+	if (l->burst > 0) {
+		/* as if the last starts were long ago: the first second
+		 * may take `burst` at once */
+		l->burst_t = xcalloc((size_t)l->burst, sizeof(*l->burst_t));
+		for (long i = 0; i < l->burst; i++)
+			l->burst_t[i] = now - 2;
+	}
 	if (conf_get_long(s, "concurrency", 0, 0, 1000000, &l->concurrency,
 	    err, errlen) < 0 ||
 	    conf_get_long(s, "rpm", 0, 0, 100000000, &rpm, err, errlen) < 0 ||
@@ -82,6 +92,14 @@ quota_be_init(struct be_limits *l, const struct conf_section *s,
 		l->cwnd_max = 1;
 	l->last_cut = -1;
 	return 0;
+}
+
+void
+quota_be_release(struct be_limits *l)
+{
+	free(l->burst_t);
+	l->burst_t = NULL;
+	l->burst = 0;
 }
 
 int
@@ -120,6 +138,12 @@ quota_be_wait_ms(struct be_limits *l, double now)
 	w2 = bucket_wait(&l->tpm, 1, now);
 	if (w2 > w)
 		w = w2;
+	/* burst: the start `burst` starts ago must be a second old */
+	if (l->burst > 0) {
+		w2 = l->burst_t[l->burst_i] + 1 - now;
+		if (w2 > w)
+			w = w2;
+	}
 	if (w <= 0)
 		return 0;
 	return (uint64_t)(w * 1000) + 1;
@@ -181,6 +205,10 @@ quota_start(struct be_limits *l, struct budget *b, struct reservation *res,
 		bucket_refill(&l->tpm, now);
 		l->tpm.level -= est_in;
 		res->tpm = est_in;
+	}
+	if (l->burst > 0) {
+		l->burst_t[l->burst_i] = now;
+		l->burst_i = (l->burst_i + 1) % (size_t)l->burst;
 	}
 	b->held_tokens += res->tokens;
 	b->held_usd += res->usd;

@@ -35,6 +35,11 @@ struct be_limits {
 	long max_tokens;	/* default output cap, for budget reservations */
 	double price_in, price_out;	/* USD per million tokens */
 	unsigned long rate_limited;	/* rate-limit answers seen */
+	/* burst: starts in any one second at most (0: no cap); burst_t
+	 * holds the last `burst` start times, burst_i the oldest */
+	long burst;
+	double *burst_t;
+	size_t burst_i;
 };
 
 /* What one started call holds until it is settled. */
@@ -54,13 +59,16 @@ struct budget {
 };
 
 /*
- * Reads concurrency, rpm, tpm, retries, max_tokens, price_in and price_out
- * of a [backend] section.  def_retries is the retries default for its type.
- * Returns 0, or DROVE_EINVAL with "file:line: ..." in err.  The length of
- * the rate window is 60 s, or $DROVE_RATE_WINDOW seconds (for tests).
+ * Reads concurrency, rpm, tpm, burst, retries, max_tokens, price_in and
+ * price_out of a [backend] section.  def_retries is the retries default for
+ * its type.  Returns 0, or DROVE_EINVAL with "file:line: ..." in err; either
+ * way quota_be_release frees what it holds.  The length of the rate window
+ * is 60 s, or $DROVE_RATE_WINDOW seconds (for tests); burst's is 1 s.
  */
 int quota_be_init(struct be_limits *l, const struct conf_section *s,
     long def_retries, long jobs, double now, char *err, size_t errlen);
+/* Frees what quota_be_init allocated (l may be zeroed). */
+void quota_be_release(struct be_limits *l);
 
 /* Reads budget_usd and budget_tokens from [drove] (d may be NULL). */
 int quota_budget_init(struct budget *b, const struct conf_section *d,
@@ -71,8 +79,8 @@ int quota_budget_init(struct budget *b, const struct conf_section *d,
 int quota_be_full(const struct be_limits *l, long inflight);
 
 /*
- * 0 when a call of est_tokens input tokens may start now by the rpm and tpm
- * buckets, else the milliseconds until it may (at least 1).
+ * 0 when a call may start now by the rpm and tpm buckets and the burst
+ * window, else the milliseconds until it may (at least 1).
  */
 uint64_t quota_be_wait_ms(struct be_limits *l, double now);
 

@@ -388,6 +388,44 @@ test_budget_usd(void)
 	CHECK_INT(quota_budget_check(&b, &l, 0, 1, &r1), 0);
 }
 
+/* burst = 3: three starts in one second, the fourth waits until the
+ * first is a second old, whatever rpm says; the window slides */
+static void
+test_burst(void)
+{
+	struct be_limits l;
+	struct budget b;
+	struct reservation res;
+	double t0 = 500;
+
+	unsetenv("DROVE_RATE_WINDOW");
+	limits(&l, "burst = 3\nrpm = 1000\n", t0);
+	budget(&b, "");
+	CHECK_INT(l.burst, 3);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(quota_be_wait_ms(&l, t0 + 0.1 * i), 0);
+		CHECK_INT(quota_budget_check(&b, &l, 1, 0, &res), 0);
+		quota_start(&l, &b, &res, 1, t0 + 0.1 * i);
+	}
+	CHECK_MS(quota_be_wait_ms(&l, t0 + 0.25), 750);
+	CHECK_INT(quota_be_wait_ms(&l, t0 + 1), 0);
+	quota_start(&l, &b, &res, 1, t0 + 1);
+	/* now the oldest of the last three is the one at t0 + 0.1 */
+	CHECK_MS(quota_be_wait_ms(&l, t0 + 1), 100);
+	CHECK_INT(quota_be_wait_ms(&l, t0 + 1.1), 0);
+	quota_be_release(&l);
+	CHECK(l.burst_t == NULL);
+	/* bounds are a load error naming the line */
+	struct conf c;
+
+	CHECK_INT(quota_be_init(&l, section(&c, "[backend b]\nburst = -2\n",
+	    "backend", "b"), 2, 8, 0, err, sizeof(err)), DROVE_EINVAL);
+	CHECK_HAS(err, "tasks.ini:2:");
+	CHECK_HAS(err, "burst");
+	conf_release(&c);
+	quota_be_release(&l);
+}
+
 static void
 test_cost(void)
 {
@@ -420,6 +458,7 @@ static const struct t_case cases[] = {
 	{ "budget_tokens", test_budget_tokens },
 	{ "budget_usd", test_budget_usd },
 	{ "cost", test_cost },
+	{ "burst", test_burst },
 	{ NULL, NULL },
 };
 
