@@ -734,7 +734,23 @@ llm_on_sse(void *arg, const struct drove_sse_event *ev)
 	}
 }
 
-/* Records an error object ({"type": T, "message": M} or a string). */
+/* Error codes that say the money or the quota is gone: waiting will not
+ * cure them. */
+static const char *const llm_final_codes[] = { "insufficient_quota",
+    "billing_hard_limit_reached", "billing_not_active", "billing_error",
+    NULL };
+
+static int
+llm_code_final(const char *code)
+{
+	for (size_t i = 0; llm_final_codes[i]; i++)
+		if (strcmp(code, llm_final_codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Records an error object ({"type": T, "message": M} or a string); a
+ * final code wins over the type. */
 void
 llm_set_error(struct llm_call *lc, json_t *e)
 {
@@ -749,7 +765,7 @@ llm_set_error(struct llm_call *lc, json_t *e)
 	}
 	lc->stream_err = 1;
 	snprintf(lc->err_type, sizeof(lc->err_type), "%s",
-	    code && (!type || strcmp(code, "insufficient_quota") == 0) ? code :
+	    code && (!type || llm_code_final(code)) ? code :
 	    type ? type : "error");
 	llm_oneline(lc->b, lc->err_msg, sizeof(lc->err_msg), msg ? msg : "",
 	    msg ? strlen(msg) : 0);
@@ -759,6 +775,41 @@ static int
 llm_type_is(const struct llm_call *lc, const char *t)
 {
 	return strcmp(lc->err_type, t) == 0;
+}
+
+/* Whether s holds w, case ignored. */
+static int
+llm_has_word(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (; *s; s++)
+		if (strncasecmp(s, w, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A 429 that waiting will not cure: the provider's code says the money or
+ * the quota is gone (OpenAI's insufficient_quota and billing codes), or
+ * the answer gives no retry hint and its message speaks of a spend limit,
+ * credit or quota (Anthropic's "Extra usage is required ...").  A rate
+ * limit proper always comes with a hint or a message about rates.
+ */
+static int
+llm_final_429(const struct llm_call *lc)
+{
+	static const char *const words[] = { "quota", "billing", "credit",
+	    "spend", "usage limit", "extra usage", NULL };
+
+	if (llm_code_final(lc->err_type))
+		return 1;
+	if (lc->retry_after_ms >= 0 || lc->should_retry == 1)
+		return 0;
+	for (size_t i = 0; words[i]; i++)
+		if (llm_has_word(lc->err_msg, words[i]))
+			return 1;
+	return 0;
 }
 
 /* Fills the result of a non-2xx answer. */
@@ -791,7 +842,7 @@ llm_http_error(struct llm_call *lc, struct drove_result *r, char *msg,
 	r->status = DROVE_EHTTP;
 	r->retryable = st == 408 || st == 409 || st == 429 || st >= 500;
 	if (st == 429) {
-		if (llm_type_is(lc, "insufficient_quota"))
+		if (e != NULL && llm_final_429(lc))
 			r->retryable = 0;	/* no money, not a rate */
 		else
 			r->status = DROVE_ERATELIMIT;

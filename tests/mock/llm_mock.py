@@ -23,6 +23,8 @@ Each request is scripted by a directive in its prompt, [[k=v k2=v2 ...]]:
                  as an HTTP date V seconds ahead, sent with fail
   retry=true|false   x-should-retry header sent with fail
   quota          a 429 that is OpenAI's insufficient_quota
+  spend          a 429 that is Anthropic's "extra usage" answer: a spend
+                 limit, no retry-after (send it with fail=429)
   err=N          an error event mid-stream on the first N requests
                  (0: every request); the stream then ends
   drop=N         the connection drops mid-stream on the first N requests
@@ -159,6 +161,9 @@ def error_for(api, code, d):
                 529: "Overloaded", 401: "invalid x-api-key",
                 400: "max_tokens: field required (mock)",
                 404: "model: no-such-model"}
+        if code == 429 and "spend" in d:
+            return anthropic_error_body(t, "Extra usage is required for "
+                                        "long context requests.")
         return anthropic_error_body(t, msgs.get(code, "mock error %d" % code))
     if code == 429 and "quota" in d:
         return openai_error_body("insufficient_quota",
