@@ -5,12 +5,13 @@
 #include <string.h>
 
 #include "host.h"
+#include "memadmit.h"
 #include "util.h"
 
 /* Keys the core reads in every [backend] section, whatever its type. */
 static const char *const backend_core_keys[] = {
 	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
-	"retries", "timeout", "burst", NULL
+	"retries", "timeout", "burst", "mem", NULL
 };
 
 struct backend *
@@ -45,8 +46,11 @@ backend_check_section(const struct conf_section *s,
 		return DROVE_EINVAL;
 	}
 	*pp = p;
-	return conf_check_keys(s, err, errlen, backend_core_keys,
-	    p->keys ? p->keys : backend_core_keys, (const char *const *)NULL);
+	if (conf_check_keys(s, err, errlen, backend_core_keys,
+	    p->keys ? p->keys : backend_core_keys,
+	    (const char *const *)NULL) < 0)
+		return DROVE_EINVAL;
+	return memadmit_check(s, p->name, err, errlen);
 }
 
 int

@@ -894,6 +894,26 @@ conf_get_duration(const struct conf_section *s, const char *key,
 }
 
 int
+conf_get_size(const struct conf_section *s, const char *key, uint64_t def,
+    uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
+{
+	const struct conf_kv *kv = conf_get_kv(s, key);
+	uint64_t v;
+
+	if (kv == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (parse_size(kv->value, &v) < 0 || v < min || v > max)
+		return bad_value(s, kv, err, errlen,
+		    "expected a size from %llu to %lluT: bytes, or a number "
+		    "with K, M, G or T (powers of 1024), like 512M or 1.5G",
+		    (unsigned long long)min, (unsigned long long)(max >> 40));
+	*out = v;
+	return 0;
+}
+
+int
 conf_get_bool(const struct conf_section *s, const char *key, int def,
     int *out, char *err, size_t errlen)
 {

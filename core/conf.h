@@ -10,6 +10,7 @@
 #define DROVE_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "strmap.h"
 
@@ -80,6 +81,10 @@ int conf_get_double(const struct conf_section *s, const char *key,
 /* Seconds: "90", "90s", "5m", "1h" (parse_duration) in [min, max]. */
 int conf_get_duration(const struct conf_section *s, const char *key,
     double def, double min, double max, double *out, char *err,
+    size_t errlen);
+/* Bytes: "1048576", "512M", "1.5G" (parse_size) in [min, max]. */
+int conf_get_size(const struct conf_section *s, const char *key,
+    uint64_t def, uint64_t min, uint64_t max, uint64_t *out, char *err,
     size_t errlen);
 /* true/false, yes/no, on/off, 1/0 */
 int conf_get_bool(const struct conf_section *s, const char *key, int def,

@@ -53,6 +53,17 @@ nget(json_t *o, const char *k)
 	return json_number_value(json_object_get(o, k));
 }
 
+/* The view's state for a task_wait's reason. */
+static enum ui_state
+wait_state(const char *reason)
+{
+	if (reason != NULL && strcmp(reason, "rate_limit") == 0)
+		return UI_RATE;
+	if (reason != NULL && strcmp(reason, "memory") == 0)
+		return UI_MEM;
+	return UI_SLOT;
+}
+
 /* Tells the view that task i ended, from its task_done record. */
 static void
 view_done(struct events *e, long i, json_t *ev, const char *status)
@@ -143,8 +154,7 @@ on_event(void *arg, json_t *ev)
 	}
 	else if (strcmp(type, "task_wait") == 0)
 		ui_task_wait(e->ui, (size_t)i, run_task_name(r, (size_t)i),
-		    strcmp(sget(ev, "reason") ? sget(ev, "reason") : "",
-		    "rate_limit") == 0 ? UI_RATE : UI_SLOT);
+		    wait_state(sget(ev, "reason")));
 	else if (strcmp(type, "task_retry") == 0)
 		ui_task_retry(e->ui, (size_t)i, run_task_name(r, (size_t)i),
 		    nget(ev, "wait_s"), json_is_true(json_object_get(ev,

@@ -97,14 +97,15 @@ static const struct call_ops mcall_ops = {
 
 /*
  * Starts the queued calls whose backend has a free slot, within its rpm and
- * tpm and the run's budget, like any task's call.  A call the budget cannot
- * cover fails with the budget's reason.  Returns how many ms until a
- * bucket lets the next held-back call start, 0 when none waits for one.
+ * tpm, its memory and the run's budget, like any task's call.  A call the
+ * budget cannot cover fails with the budget's reason.  Returns how many ms
+ * until a bucket lets the next held-back call start (or memory is looked
+ * at again), 0 when none waits for one.
  */
 uint64_t
 mcall_pump(struct run *r)
 {
-	uint64_t wait_ms = 0;
+	uint64_t wait_ms = 0, room;
 	struct mcall *mc;
 
 again:
@@ -113,6 +114,11 @@ again:
 			continue;
 		if (!call_can_start(&mc->c, &wait_ms))
 			continue;
+		if (!memadmit_allows(&r->mem, r->be, r->nbe, mc->c.be,
+		    &room)) {
+			wait_ms = memadmit_wait_ms(wait_ms);
+			continue;
+		}
 		if (call_reserve(&mc->c) != 0) {
 			call_fail(&mc->c, DROVE_EBUDGET, r->budget.why);
 			continue;

@@ -83,7 +83,8 @@ quota_be_init(struct be_limits *l, const struct conf_section *s,
 	    conf_get_double(s, "price_in", 0, 0, 1e9, &l->price_in, err,
 	    errlen) < 0 ||
 	    conf_get_double(s, "price_out", 0, 0, 1e9, &l->price_out, err,
-	    errlen) < 0)
+	    errlen) < 0 ||
+	    quota_be_mem(s, &l->mem_bytes, err, errlen) < 0)
 		return DROVE_EINVAL;
 	bucket_init(&l->rpm, (double)rpm, now);
 	bucket_init(&l->tpm, (double)tpm, now);
@@ -100,6 +101,15 @@ quota_be_release(struct be_limits *l)
 	free(l->burst_t);
 	l->burst_t = NULL;
 	l->burst = 0;
+}
+
+int
+quota_be_mem(const struct conf_section *s, uint64_t *bytes, char *err,
+    size_t errlen)
+{
+	/* up to 1024T: more memory than any machine holds */
+	return conf_get_size(s, "mem", 0, 0, (uint64_t)1 << 50, bytes, err,
+	    errlen);
 }
 
 int

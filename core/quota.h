@@ -34,6 +34,8 @@ struct be_limits {
 	long retries;		/* default task retries for this backend */
 	long max_tokens;	/* default output cap, for budget reservations */
 	double price_in, price_out;	/* USD per million tokens */
+	uint64_t mem_bytes;	/* `mem`: memory each call in flight
+				 * reserves (an agent's); 0: none */
 	unsigned long rate_limited;	/* rate-limit answers seen */
 	/* burst: starts in any one second at most (0: no cap); burst_t
 	 * holds the last `burst` start times, burst_i the oldest */
@@ -59,16 +61,22 @@ struct budget {
 };
 
 /*
- * Reads concurrency, rpm, tpm, burst, retries, max_tokens, price_in and
- * price_out of a [backend] section.  def_retries is the retries default for
- * its type.  Returns 0, or DROVE_EINVAL with "file:line: ..." in err; either
- * way quota_be_release frees what it holds.  The length of the rate window
- * is 60 s, or $DROVE_RATE_WINDOW seconds (for tests); burst's is 1 s.
+ * Reads concurrency, rpm, tpm, burst, retries, max_tokens, price_in,
+ * price_out and mem of a [backend] section.  def_retries is the retries
+ * default for its type.  Returns 0, or DROVE_EINVAL with "file:line: ..."
+ * in err; either way quota_be_release frees what it holds.  The length of
+ * the rate window is 60 s, or $DROVE_RATE_WINDOW seconds (for tests);
+ * burst's is 1 s.
  */
 int quota_be_init(struct be_limits *l, const struct conf_section *s,
     long def_retries, long jobs, double now, char *err, size_t errlen);
 /* Frees what quota_be_init allocated (l may be zeroed). */
 void quota_be_release(struct be_limits *l);
+
+/* Reads `mem` of a [backend] section into *bytes (0 when absent).
+ * Returns 0, or DROVE_EINVAL with "file:line: ..." in err. */
+int quota_be_mem(const struct conf_section *s, uint64_t *bytes, char *err,
+    size_t errlen);
 
 /* Reads budget_usd and budget_tokens from [drove] (d may be NULL). */
 int quota_budget_init(struct budget *b, const struct conf_section *d,

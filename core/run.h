@@ -19,6 +19,7 @@
 #include "host.h"
 #include "journal.h"
 #include "loop.h"
+#include "memadmit.h"
 #include "quota.h"
 #include "runlock.h"
 #include "sched.h"
@@ -38,6 +39,14 @@ enum tstate {
 
 struct run;
 
+/* Why a queued replica waits (task_wait's reason). */
+enum wait_why {
+	WAIT_NONE = 0,
+	WAIT_SLOT,		/* -j, concurrency or descriptors */
+	WAIT_RATE,		/* rpm or tpm */
+	WAIT_MEM,		/* its backend's mem */
+};
+
 /* One replica of one task: its call to a backend, retried as needed. */
 struct job {
 	struct call c;		/* the call and its attempts */
@@ -47,7 +56,7 @@ struct job {
 	char *prompt;
 	char *system;
 	char *stderr_path;
-	int wait;		/* the task_wait reason last told, or 0 */
+	enum wait_why wait;	/* the task_wait reason last told, or 0 */
 };
 
 struct trun {
@@ -117,8 +126,9 @@ struct run {
 	struct mcall *mcalls;	/* merges' calls to backends */
 	struct wt *wt;		/* isolation = worktree; NULL: none */
 	struct budget budget;
-	struct loop_timer rate_timer;	/* a bucket refills */
+	struct loop_timer rate_timer;	/* a bucket refills, memory is read */
 	int rate_timer_on;
+	struct memadmit mem;	/* the machine's memory in this pass */
 	struct events *ev;	/* --json and the live view */
 };
 
@@ -183,9 +193,10 @@ void tasklog_journal(struct run *r, size_t i);
 /* The event tasklog_journal writes, as if task i were in state st. */
 json_t *tasklog_event(struct run *r, size_t i, enum tstate st);
 void tasklog_progress(struct run *r, size_t i);
-/* task_wait of queued jb (rate: for a rate limit, else for a slot), when
- * its reason changed */
-void tasklog_wait(struct run *r, struct job *jb, int rate);
+/* task_wait of queued jb, when its reason changed; room: for WAIT_MEM,
+ * the memory available less what running agents reserve */
+void tasklog_wait(struct run *r, struct job *jb, enum wait_why why,
+    uint64_t room);
 
 /* claim.c: output paths and the task each belongs to */
 int claim_add(struct run *r, const char *path, size_t task, char *err,

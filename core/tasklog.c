@@ -52,10 +52,16 @@ tasklog_progress(struct run *r, size_t i)
 	json_decref(ev);
 }
 
+static const char *const wait_reason[] = {
+	[WAIT_SLOT] = "slot",
+	[WAIT_RATE] = "rate_limit",
+	[WAIT_MEM] = "memory",
+};
+
 void
-tasklog_wait(struct run *r, struct job *jb, int rate)
+tasklog_wait(struct run *r, struct job *jb, enum wait_why why,
+    uint64_t room)
 {
-	int why = rate ? 2 : 1;
 	json_t *ev;
 
 	if (jb->wait == why)
@@ -67,8 +73,13 @@ tasklog_wait(struct run *r, struct job *jb, int rate)
 	json_object_set_new(ev, "task", json_string(run_task_name(r,
 	    jb->task)));
 	json_object_set_new(ev, "replica", json_integer(jb->replica));
-	json_object_set_new(ev, "reason", json_string(rate ? "rate_limit" :
-	    "slot"));
+	json_object_set_new(ev, "reason", json_string(wait_reason[why]));
+	if (why == WAIT_MEM) {
+		json_object_set_new(ev, "mem", json_integer((json_int_t)
+		    jb->c.be->lim.mem_bytes));
+		json_object_set_new(ev, "mem_free", json_integer((json_int_t)
+		    room));
+	}
 	json_object_set_new(ev, "t", json_real(run_rel(r)));
 	run_jlog(r, ev, 0);
 }

@@ -560,6 +560,7 @@ tasks_pump(struct run *r)
 	r->in_pump = 1;
 	do {
 		r->pump_again = 0;
+		memadmit_pass(&r->mem);
 		wait_ms = mcall_pump(r);
 		for (size_t k = 0; k < r->qlen && !r->stopping;) {
 			struct job *jb = r->queue[k];
@@ -567,15 +568,25 @@ tasks_pump(struct run *r)
 			if (r->jenv.running >= r->jobs_cap) {
 				/* the rest wait for a slot */
 				for (; k < r->qlen; k++)
-					tasklog_wait(r, r->queue[k], 0);
+					tasklog_wait(r, r->queue[k], WAIT_SLOT,
+					    0);
 				break;
 			}
-			uint64_t ms = 0;
+			uint64_t ms = 0, room;
 
 			if (!call_can_start(&jb->c, &ms)) {
 				if (ms > 0 && (wait_ms == 0 || ms < wait_ms))
 					wait_ms = ms;
-				tasklog_wait(r, jb, ms > 0);
+				tasklog_wait(r, jb, ms > 0 ? WAIT_RATE :
+				    WAIT_SLOT, 0);
+				k++;
+				continue;
+			}
+			if (!memadmit_allows(&r->mem, r->be, r->nbe,
+			    jb->c.be, &room)) {
+				/* memory frees up outside drove too */
+				wait_ms = memadmit_wait_ms(wait_ms);
+				tasklog_wait(r, jb, WAIT_MEM, room);
 				k++;
 				continue;
 			}

@@ -60,6 +60,7 @@ static const char *const state_word[] = {
 	[UI_IDLE] = "waiting for its inputs",
 	[UI_SLOT] = "waiting for a slot",
 	[UI_RATE] = "waiting for a rate limit",
+	[UI_MEM] = "waiting for memory",
 	[UI_RETRY] = "retrying",
 	[UI_RUN] = "running",
 	[UI_DONE] = "done",
@@ -175,7 +176,7 @@ static int
 active(const struct utask *t)
 {
 	return t->st == UI_RUN || t->st == UI_RETRY || t->st == UI_RATE ||
-	    t->st == UI_SLOT;
+	    t->st == UI_SLOT || t->st == UI_MEM;
 }
 
 /* Started tasks first, longest-running first; then those that wait. */
@@ -226,7 +227,7 @@ draw_block(struct ui *u, struct buf *b)
 
 		if (!active(t))
 			continue;
-		u->order[nact].waits = t->st == UI_SLOT;
+		u->order[nact].waits = t->st == UI_SLOT || t->st == UI_MEM;
 		u->order[nact].start = t->start;
 		u->order[nact++].i = i;
 		if (t->st == UI_RUN)
@@ -278,7 +279,7 @@ draw_block(struct ui *u, struct buf *b)
 			buf_adds(b, state_word[t->st]);
 			if (t->st == UI_RATE)
 				color = "\033[35m";
-			else if (t->st == UI_SLOT)
+			else if (t->st == UI_SLOT || t->st == UI_MEM)
 				color = "\033[2m";
 		}
 		end_line(u, b, start, color, w);

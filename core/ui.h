@@ -20,6 +20,7 @@ enum ui_state {
 	UI_IDLE = 0,	/* dependencies pending */
 	UI_SLOT,	/* ready, waiting for a free slot */
 	UI_RATE,	/* waiting for a rate limit */
+	UI_MEM,		/* waiting for memory (a backend's mem) */
 	UI_RETRY,	/* waiting out a backoff */
 	UI_RUN,
 	UI_DONE,
@@ -46,7 +47,7 @@ int ui_is_live(const struct ui *u);
  * backend (borrowed likewise). */
 void ui_task_start(struct ui *u, size_t i, const char *name,
     const char *backend, int attempt);
-/* Task i waits: UI_SLOT or UI_RATE. */
+/* Task i waits: UI_SLOT, UI_RATE or UI_MEM. */
 void ui_task_wait(struct ui *u, size_t i, const char *name,
     enum ui_state why);
 /* Task i retries after wait_s; rate: for a rate limit. */

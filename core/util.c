@@ -937,3 +937,34 @@ parse_duration(const char *s, double *out)
 	*out = v * mul;
 	return isfinite(*out) ? 0 : -1;
 }
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "kmgt";
+	size_t n = strspn(s, "0123456789.");
+	const char *u;
+	double v, mul = 1;
+	char *end;
+
+	/* digits and a point only: strtod alone would take "0x1p4", "1e3"
+	 * and " 5" */
+	if (n == 0 || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno == ERANGE || end != s + n || !isfinite(v))
+		return -1;
+	if (*end != '\0') {
+		u = strchr(units, tolower((unsigned char)*end));
+		if (u == NULL || end[1] != '\0')
+			return -1;
+		for (; u >= units; u--)
+			mul *= 1024;
+	}
+	v *= mul;
+	if (!(v < 18446744073709551616.0))
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}

@@ -154,4 +154,11 @@ char *utf8_lossy(const char *s, size_t len, size_t *outlen);
  */
 int parse_duration(const char *s, double *out);
 
+/*
+ * A size: a number of bytes with an optional unit K, M, G or T (powers of
+ * 1024, either case), "1048576", "512M", "1.5G".  Returns 0 and the bytes
+ * (rounded down) in *out, or -1 when s is not one.
+ */
+int parse_size(const char *s, uint64_t *out);
+
 #endif /* DROVE_UTIL_H */

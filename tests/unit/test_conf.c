@@ -753,6 +753,33 @@ test_duration(void)
 	}
 }
 
+static void
+test_size(void)
+{
+	static const struct { const char *s; uint64_t want; } good[] = {
+		{ "0", 0 }, { "1048576", 1048576 }, { "2k", 2048 },
+		{ "512M", 512ULL << 20 }, { "1G", 1ULL << 30 },
+		{ "1.5G", 3ULL << 29 }, { "2T", 2ULL << 40 }, { "100.7", 100 },
+	};
+	static const char *const bad[] = {
+		"", " 5", "5 ", "-1", "5x", "12MB", "G", "1e9", "0x10", "inf",
+		".5G", "1.5.5G", "99999999999999999999T",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		v = 1;
+		CHECK_INT(parse_size(good[i].s, &v), 0);
+		CHECK(v == good[i].want);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (parse_size(bad[i], &v) != -1) {
+			fprintf(stderr, "'%s' taken as a size\n", bad[i]);
+			t_failures++;
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -777,6 +804,7 @@ main(int argc, char **argv)
 		{ "replace_and_merge", test_replace_and_merge },
 		{ "excerpt", test_excerpt },
 		{ "duration", test_duration },
+		{ "size", test_size },
 		{ NULL, NULL },
 	};
 
