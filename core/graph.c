@@ -24,7 +24,7 @@ static const char *const task_keys[] = {
 	"backend", "prompt", "prompt_file", "system", "after", "replicas",
 	"merge", "inputs", "timeout",
 	"retries", "writes", "isolation", "worktree_copy", "output", "model",
-	"max_tokens", "temperature", NULL
+	"max_tokens", "temperature", "check", "check_timeout", NULL
 };
 
 struct build {

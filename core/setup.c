@@ -17,7 +17,8 @@ const char **setup_plugin_dirs;
 
 static const char *const drove_keys[] = {
 	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", "budget_usd",
-	"budget_tokens", "allow_outside", "git_timeout", NULL
+	"budget_tokens", "allow_outside", "git_timeout", "check",
+	"check_timeout", "merge_order", NULL
 };
 
 static int

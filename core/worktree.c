@@ -9,8 +9,10 @@
  *   {"ev":"worktree","task":T,"branch":B,"worktree":DIR,"start":SHA,
  *    "copied":[PATH]}
  *   {"ev":"commit","task":T,"commit":SHA|null,"changed_files":[PATH]}
- *   {"ev":"merge","task":T,"into":BRANCH,"merged":BOOL,"conflict":[PATH],
- *    "error":TEXT}
+ *   {"ev":"merge","task":T,"into":BRANCH,"merged":BOOL,"status":S,
+ *    "conflict":[PATH],"check_output":TEXT,"blocked_by":T,"error":TEXT}
+ *   {"ev":"check","task":T|null,"final":BOOL,"into":BRANCH,"passed":BOOL,
+ *    "output":TEXT}
  * The "repo" and "worktree" events also go to the record drove clean
  * trusts, <common>/drove/<run>.refs.
  */
@@ -295,6 +297,8 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 	w->violations = json_array();
 	rc = conf_get_duration(d, "git_timeout", GIT_TIMEOUT_S, 0, 1e9,
 	    &w->git.timeout_s, err, errlen);
+	if (rc == 0)
+		rc = wt_check_open(w, err, errlen);
 	if (rc < 0)
 		goto fail;
 	if ((w->git.path = git_find()) == NULL) {
@@ -596,6 +600,7 @@ wt_summary(const struct wt *w, json_t *s)
 	json_object_set_new(s, "merge", m);
 	json_object_set(s, "overlaps", w->overlaps);
 	json_object_set(s, "violations", w->violations);
+	wt_check_summary(w, s);
 }
 
 void
@@ -623,7 +628,9 @@ wt_free(struct wt *w)
 		free(t->op.qgitdir);
 		buf_release(&t->op.out);
 	}
+	wt_check_free(w);
 	buf_release(&w->mop.out);
+	free(w->mop.pre);
 	free(w->mop.dir);
 	free(w->mop.tmp);
 	free(w->t);

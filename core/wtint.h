@@ -42,6 +42,8 @@ struct wtop {
 	struct wtop *qnext;	/* waiting for its turn (w->queue) */
 	char *qdir, *qgitdir;	/* the command waiting or running */
 	char **qargs;
+	int qcheck;		/* a check (wtcheck.c), not git */
+	double qtimeout;	/* the check's timeout */
 	int code;		/* how the last one ended (git_done_fn) */
 	struct buf out;		/* its stdout */
 	char err[1024];		/* its error, then the chain's */
@@ -53,6 +55,7 @@ struct wtop {
 	int have_branch;
 	int stop;		/* the merge phase was interrupted */
 	char *dir, *tmp;	/* the merge phase's target tree */
+	char *pre;		/* the target's HEAD before this merge */
 };
 
 struct wtask {
@@ -71,6 +74,11 @@ struct wtask {
 	int merge_tried;
 	char **conflict;	/* NULL-ended, or NULL */
 	char *merge_error;
+	char **check;		/* its check command (argv), or NULL */
+	double check_timeout_s;
+	int check_failed;	/* its merge was undone: the check failed */
+	char *check_output;	/* the end of the check's output */
+	const char *blocked_by;	/* not merged: this dependency was not */
 	struct wtop op;		/* its worktree made or committed */
 };
 
@@ -101,6 +109,15 @@ struct wt {
 	struct wtop *running;
 	struct wtop *queue, **qtail;
 	int cancelled;		/* wt_cancel: no new git command */
+	/* the merge gate (wtcheck.c) */
+	char **check;		/* [drove] check (argv), or NULL */
+	double check_timeout_s;
+	int fewest_first;	/* merge_order = fewest_files_first */
+	size_t *order;		/* the merge phase's order of tasks */
+	const char *check_task;	/* the check running is for it; NULL: final */
+	size_t merged_now;	/* branches the phase merged */
+	int final_ran, final_passed;
+	char *final_output;	/* the end of the final check's output */
 };
 
 static inline const char *
@@ -133,6 +150,11 @@ void wt_op_begin(struct wtop *op, struct wt *w, size_t task, wtop_fn fn,
 void wt_op_git(struct wtop *op, const char *dir, const char *gitdir,
     const char *const *args);
 
+/* wt_op_git, or with check set a check (wt_check_start) with its
+ * timeout: one queue for both, so a check never runs beside git. */
+void wt_op_queue(struct wtop *op, const char *dir, const char *gitdir,
+    const char *const *args, int check, double timeout);
+
 /* Ends op's chain: rc 0, or < 0 with the reason in op->err. */
 void wt_op_end(struct wtop *op, int rc);
 
@@ -149,6 +171,46 @@ char *wt_dirty_join(char **v);
 /* Uncommitted changes to tracked files in dir, joined with ", ", or NULL
  * when there are none. */
 char *wt_dirty_files(struct wt *w, const char *dir);
+
+/* --- the merge gate (wtcheck.c) --- */
+
+/* Reads [drove] check, check_timeout and merge_order, and each worktree
+ * task's check and check_timeout; a bad value is DROVE_EINVAL with
+ * file:line in err. */
+int wt_check_open(struct wt *w, char *err, size_t errlen);
+
+/* Fills w->order with the merge phase's order of the tasks: dependency
+ * order, then declared order or the fewest changed files first. */
+void wt_check_order(struct wt *w);
+
+/* Runs task's check (the final one when task is WT_FINAL) in dir for op,
+ * after the git commands waiting; its end runs op->fn with code 0 when it
+ * passed, the end of its output in op->out and the reason in op->err.
+ * Returns 0, or 1 when there is no check to run (op->fn is not called). */
+#define WT_FINAL ((size_t)-1)
+int wt_op_check(struct wtop *op, const char *dir, size_t task);
+
+/* True when task (or WT_FINAL) has a check. */
+int wt_check_has(const struct wt *w, size_t task);
+
+/* Starts the check cmd->args in cmd->dir as git_start starts git (same
+ * contract); the end of its output goes to done as out. */
+int wt_check_start(struct wt *w, const struct git_cmd *cmd, double timeout,
+    struct spawn **sp, char *err, size_t errlen);
+
+/* The merge-phase status of task i for summary.json and the events:
+ * "merged", "conflict", "check_failed", "dependency_failed", "failed",
+ * "unchanged", "not_merged"; NULL for a task without a worktree.  tasks
+ * is summary.json's "tasks" (for the tasks' own statuses), or NULL. */
+const char *wt_merge_status(const struct wt *w, size_t i, json_t *tasks,
+    const char **blocked_by);
+
+/* Adds the merge gate's fields to summary.json's object s (see
+ * wt_summary). */
+void wt_check_summary(const struct wt *w, json_t *s);
+
+/* Frees what wt_check_open and the phase kept. */
+void wt_check_free(struct wt *w);
 
 /* v as a JSON array of strings (new reference). */
 json_t *wt_json_strv(char *const *v);

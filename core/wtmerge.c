@@ -1,8 +1,9 @@
 /*
  * The merge phase of worktree isolation: after the parallel phase, reports
  * overlapping changes and writes violations, then merges the tasks'
- * branches one at a time, in dependency order, into the target.  See
- * worktree.h.
+ * branches one at a time, in dependency order, into the target; with a
+ * check (wtcheck.c), each merge the check fails is undone, and the whole
+ * result is checked once more at the end.  See worktree.h.
  */
 #include "worktree.h"
 
@@ -124,17 +125,82 @@ jlog_merge(struct wt *w, size_t i)
 {
 	struct wtask *t = &w->t[i];
 	json_t *ev = json_object();
+	const char *by;
 
 	json_object_set_new(ev, "ev", json_string("merge"));
 	json_object_set_new(ev, "event", json_string("merge_done"));
 	json_object_set_new(ev, "task", json_string(tname(w, i)));
 	json_object_set_new(ev, "into", json_string(w->into));
 	json_object_set_new(ev, "merged", json_boolean(t->merged));
+	json_object_set_new(ev, "status", json_string(wt_merge_status(w, i,
+	    NULL, &by)));
+	if (by != NULL)
+		json_object_set_new(ev, "blocked_by", json_string(by));
+	if (t->check_output)
+		json_object_set_new(ev, "check_output",
+		    json_texts(t->check_output));
 	if (t->conflict)
 		json_object_set_new(ev, "conflict",
 		    wt_json_strv(t->conflict));
 	if (t->merge_error)
 		json_object_set_new(ev, "error", json_texts(t->merge_error));
+	wt_jlog(w, ev);
+}
+
+/* The check's output excerpt x on stderr, indented. */
+static void
+log_excerpt(const char *x)
+{
+	const char *p = x, *nl;
+
+	while (p != NULL && *p) {
+		nl = strchr(p, '\n');
+		log_warnx("      %.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* A task task i depends on whose branch was tried and not merged: its
+ * branch holds that one's commits, which the target must not get. */
+static const char *
+blocked(const struct wt *w, size_t i)
+{
+	for (size_t k = 0; k < w->g->n; k++)
+		if (w->t[k].merge_tried && !w->t[k].merged &&
+		    graph_depends_on(w->g, i, k))
+			return tname(w, k);
+	return NULL;
+}
+
+/* Keeps what the check that just ended said: its reason, then the end of
+ * its output. */
+static char *
+check_excerpt(struct wtop *op)
+{
+	const char *out = buf_str(&op->out);
+
+	return *out ? xasprintf("%s\n%s", op->err, out) : xstrdup(op->err);
+}
+
+/* Journals a check's end: task NULL for the final one. */
+static void
+jlog_check(struct wt *w, const char *task, struct wtop *op)
+{
+	json_t *ev = json_object();
+
+	json_object_set_new(ev, "ev", json_string("check"));
+	json_object_set_new(ev, "event", json_string("check_done"));
+	json_object_set_new(ev, "task", task ? json_string(task) :
+	    json_null());
+	json_object_set_new(ev, "final", json_boolean(task == NULL));
+	json_object_set_new(ev, "into", json_string(w->into));
+	json_object_set_new(ev, "passed", json_boolean(op->code == 0));
+	if (op->code != 0) {
+		char *x = check_excerpt(op);
+
+		json_object_set_new(ev, "output", json_texts(x));
+		free(x);
+	}
 	wt_jlog(w, ev);
 }
 
@@ -160,6 +226,14 @@ report_one(struct wt *w, size_t i)
 		log_warnx("  CONFLICT  %-20s %s in %s; merge aborted, "
 		    "branch kept", tname(w, i), t->branch, list);
 		free(list);
+	} else if (t->check_failed) {
+		log_warnx("  CHECK     %-20s %s: the check failed; merge "
+		    "undone, branch kept", tname(w, i), t->branch);
+		log_excerpt(t->check_output);
+	} else if (t->blocked_by) {
+		log_warnx("  BLOCKED   %-20s %s: depends on '%s', which was "
+		    "not merged; branch kept", tname(w, i), t->branch,
+		    t->blocked_by);
 	} else {
 		log_warnx("  FAILED    %-20s %s: %s; branch kept",
 		    tname(w, i), t->branch, t->merge_error);
@@ -199,14 +273,22 @@ enum {
 	M_NEXT,		/* the next branch, in dependency order */
 	M_TIP,		/* does it still point at the task's commit? */
 	M_ANCESTOR,	/* already merged? */
+	M_PRE,		/* where the target was, to undo the merge */
 	M_MERGED,
 	M_RECHECK,	/* a killed merge: made after all? */
+	M_CHECK,	/* the merged tree checked */
+	M_CHECKED,
+	M_UNDO,		/* the check failed: the merge undone */
+	M_UNDO_RESET,
+	M_UNDONE,
 	M_MERGE_HEAD,	/* a conflict, or another failure? */
 	M_CONFLICTS,
 	M_ABORTED,
 	M_DIRTY,	/* the tree was clean before: leave it so */
 	M_RESET,
 	M_ONE_DONE,
+	M_FINAL,	/* the whole result checked once more */
+	M_FINAL_DONE,
 	M_REMOVE,	/* the temporary tree goes */
 	M_END,
 };
@@ -306,15 +388,19 @@ merge_step(struct wtop *op)
 				continue;
 			}
 			while (op->k < w->g->n &&
-			    !mergeable(w, w->g->topo[op->k]))
+			    !mergeable(w, w->order[op->k]))
 				op->k++;
 			if (op->k == w->g->n) {
-				op->step = M_REMOVE;
+				op->step = M_FINAL;
 				continue;
 			}
-			i = op->task = w->g->topo[op->k++];
+			i = op->task = w->order[op->k++];
 			t = &w->t[i];
 			t->merge_tried = 1;
+			if ((t->blocked_by = blocked(w, i)) != NULL) {
+				op->step = M_ONE_DONE;
+				continue;
+			}
 			s = xasprintf("refs/heads/%s", t->branch);
 			op->step = M_TIP;
 			wt_op_git(op, w->top, NULL, GIT_ARGS("rev-parse",
@@ -356,6 +442,18 @@ merge_step(struct wtop *op)
 				op->step = M_ONE_DONE;
 				continue;
 			}
+			op->step = M_PRE;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("rev-parse",
+			    "--verify", "-q", "HEAD^{commit}"));
+			return;
+		case M_PRE:
+			free(op->pre);
+			op->pre = op->code == 0 ? wt_op_str(op) : NULL;
+			if (op->pre == NULL) {
+				t->merge_error = xstrdup(op->err);
+				op->step = M_ONE_DONE;
+				continue;
+			}
 			op->step = M_MERGED;
 			wt_op_git(op, op->dir, NULL, GIT_ARGS("merge", "-q",
 			    "--no-edit", "--no-verify", t->branch));
@@ -363,7 +461,7 @@ merge_step(struct wtop *op)
 		case M_MERGED:
 			if (op->code == 0) {
 				t->merged = 1;
-				op->step = M_ONE_DONE;
+				op->step = M_CHECK;
 				continue;
 			}
 			t->merge_error = xstrdup(op->err);
@@ -385,7 +483,7 @@ merge_step(struct wtop *op)
 				t->merged = 1;
 				free(t->merge_error);
 				t->merge_error = NULL;
-				op->step = M_ONE_DONE;
+				op->step = M_CHECK;
 				continue;
 			}
 			op->step = M_MERGE_HEAD;
@@ -430,10 +528,103 @@ merge_step(struct wtop *op)
 				return;
 			}
 			continue;
+		case M_CHECK:
+			op->step = M_CHECKED;
+			if (!op->stop && wt_op_check(op, op->dir, i) == 0)
+				return;
+			if (!op->stop || !wt_check_has(w, i)) {
+				w->merged_now++;
+				op->step = M_ONE_DONE;
+				continue;
+			}
+			/* interrupted before its check: not left unchecked */
+			t->merged = 0;
+			t->merge_error = xstrdup("interrupted before its "
+			    "check; merge undone");
+			op->step = M_UNDO;
+			continue;
+		case M_CHECKED:
+			jlog_check(w, tname(w, i), op);
+			if (op->code == 0) {
+				w->merged_now++;
+				op->step = M_ONE_DONE;
+				continue;
+			}
+			t->merged = 0;
+			if (op->code == DROVE_ECANCELED) {
+				t->merge_error = xasprintf("%s; merge undone",
+				    op->err);
+			} else {
+				t->check_failed = 1;
+				t->check_output = check_excerpt(op);
+			}
+			op->step = M_UNDO;
+			continue;
+		case M_UNDO:
+			op->step = M_UNDO_RESET;
+			wt_op_git(op, op->dir, NULL, GIT_ARGS("symbolic-ref",
+			    "--short", "-q", "HEAD"));
+			return;
+		case M_UNDO_RESET:
+			/* the reset moves the branch checked out there: only
+			 * the target, never one the check switched to */
+			s = op->code == 0 ? wt_op_str(op) : NULL;
+			op->step = M_UNDONE;
+			if (s != NULL && strcmp(s, w->into) == 0) {
+				free(s);
+				wt_op_git(op, op->dir, NULL, GIT_ARGS("reset",
+				    "-q", "--hard", op->pre));
+				return;
+			}
+			free(s);
+			if (op->code == 0) {
+				op->code = 1;
+				errf(op->err, sizeof(op->err), "'%s' is no "
+				    "longer on '%s'", op->dir, w->into);
+			}
+			continue;
+		case M_UNDONE:
+			if (op->code != 0) {
+				/* the target holds a merge that failed its
+				 * check: merge nothing more on top of it */
+				s = t->merge_error;
+				t->merge_error = xasprintf("%s%sthe merge "
+				    "could not be undone (%s): reset '%s' to "
+				    "%.12s by hand", s ? s : "", s ? "; " : "",
+				    op->err, w->into, op->pre);
+				free(s);
+				op->stop = 1;
+			}
+			op->step = M_ONE_DONE;
+			continue;
 		case M_ONE_DONE:
 			jlog_merge(w, i);
 			report_one(w, i);
 			op->step = M_NEXT;
+			continue;
+		case M_FINAL:
+			op->step = M_FINAL_DONE;
+			if (!op->stop && w->merged_now > 0 &&
+			    wt_op_check(op, op->dir, WT_FINAL) == 0)
+				return;
+			op->step = M_REMOVE;
+			continue;
+		case M_FINAL_DONE:
+			jlog_check(w, NULL, op);
+			w->final_ran = 1;
+			w->final_passed = op->code == 0;
+			free(w->final_output);
+			w->final_output = op->code == 0 ? NULL :
+			    check_excerpt(op);
+			if (w->final_passed && !w->quiet)
+				log_info("final check passed on '%s'",
+				    w->into);
+			else if (!w->quiet) {
+				log_warnx("final check FAILED on '%s' (the "
+				    "merges stay):", w->into);
+				log_excerpt(w->final_output);
+			}
+			op->step = M_REMOVE;
 			continue;
 		case M_REMOVE:
 			if (!w->quiet && w->refused == NULL) {
@@ -493,11 +684,13 @@ wt_merge_phase(struct wt *w, const unsigned char *ok, int quiet)
 		return 0;
 	w->phase_ran = 1;
 	w->mop.stop = 0;
+	w->merged_now = 0;
+	wt_check_order(w);
 	wt_op_begin(&w->mop, w, 0, merge_step, phase_done, w);
 	/* the run's loop, until the phase ends (or nothing can end it) */
 	while (w->mop.busy && w->running != NULL)
 		if (loop_run(w->loop) < 0)
 			break;
 	w->ok = NULL;
-	return w->failed;
+	return w->failed + (w->final_ran && !w->final_passed);
 }

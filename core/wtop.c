@@ -1,7 +1,8 @@
 /*
  * Chains of git commands on the run's loop (struct wtop in wtint.h): a
- * task's worktree made or committed, the merge phase.  One git command
- * runs at a time in the repository; the others wait in turn.  Ctrl-C
+ * task's worktree made or committed, the merge phase (with its checks,
+ * wtcheck.c).  One command runs at a time in the repository; the others
+ * wait in turn.  Ctrl-C
  * (wt_cancel) kills the running one and ends the waiting ones.
  */
 #include "worktree.h"
@@ -84,8 +85,12 @@ git_pump(struct wt *w)
 		cmd.args = (const char *const *)op->qargs;
 		cmd.done = op_git_done;
 		cmd.arg = op;
-		rc = git_start(&w->git, w->loop, &cmd, &op->sp, op->err,
-		    sizeof(op->err));
+		if (op->qcheck)
+			rc = wt_check_start(w, &cmd, op->qtimeout, &op->sp,
+			    op->err, sizeof(op->err));
+		else
+			rc = git_start(&w->git, w->loop, &cmd, &op->sp,
+			    op->err, sizeof(op->err));
 		if (rc == 0) {
 			w->running = op;
 			return;
@@ -98,8 +103,8 @@ git_pump(struct wt *w)
 }
 
 void
-wt_op_git(struct wtop *op, const char *dir, const char *gitdir,
-    const char *const *args)
+wt_op_queue(struct wtop *op, const char *dir, const char *gitdir,
+    const char *const *args, int check, double timeout)
 {
 	struct wt *w = op->w;
 	size_t n = 0;
@@ -107,7 +112,8 @@ wt_op_git(struct wtop *op, const char *dir, const char *gitdir,
 	buf_reset(&op->out);
 	if (w->cancelled) {
 		op->code = DROVE_ECANCELED;
-		errf(op->err, sizeof(op->err), "git %s: cancelled", args[0]);
+		errf(op->err, sizeof(op->err), "%s %s: cancelled",
+		    check ? "check" : "git", args[0]);
 		op->fn(op);
 		return;
 	}
@@ -118,12 +124,21 @@ wt_op_git(struct wtop *op, const char *dir, const char *gitdir,
 		op->qargs[k] = xstrdup(args[k]);
 	op->qdir = xstrdup(dir);
 	op->qgitdir = gitdir ? xstrdup(gitdir) : NULL;
+	op->qcheck = check;
+	op->qtimeout = timeout;
 	op->qnext = NULL;
 	if (w->qtail == NULL)
 		w->qtail = &w->queue;
 	*w->qtail = op;
 	w->qtail = &op->qnext;
 	git_pump(w);
+}
+
+void
+wt_op_git(struct wtop *op, const char *dir, const char *gitdir,
+    const char *const *args)
+{
+	wt_op_queue(op, dir, gitdir, args, 0, 0);
 }
 
 void
@@ -169,8 +184,8 @@ wt_cancel(struct wt *w)
 			w->qtail = &w->queue;
 		op->qnext = NULL;
 		op->code = DROVE_ECANCELED;
-		errf(op->err, sizeof(op->err), "git %s: cancelled",
-		    op->qargs[0]);
+		errf(op->err, sizeof(op->err), "%s %s: cancelled",
+		    op->qcheck ? "check" : "git", op->qargs[0]);
 		op_forget(op);
 		op->fn(op);
 	}

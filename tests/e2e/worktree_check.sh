@@ -1,0 +1,208 @@
+# The merge gate: `check = CMD` runs on the target after each worktree
+# branch is merged.  A branch that breaks it is undone (the target exactly
+# as before that merge, the branch kept) and the other branches still
+# land; a branch on top of an undone one is not merged; the check runs once
+# more on the whole result.  A check that hangs is ended by check_timeout
+# and its merge undone.  merge_order = fewest_files_first merges a small
+# change before a big one that conflicts with it.  summary.json and the
+# --json stream say what happened to each branch.
+. "$(dirname "$0")/lib.sh"
+
+git_repo repo a.txt b.txt c.txt d.txt
+write_git_agent
+cd repo
+# the check: logs the task it gates and the target's HEAD, prints some
+# lines, and fails when a tracked file says BROKEN
+cat >"$T/check.sh" <<'SH'
+echo "${DROVE_TASK:-final} $(git rev-parse HEAD)" >>"$CHECKLOG"
+echo "checking ${DROVE_TASK:-the result}"
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "line $i"; done
+if git grep -q BROKEN; then
+	echo "found BROKEN in $(git grep -l BROKEN)" >&2
+	exit 3
+fi
+SH
+export CHECKLOG="$T/checklog"
+: >"$CHECKLOG"
+cat >"$T/t.ini" <<INI
+[drove]
+check = sh $T/check.sh
+
+[backend agent]
+type = exec
+command = sh $T/agent.sh
+
+[task a]
+isolation = worktree
+prompt = Edit a.txt
+  sed -i 2s/.*/A/ a.txt
+
+[task b]
+isolation = worktree
+prompt = Break b.txt
+  sed -i 2s/.*/BROKEN/ b.txt
+
+[task c]
+isolation = worktree
+prompt = Edit c.txt
+  sed -i 2s/.*/C/ c.txt
+
+[task d]
+isolation = worktree
+after = b
+prompt = Edit d.txt on top of b
+  sed -i 2s/.*/D/ d.txt
+
+[task e]
+isolation = worktree
+prompt = Fail
+  exit 4
+
+[task f]
+isolation = worktree
+after = e
+prompt = Never runs
+  true
+INI
+
+base=$(git rev-parse main)
+drove run "$T/t.ini" -k --json
+expect_eq "$rc" 1 "a merge undone by the check fails the run"
+run=$(basename "$(readlink .drove/runs/last)")
+log=$(cat "$CHECKLOG")
+expect_eq "$(awk '{print $1}' "$CHECKLOG" | tr '\n' ' ')" "a b c final " \
+    "the check runs after each merge, in order, then once more"
+head_a=$(awk '$1 == "a" {print $2}' "$CHECKLOG")
+head_b=$(awk '$1 == "b" {print $2}' "$CHECKLOG")
+head_c=$(awk '$1 == "c" {print $2}' "$CHECKLOG")
+expect_eq "$(git rev-parse "$head_b^1")" "$head_a" "b was merged on top of a"
+expect_eq "$(git rev-parse "$head_c^1")" "$head_a" \
+    "b's merge was undone: c was merged onto exactly what a left"
+expect_eq "$(git rev-parse main)" "$head_c" "main is where c's merge left it"
+expect_eq "$(awk '$1 == "final" {print $2}' "$CHECKLOG")" "$head_c" \
+    "the final check ran on the whole result"
+expect_eq "$(sed -n 2p a.txt)$(sed -n 2p b.txt)$(sed -n 2p c.txt)$(sed -n 2p d.txt)" \
+    A2C2 "a and c landed; b and d did not"
+git grep -q BROKEN main && fail "BROKEN reached main" || ok "BROKEN never reached main"
+expect_eq "$(git status --porcelain --untracked-files=no)" "" "main's tree is clean"
+expect_eq "$(git rev-list --count "main..drove/$run/b")" 1 "b's branch is kept with its commit"
+expect_eq "$(git rev-list --count --no-merges "main..drove/$run/d")" 2 \
+    "d's branch is kept (b's commit and its own)"
+git merge-base --is-ancestor "$base" main && ok "main only moved forward" ||
+    fail "main lost its history"
+expect_has "$err" "CHECK     b" "the failed check is reported on stderr"
+expect_has "$err" "found BROKEN in b.txt" "with the end of its output"
+expect_has "$err" "BLOCKED   d" "the dependent branch is reported"
+expect_has "$err" "final check passed on 'main'" "the final check is reported"
+expect_py_many \
+    '[t[n]["merge_status"] for n in "abcdef"] == ["merged", "check_failed", "merged", "dependency_failed", "not_merged", "dependency_failed"]' \
+    "summary: each task's merge status" \
+    't["b"]["merged"] is False and "exited 3" in t["b"]["check_output"] and "found BROKEN in b.txt" in t["b"]["check_output"] and "line 12" in t["b"]["check_output"] and "line 2\n" not in t["b"]["check_output"]' \
+    "summary: the check's reason and the last lines of its output" \
+    't["d"]["blocked_by"] == "b" and t["f"]["blocked_by"] == "e" and t["f"]["status"] == "skipped"' \
+    "summary: what each blocked branch waited for" \
+    's["status"] == "failed" and s["merge"]["final_check"]["passed"] is True and list(s["merge"]["check_failed"]) == ["b"] and s["merge"]["dependency_failed"] == {"d": "b", "f": "e"} and s["merge"]["order"] == "declared"' \
+    "summary: the merge phase"
+ev=$(printf '%s\n' "$out" | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    if e["event"] == "merge_done" and "into" in e:
+        print("merge", e["task"], e["status"], e.get("blocked_by", ""))
+    elif e["event"] == "check_done":
+        print("check", e["task"], e["final"], e["passed"])
+')
+expect_eq "$ev" "check a False True
+merge a merged 
+check b False False
+merge b check_failed 
+check c False True
+merge c merged 
+merge d dependency_failed b
+check None True True" "--json: each check and each merge, in order"
+
+# a check that hangs: check_timeout ends it (its process group too) and
+# the merge is undone
+git -c user.name=t -c user.email=t@e reset -q --hard "$base"
+cat >"$T/hang.sh" <<'SH'
+echo $$ >"$HANG_PID"
+echo "about to hang"
+sleep 60
+SH
+export HANG_PID="$T/hang.pid"
+cat >"$T/h.ini" <<INI
+[backend agent]
+type = exec
+command = sh $T/agent.sh
+
+[task slow]
+isolation = worktree
+check = sh $T/hang.sh
+check_timeout = 2
+prompt = Edit a.txt
+  sed -i 2s/.*/S/ a.txt
+INI
+t0=${EPOCHREALTIME/./}
+drove run "$T/h.ini"
+t1=${EPOCHREALTIME/./}
+expect_eq "$rc" 1 "hanging check: the run fails"
+expect_eq "$(git rev-parse main)" "$base" "hanging check: main is exactly as before the merge"
+expect_eq "$(git status --porcelain --untracked-files=no)" "" "hanging check: the tree is clean"
+expect_py "$(( (t1 - t0) / 1000 )) < 30000" "hanging check: the run does not wait for it"
+expect_py 't["slow"]["merge_status"] == "check_failed" and "timed out after 2s" in t["slow"]["check_output"] and "about to hang" in t["slow"]["check_output"] and s["merge"]["final_check"] is None' \
+    "hanging check: timed out, with its output; no final check after no merge"
+wait_for '! kill -0 "$(cat "$HANG_PID")" 2>/dev/null' 10 &&
+    ok "hanging check: its process is gone" || fail "hanging check: still running"
+hrun=$(basename "$(readlink .drove/runs/last)")
+expect_eq "$(git rev-list --count "main..drove/$hrun/slow")" 1 "hanging check: the branch is kept"
+
+# merge_order: big changes three files, small one of them the other way
+cat >"$T/o.ini" <<INI
+[drove]
+merge_order = fewest_files_first
+
+[backend agent]
+type = exec
+command = sh $T/agent.sh
+
+[task big]
+isolation = worktree
+prompt = Edit three files
+  sed -i 3s/.*/big/ a.txt b.txt c.txt
+
+[task small]
+isolation = worktree
+prompt = Edit one file
+  sed -i 3s/.*/small/ a.txt
+INI
+drove run "$T/o.ini"
+expect_eq "$rc" 1 "fewest_files_first: the big change conflicts"
+expect_eq "$(sed -n 3p a.txt)$(sed -n 3p b.txt)" small3 "the small change landed"
+expect_py 't["small"]["merge_status"] == "merged" and t["big"]["merge_status"] == "conflict" and t["big"]["conflict"] == ["a.txt"] and s["merge"]["order"] == "fewest_files_first"' \
+    "fewest_files_first: small merged first, big conflicts alone"
+expect_eq "$(grep -o '"ev":"merge","event":"merge_done","task":"[a-z]*"' .drove/runs/last/journal.jsonl | cut -d'"' -f12 | tr '\n' ' ')" \
+    "small big " "fewest_files_first: the journal shows small merged before big"
+git reset -q --hard "$base"
+sed -i '/merge_order/d' "$T/o.ini"
+drove run "$T/o.ini"
+expect_eq "$(sed -n 3p a.txt)$(sed -n 3p b.txt)" bigbig "declared: big landed first"
+expect_py 't["small"]["merge_status"] == "conflict" and t["big"]["merge_status"] == "merged"' \
+    "declared: small conflicts"
+
+# load errors: a bad merge_order, a check that does not split, a check on
+# a task without a worktree
+grep -v '^\[drove\]' "$T/o.ini" >"$T/plain.ini"
+printf '[drove]\nmerge_order = random\n' | cat - "$T/plain.ini" >"$T/e.ini"
+drove run "$T/e.ini"
+expect_eq "$rc" 2 "bad merge_order: usage error"
+expect_has "$err" "e.ini:2: [drove]: bad value 'random' for 'merge_order'" "bad merge_order: file:line"
+printf '[drove]\ncheck = sh "unclosed\n' | cat - "$T/plain.ini" >"$T/e.ini"
+drove run "$T/e.ini"
+expect_eq "$rc" 2 "bad check: usage error"
+expect_has "$err" "e.ini:2: [drove]: check: unterminated double quote" "bad check: file:line"
+printf '[backend agent]\ntype = exec\ncommand = true\n[task p]\ncheck = true\nprompt = p\n[task q]\nisolation = worktree\nprompt = q\n' >"$T/e.ini"
+drove run "$T/e.ini"
+expect_eq "$rc" 2 "check without a worktree: usage error"
+expect_has "$err" "e.ini:5: task 'p': check needs isolation = worktree" \
+    "check without a worktree: file:line"
+finish
