@@ -64,6 +64,7 @@ print_merge_why(FILE *f, json_t *s)
 			    str(t, "merge_error"), into, br);
 		}
 	}
+	report_merge_why(f, s);
 }
 
 /* The speedup line: none for a run that did not end ok, and an upper
@@ -294,6 +295,7 @@ report_print_tasks(FILE *f, json_t *s)
 		if (json_string_value(json_object_get(t, "error")))
 			fprintf(f, "%-20s   %s\n", "", str(t, "error"));
 		print_merge_details(f, t);
+		report_merge_task(f, t);
 	}
 	free(rows);
 }
@@ -435,7 +437,10 @@ report_usage(FILE *f)
 	    "failed, speedup\n"
 	    "  (an upper estimate when the agents were CPU-bound), critical "
 	    "path, tokens\n"
-	    "  and cost of a run.\n"
+	    "  and cost of a run; for worktree runs what became of each "
+	    "branch (merged,\n"
+	    "  conflict, check failed, dependency failed) and the final "
+	    "check.\n"
 	    "  RUN is a run id, a run directory, or 'last' (default).\n"
 	    "  --svg FILE     also draw the run: a lane per slot in use at "
 	    "once, a bar\n"

@@ -20,6 +20,12 @@ int report_write_svg(json_t *s, const char *dir, const char *path);
 /* Writes an HTML page with that picture, the summary and the table. */
 int report_write_html(json_t *s, const char *dir, const char *path);
 
+/* The merge phase of a worktree run (report_merge.c): task t's merge
+ * status, under its row; the checks that failed and the final check, in
+ * the summary s. */
+void report_merge_task(FILE *f, json_t *t);
+void report_merge_why(FILE *f, json_t *s);
+
 /* `drove report [RUN] [--svg FILE] [--html FILE] [--json] [--run-dir DIR]`;
  * returns the exit status. */
 int cmd_report(int argc, char **argv);

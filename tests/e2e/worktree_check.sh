@@ -4,8 +4,8 @@
 # land; a branch on top of an undone one is not merged; the check runs once
 # more on the whole result.  A check that hangs is ended by check_timeout
 # and its merge undone.  merge_order = fewest_files_first merges a small
-# change before a big one that conflicts with it.  summary.json and the
-# --json stream say what happened to each branch.
+# change before a big one that conflicts with it.  report, summary.json and
+# the --json stream say what happened to each branch.
 . "$(dirname "$0")/lib.sh"
 
 git_repo repo a.txt b.txt c.txt d.txt
@@ -121,6 +121,16 @@ merge c merged
 merge d dependency_failed b
 check None True True" "--json: each check and each merge, in order"
 
+drove report
+expect_eq "$rc" 0 "report"
+expect_has "$out" "merge: check failed, merge undone; branch kept" "report: check failed"
+expect_has "$out" "found BROKEN in b.txt" "report: with the check's output"
+expect_has "$out" "merge: not merged: dependency 'b' failed or was not merged" \
+    "report: blocked by a dependency"
+expect_has "$out" "merge: not merged: dependency 'e'" "report: blocked by a failed task"
+expect_has "$out" "final check     passed on 'main'" "report: the final check"
+expect_has "$out" "check failed: task 'b'" "report: why the run failed"
+
 # a check that hangs: check_timeout ends it (its process group too) and
 # the merge is undone
 git -c user.name=t -c user.email=t@e reset -q --hard "$base"
@@ -154,6 +164,10 @@ expect_py 't["slow"]["merge_status"] == "check_failed" and "timed out after 2s" 
 wait_for '! kill -0 "$(cat "$HANG_PID")" 2>/dev/null' 10 &&
     ok "hanging check: its process is gone" || fail "hanging check: still running"
 hrun=$(basename "$(readlink .drove/runs/last)")
+drove report
+expect_has "$out" "check 'sh' timed out after 2s (see check_timeout)" \
+    "hanging check: report says it timed out"
+expect_has "$out" "about to hang" "hanging check: report shows its output"
 expect_eq "$(git rev-list --count "main..drove/$hrun/slow")" 1 "hanging check: the branch is kept"
 
 # merge_order: big changes three files, small one of them the other way
