@@ -11,7 +11,7 @@
 /* Keys the core reads in every [backend] section, whatever its type. */
 static const char *const backend_core_keys[] = {
 	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
-	"retries", "timeout", "burst", "mem", NULL
+	"bytes_per_token", "retries", "timeout", "burst", "mem", NULL
 };
 
 struct backend *

@@ -167,8 +167,8 @@ call_timeout(const struct backend *be, double task_timeout_s)
 double
 call_est_tokens(const struct call *c)
 {
-	return quota_est_tokens((c->prompt ? strlen(c->prompt) : 0) +
-	    (c->system ? strlen(c->system) : 0));
+	return quota_be_tokens(&c->be->lim, (c->prompt ? strlen(c->prompt) :
+	    0) + (c->system ? strlen(c->system) : 0));
 }
 
 int

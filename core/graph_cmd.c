@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "estimate.h"
 #include "sched.h"
 #include "setup.h"
 #include "util.h"
@@ -143,8 +144,13 @@ cmd_graph(int argc, char **argv)
 			    "[-c CONFIG]\n"
 			    "  Shows the task graph: waves (tasks that run "
 			    "together), every edge and why\n"
-			    "  it exists, and the critical path.  --dot "
-			    "prints Graphviz input instead.\n");
+			    "  it exists, the critical path, and the worst "
+			    "case of the run: per backend\n"
+			    "  the calls, input and output tokens and cost "
+			    "(every answer at its max_tokens).\n"
+			    "  --dot prints Graphviz input instead.\n"
+			    "exit status: 0 shown, 2 usage or config "
+			    "error.\n");
 			return 0;
 		default:
 			fprintf(stderr, "usage: drove graph FILE.ini [--dot]\n");
@@ -163,10 +169,12 @@ cmd_graph(int argc, char **argv)
 	rc = setup_load(&s, argv[optind], config);
 	if (rc)
 		return rc;
-	if (dot)
+	if (dot) {
 		print_graph_dot(stdout, &s.graph);
-	else
+	} else {
 		graph_print_text(stdout, &s.graph, argv[optind], 1);
+		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, 0);
+	}
 	setup_release(&s);
-	return 0;
+	return rc;
 }

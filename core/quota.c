@@ -84,7 +84,9 @@ quota_be_init(struct be_limits *l, const struct conf_section *s,
 	    errlen) < 0 ||
 	    conf_get_double(s, "price_out", 0, 0, 1e9, &l->price_out, err,
 	    errlen) < 0 ||
-	    quota_be_mem(s, &l->mem_bytes, err, errlen) < 0)
+	    quota_be_mem(s, &l->mem_bytes, err, errlen) < 0 ||
+	    conf_get_double(s, "bytes_per_token", 4, 0.5, 64,
+	    &l->bytes_per_token, err, errlen) < 0)
 		return DROVE_EINVAL;
 	bucket_init(&l->rpm, (double)rpm, now);
 	bucket_init(&l->tpm, (double)tpm, now);
@@ -163,6 +165,15 @@ double
 quota_est_tokens(size_t bytes)
 {
 	return (double)((bytes + 3) / 4);
+}
+
+double
+quota_be_tokens(const struct be_limits *l, size_t bytes)
+{
+	double bpt = l->bytes_per_token > 0 ? l->bytes_per_token : 4;
+	double q = (double)bytes / bpt, whole = (double)(uint64_t)q;
+
+	return whole < q ? whole + 1 : whole;
 }
 
 double

@@ -36,6 +36,7 @@ struct be_limits {
 	double price_in, price_out;	/* USD per million tokens */
 	uint64_t mem_bytes;	/* `mem`: memory each call in flight
 				 * reserves (an agent's); 0: none */
+	double bytes_per_token;	/* prompt bytes per estimated token */
 	unsigned long rate_limited;	/* rate-limit answers seen */
 	/* burst: starts in any one second at most (0: no cap); burst_t
 	 * holds the last `burst` start times, burst_i the oldest */
@@ -62,11 +63,11 @@ struct budget {
 
 /*
  * Reads concurrency, rpm, tpm, burst, retries, max_tokens, price_in,
- * price_out and mem of a [backend] section.  def_retries is the retries
- * default for its type.  Returns 0, or DROVE_EINVAL with "file:line: ..."
- * in err; either way quota_be_release frees what it holds.  The length of
- * the rate window is 60 s, or $DROVE_RATE_WINDOW seconds (for tests);
- * burst's is 1 s.
+ * price_out, mem and bytes_per_token of a [backend] section.  def_retries
+ * is the retries default for its type.  Returns 0, or DROVE_EINVAL with
+ * "file:line: ..." in err; either way quota_be_release frees what it
+ * holds.  The length of the rate window is 60 s, or $DROVE_RATE_WINDOW
+ * seconds (for tests); burst's is 1 s.
  */
 int quota_be_init(struct be_limits *l, const struct conf_section *s,
     long def_retries, long jobs, double now, char *err, size_t errlen);
@@ -119,5 +120,9 @@ double quota_cost(const struct be_limits *l, const struct drove_usage *u);
 
 /* Estimated tokens of a prompt: about four bytes a token, rounded up. */
 double quota_est_tokens(size_t bytes);
+
+/* Estimated tokens of bytes of prompt sent to the backend: its
+ * bytes_per_token (default 4), rounded up. */
+double quota_be_tokens(const struct be_limits *l, size_t bytes);
 
 #endif /* DROVE_QUOTA_H */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "estimate.h"
 #include "sched.h"
 #include "setup.h"
 #include "util.h"
@@ -35,7 +36,11 @@ run_usage(FILE *f)
 	    "naming them\n"
 	    "  --force            with --resume: run the changed tasks as "
 	    "they are now\n"
-	    "  --dry-run          print the waves and run nothing\n"
+	    "  --dry-run          print the waves and the worst case (calls, "
+	    "tokens, cost per\n"
+	    "                     backend) and run nothing; with --json, "
+	    "the worst case as\n"
+	    "                     one JSON line\n"
 	    "  --json             the run's events on stdout, one JSON line "
 	    "each, the summary\n"
 	    "                     last (docs/EVENTS.md)\n"
@@ -126,10 +131,13 @@ cmd_run(int argc, char **argv)
 		o.run_root = d ? conf_get(d, "run_dir") : NULL;
 	}
 	if (dry) {
-		graph_print_text(stdout, &s.graph, o.task_file, 1);
-		printf("dry run: nothing was run\n");
+		if (!o.json)
+			graph_print_text(stdout, &s.graph, o.task_file, 1);
+		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, o.json);
+		if (!o.json && rc == 0)
+			printf("dry run: nothing was run\n");
 		setup_release(&s);
-		return 0;
+		return rc;
 	}
 	rc = sched_run(&s.conf, &s.graph, &s.reg, &o);
 	setup_release(&s);

@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conf.h"
 #include "drove/plugin.h"
@@ -447,6 +448,28 @@ test_cost(void)
 	CHECK(quota_est_tokens(4000) == 1000);
 }
 
+/* bytes_per_token: the default is quota_est_tokens' four, a backend's own
+ * ratio rounds up the same way, and a ratio out of range is refused. */
+static void
+test_bytes_per_token(void)
+{
+	struct be_limits l;
+	struct conf c;
+
+	limits(&l, "", 0);
+	CHECK(quota_be_tokens(&l, 0) == 0);
+	CHECK(quota_be_tokens(&l, 5) == 2);
+	CHECK(quota_be_tokens(&l, 4000) == 1000);
+	limits(&l, "bytes_per_token = 2.5\n", 0);
+	CHECK(quota_be_tokens(&l, 10) == 4);
+	CHECK(quota_be_tokens(&l, 11) == 5);
+	CHECK_INT(quota_be_init(&l, section(&c, "[backend b]\ntype = exec\n"
+	    "bytes_per_token = 0.1\n", "backend", "b"), 2, 8, 0, err,
+	    sizeof(err)), DROVE_EINVAL);
+	CHECK(strstr(err, "tasks.ini:3:") != NULL);
+	conf_release(&c);
+}
+
 static const struct t_case cases[] = {
 	{ "defaults", test_defaults },
 	{ "rpm_bucket", test_rpm_bucket },
@@ -459,6 +482,7 @@ static const struct t_case cases[] = {
 	{ "budget_usd", test_budget_usd },
 	{ "cost", test_cost },
 	{ "burst", test_burst },
+	{ "bytes_per_token", test_bytes_per_token },
 	{ NULL, NULL },
 };
 

@@ -1,0 +1,58 @@
+/*
+ * The worst case of a run before its first call: per backend and in
+ * total, the calls the graph makes (replicas, a competitive merge's judge,
+ * an aggregative merge's summary), their input tokens (prompt bytes at the
+ * backend's bytes_per_token; a {{ref}} at its producer's worst-case
+ * result), their output tokens (each answer at its max_tokens), and what
+ * that costs at the backend's prices.  `drove graph` and `drove run
+ * --dry-run` print it; [drove] max_calls and confirm_usd act on it.
+ */
+#ifndef DROVE_ESTIMATE_H
+#define DROVE_ESTIMATE_H
+
+#include <stdio.h>
+
+#include "conf.h"
+#include "graph.h"
+#include "registry.h"
+
+/* One backend's share, or the total. */
+struct est_line {
+	const char *name;	/* the backend (borrowed from the conf) */
+	int tokens;		/* an API backend: tokens and cost count */
+	unsigned long calls;
+	double tokens_in, tokens_out;
+	double usd;
+};
+
+struct estimate {
+	struct est_line *be;	/* backends with calls, in file order */
+	size_t nbe;
+	struct est_line total;
+	unsigned long task_calls, judge_calls, summary_calls;
+};
+
+/*
+ * Computes the estimate of graph g under the backends of c (their plugins
+ * in reg).  Returns 0, or DROVE_EINVAL with "file:line: ..." in err (a bad
+ * price or max_tokens).  Borrows everything; estimate_release frees.
+ */
+int estimate_build(struct estimate *e, const struct conf *c,
+    const struct graph *g, const struct registry *reg, char *err,
+    size_t errlen);
+void estimate_release(struct estimate *e);
+
+/* The estimate as a small table. */
+void estimate_print(FILE *f, const struct estimate *e);
+
+/* The estimate as JSON (new reference): calls, tokens_in, tokens_out,
+ * cost_usd, and the same per backend under "backends". */
+struct json_t *estimate_json(const struct estimate *e);
+
+/* Builds the estimate and prints it to f, as the table or (json) as one
+ * JSON line {"event": "estimate", ...}.  Returns 0, or 2 (EXIT_USAGE)
+ * after printing the error. */
+int estimate_show(FILE *f, const struct conf *c, const struct graph *g,
+    const struct registry *reg, int json);
+
+#endif /* DROVE_ESTIMATE_H */
