@@ -23,7 +23,7 @@ _drove()
 	--run-dir|--plugin-dir)
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return 0 ;;
-	-j|--jobs|-P|-b|--backend|--task-backend|-H|-d|-X|--resume|\
+	-j|--jobs|-P|-b|--backend|--task-backend|-H|-d|-X|--resume|--notify|\
 	--connect-timeout|--tls-timeout|--first-byte-timeout|--idle-timeout)
 		return 0 ;;
 	esac
@@ -34,8 +34,8 @@ _drove()
 		return 0
 	fi
 	case $cmd in
-	run) opts="-j --jobs -c --config -k --keep-going --resume --force --dry-run
-	    --json -q --quiet -v --verbose --run-dir --help" ;;
+	run) opts="-j --jobs -c --config -k --keep-going --resume --force
+	    --notify --dry-run --json -q --quiet -v --verbose --run-dir --help" ;;
 	graph) opts="--dot -c --config --help" ;;
 	plan) opts="-b --backend --task-backend -o --output -f --force
 	    -c --config --help" ;;

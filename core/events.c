@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "backend.h"
+#include "notify.h"
 #include "run.h"
 #include "ui.h"
 
@@ -163,6 +164,11 @@ on_event(void *arg, json_t *ev)
 	    strcmp(type, "task_skipped") == 0)
 		view_done(e, i, ev, sget(ev, "status") ? sget(ev, "status") :
 		    "skipped");
+	/* a task that ran and ended: the notify hook hears of it */
+	if (strcmp(type, "task_done") == 0 && sget(ev, "status") != NULL)
+		notify_task(r->notify, run_task_name(r, (size_t)i),
+		    sget(ev, "status"), nget(ev, "end_s") - nget(ev,
+		    "start_s"), nget(ev, "cost_usd"));
 }
 
 /* A running call streamed len bytes more (call_env.progress). */

@@ -130,6 +130,7 @@ struct run {
 	int rate_timer_on;
 	struct memadmit mem;	/* the machine's memory in this pass */
 	struct events *ev;	/* --json and the live view */
+	struct notify *notify;	/* the notify hook; NULL: none */
 };
 
 /* Seconds since the run started. */

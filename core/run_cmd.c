@@ -19,6 +19,7 @@ run_usage(FILE *f)
 	    "[--resume RUN|last [--force]]\n"
 	    "                 [--dry-run] [--json] [-q] [-v] "
 	    "[--run-dir DIR]\n"
+	    "                 [--notify CMD]\n"
 	    "  Runs every task whose inputs are ready, all at once, up to "
 	    "the caps.\n"
 	    "  -j, --jobs N       agents in flight at most, 0 for no limit "
@@ -49,6 +50,10 @@ run_usage(FILE *f)
 	    "  -v, --verbose      more progress on stderr (start and wait "
 	    "lines)\n"
 	    "  --run-dir DIR      keep runs in DIR (default .drove/runs)\n"
+	    "  --notify CMD       run CMD (no shell) after each task and at "
+	    "the end, the facts\n"
+	    "                     in DROVE_* variables (default: [drove] "
+	    "notify; '' for none)\n"
 	    "exit status: 0 all tasks succeeded, 1 a task failed or the "
 	    "results could not\n"
 	    "be written to stdout, 2 usage or config error, 130 interrupted, "
@@ -65,6 +70,7 @@ cmd_run(int argc, char **argv)
 		{ "keep-going", no_argument, NULL, 'k' },
 		{ "resume", required_argument, NULL, 'R' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "notify", required_argument, NULL, 'N' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -98,6 +104,7 @@ cmd_run(int argc, char **argv)
 		case 'k': o.keep_going = 1; break;
 		case 'R': o.resume = optarg; break;
 		case 'F': o.force = 1; break;
+		case 'N': o.notify = optarg; break;
 		case 'n': dry = 1; break;
 		case 'J': o.json = 1; break;
 		case 'q': o.quiet = 1; log_verbosity = 0; break;

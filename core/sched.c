@@ -19,6 +19,7 @@
 #include "http.h"
 #include "journal.h"
 #include "loop.h"
+#include "notify.h"
 #include "report.h"
 #include "run.h"
 #include "spawn.h"
@@ -111,6 +112,7 @@ run_release(struct run *r)
 	free(r->root);
 	json_decref(r->summary);
 	wt_free(r->wt);
+	notify_free(r->notify);
 }
 
 /*
@@ -197,6 +199,9 @@ sched_run(const struct conf *c, const struct graph *g,
 	if (rc == 0)
 		rc = wt_open(&r->wt, g, d, err, sizeof(err));
 	if (rc == 0)
+		rc = notify_open(&r->notify, d, o->notify, r->loop, err,
+		    sizeof(err));
+	if (rc == 0)
 		rc = backend_open_all(c, g, reg, r->jobs_cap, &r->be,
 		    &r->nbe, err, sizeof(err));
 	if (rc == 0)
@@ -223,6 +228,7 @@ sched_run(const struct conf *c, const struct graph *g,
 		code = EXIT_USAGE;
 		goto out;
 	}
+	notify_bind(r->notify, r->id, r->dir, &r->j);
 	/* results go to disk off the loop; without the writer thread, on
 	 * it as before */
 	if ((rc = commit_start(&r->commit, r->loop, &r->j)) < 0)
@@ -304,6 +310,9 @@ sched_run(const struct conf *c, const struct graph *g,
 	    r->interrupted ? EXIT_INTERRUPTED : r->failed ||
 	    strcmp(json_string_value(json_object_get(r->summary, "status")),
 	    "ok") != 0 ? EXIT_TASK_FAILED : EXIT_OK;
+	notify_run(r->notify, json_string_value(json_object_get(r->summary,
+	    "status")), wall, json_real_value(json_object_get(r->summary,
+	    "cost_usd")), code);
 out:
 	commit_stop(&r->commit);
 	events_close(r);

@@ -23,6 +23,7 @@ struct run_opts {
 	const char *run_root;	/* parent of run directories */
 	const char *resume;	/* NULL, "last", a run id or a directory */
 	int force;		/* --force: resume a changed task file */
+	const char *notify;	/* --notify CMD, or NULL */
 };
 
 /* Exit statuses (DESIGN §4). */

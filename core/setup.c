@@ -18,7 +18,8 @@ const char **setup_plugin_dirs;
 static const char *const drove_keys[] = {
 	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", "budget_usd",
 	"budget_tokens", "allow_outside", "git_timeout", "check",
-	"check_timeout", "merge_order", NULL
+	"check_timeout", "merge_order", "notify", "notify_timeout",
+	"notify_terminal", "notify_terminal_after", NULL
 };
 
 static int
