@@ -62,11 +62,18 @@ for ((k = 1; k <= KILLS; k++)); do
 	pid=$!
 	resume="--resume last"
 	# a random moment: 0 to 300 ms after this run journaled its start
+	# or, every other kill, after it journaled a task done, so that some
+	# kills land mid-run however slow the machine is
 	started() {
 		[ "$(cat .drove/runs/last/journal.jsonl 2>/dev/null |
 		    wc -l)" -gt "$lines" ]
 	}
+	one_done() {
+		tail -n +$((lines + 1)) .drove/runs/last/journal.jsonl \
+		    2>/dev/null | grep -q '"status":"ok"'
+	}
 	wait_for started 20 || fail "kill $k: the run did not start"
+	[ $((k % 2)) = 0 ] && wait_for one_done 20
 	sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", r % 301 / 1000 }')"
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
