@@ -164,7 +164,9 @@ clean_usage(FILE *f)
 	    "is removed.\n"
 	    "  RUN is a run id, a run directory, or 'last' (default).\n"
 	    "  --force        also remove unmerged worktrees and branches\n"
-	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n");
+	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n"
+	    "exit status: 0, 1 something could not be removed, 2 usage "
+	    "error, no such\nrun, or the run is still running.\n");
 }
 
 /* What the entry's branch and worktree hold that the target does not. */

@@ -35,10 +35,13 @@ cmd_doctor(int argc, char **argv)
 			    "work: API key present\n"
 			    "  (never shown), CA bundle found, DNS, TCP and "
 			    "TLS connect to base_url;\n"
-			    "  exec backends: the command is in PATH.  "
-			    "--probe also sends each\n"
-			    "  backend a one-token request.  Exit 0 when "
-			    "every line is ok, else 1.\n");
+			    "  exec backends: the command is in PATH.\n"
+			    "  -c, --config FILE  configuration file "
+			    "(searched as for 'drove run')\n"
+			    "  --probe            also send each backend a "
+			    "one-token request\n"
+			    "exit status: 0 every line is ok, 1 a backend is "
+			    "not, 2 usage or config\nerror.\n");
 			return 0;
 		default: return EXIT_USAGE;
 		}

@@ -55,10 +55,26 @@ usage(FILE *f)
 	    " [--tls-timeout S]\n"
 	    "                   [--first-byte-timeout S] [--idle-timeout S] "
 	    "[--stats]\n"
-	    "                   [-P N]   (N requests at once per URL)\n"
+	    "                   [-P N]\n"
 	    "One HTTP(S) request per URL, in turn: the body goes to stdout, or "
 	    "with --sse\none JSON line per event: {\"event\": E, \"data\": D, "
-	    "\"id\": I}.\n");
+	    "\"id\": I}.\n"
+	    "  -H 'Name: value'  a request header (repeatable)\n"
+	    "  -d BODY           the request body (a POST unless -X says "
+	    "otherwise)\n"
+	    "  -X METHOD         the request method (default GET, or POST "
+	    "with -d)\n"
+	    "  --ca-file FILE    CA bundle (default: $SSL_CERT_FILE, else the "
+	    "system's)\n"
+	    "  --sse             parse the body as Server-Sent Events\n"
+	    "  --connect-timeout S, --tls-timeout S, --first-byte-timeout S,\n"
+	    "  --idle-timeout S  durations (90, 90s, 5m) instead of the "
+	    "client's defaults\n"
+	    "  -P N              N requests at once per URL (1 to 100000)\n"
+	    "  --stats           connections, reuses and resumed TLS sessions "
+	    "on stderr\n"
+	    "exit status: 0 every request succeeded, 1 a request failed, was "
+	    "redirected\nor answered 400 or more, 2 usage error.\n");
 }
 
 static void

@@ -149,6 +149,8 @@ cmd_graph(int argc, char **argv)
 			    "  the calls, input and output tokens and cost "
 			    "(every answer at its max_tokens).\n"
 			    "  --dot prints Graphviz input instead.\n"
+			    "  -c, --config FILE  configuration file "
+			    "(searched as for 'drove run')\n"
 			    "exit status: 0 shown, 2 usage or config "
 			    "error.\n");
 			return 0;

@@ -33,7 +33,12 @@ cmd_plugins(int argc, char **argv)
 			    "[drove] plugin_dir and\n"
 			    "  --plugin-dir, and each plugin file that did not "
 			    "load, with why.\n"
-			    "  Exit 0, or 1 when a plugin did not load.\n");
+			    "  -c, --config FILE   configuration file "
+			    "(searched as for 'drove run')\n"
+			    "  --plugin-dir DIR    also load the plugins in "
+			    "DIR (any command takes it)\n"
+			    "exit status: 0, 1 a plugin did not load, 2 usage "
+			    "or config error.\n");
 			return 0;
 		default: return EXIT_USAGE;
 		}

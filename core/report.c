@@ -450,7 +450,9 @@ report_usage(FILE *f)
 	    "  --html FILE    also write a page with that picture and the "
 	    "report\n"
 	    "  --json         print summary.json instead\n"
-	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n");
+	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n"
+	    "exit status: 0, 1 the picture or page could not be written, 2 "
+	    "usage error\nor no such run.\n");
 }
 
 int
