@@ -11,6 +11,7 @@
  *   {"ev":"commit","task":T,"commit":SHA|null,"changed_files":[PATH]}
  *   {"ev":"merge","task":T,"into":BRANCH,"merged":BOOL,"status":S,
  *    "conflict":[PATH],"check_output":TEXT,"blocked_by":T,"error":TEXT}
+ *   {"ev":"merge_start","task":T,"into":BRANCH,"pre":SHA}  (with a check)
  *   {"ev":"check","task":T|null,"final":BOOL,"into":BRANCH,"passed":BOOL,
  *    "output":TEXT}
  * The "repo" and "worktree" events also go to the record drove clean
@@ -448,6 +449,13 @@ replay_event(json_t *ev, void *arg)
 		t->finished = 1;
 	} else if (strcmp(type, "merge") == 0) {
 		t->merged = json_is_true(json_object_get(ev, "merged"));
+		free(t->resume_pre);
+		t->resume_pre = NULL;
+	} else if (strcmp(type, "merge_start") == 0) {
+		const char *p = json_string_value(json_object_get(ev, "pre"));
+
+		free(t->resume_pre);
+		t->resume_pre = p ? xstrdup(p) : NULL;
 	}
 }
 

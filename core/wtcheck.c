@@ -412,5 +412,6 @@ wt_check_free(struct wt *w)
 	for (size_t i = 0; w->t && i < w->g->n; i++) {
 		free(w->t[i].check);
 		free(w->t[i].check_output);
+		free(w->t[i].resume_pre);
 	}
 }

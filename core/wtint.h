@@ -79,6 +79,7 @@ struct wtask {
 	int check_failed;	/* its merge was undone: the check failed */
 	char *check_output;	/* the end of the check's output */
 	const char *blocked_by;	/* not merged: this dependency was not */
+	char *resume_pre;	/* journaled: merged onto this, not checked */
 	struct wtop op;		/* its worktree made or committed */
 };
 

@@ -182,6 +182,35 @@ check_excerpt(struct wtop *op)
 	return *out ? xasprintf("%s\n%s", op->err, out) : xstrdup(op->err);
 }
 
+/* Journals that task i's branch is about to be merged onto pre, so that a
+ * resume can still check (and undo) a merge whose check never ended. */
+static void
+jlog_merge_start(struct wt *w, size_t i, const char *pre)
+{
+	json_t *ev = json_object();
+
+	json_object_set_new(ev, "ev", json_string("merge_start"));
+	json_object_set_new(ev, "task", json_string(tname(w, i)));
+	json_object_set_new(ev, "into", json_string(w->into));
+	json_object_set_new(ev, "pre", json_string(pre));
+	wt_jlog(w, ev);
+}
+
+/* True when "H P1 P2" (git show --format='%H %P' of the target's HEAD)
+ * is the merge of commit onto pre and nothing since: a fast-forward to
+ * commit, or a merge commit of the two. */
+static int
+merge_on_top(const char *hp, const char *pre, const char *commit)
+{
+	char **v = NULL;
+	size_t n = strv_split(hp, ' ', &v);
+	int yes = (n >= 1 && strcmp(v[0], commit) == 0) || (n == 3 &&
+	    strcmp(v[1], pre) == 0 && strcmp(v[2], commit) == 0);
+
+	strv_free(v);
+	return yes;
+}
+
 /* Journals a check's end: task NULL for the final one. */
 static void
 jlog_check(struct wt *w, const char *task, struct wtop *op)
@@ -273,6 +302,7 @@ enum {
 	M_NEXT,		/* the next branch, in dependency order */
 	M_TIP,		/* does it still point at the task's commit? */
 	M_ANCESTOR,	/* already merged? */
+	M_RESUMED,	/* ...by a drove that stopped before its check? */
 	M_PRE,		/* where the target was, to undo the merge */
 	M_MERGED,
 	M_RECHECK,	/* a killed merge: made after all? */
@@ -434,6 +464,15 @@ merge_step(struct wtop *op)
 			if (op->code == 0) {
 				t->merged = 1;
 				op->step = M_ONE_DONE;
+				/* drove stopped while this merge was checked */
+				if (t->resume_pre != NULL && !op->stop &&
+				    wt_check_has(w, i)) {
+					op->step = M_RESUMED;
+					wt_op_git(op, op->dir, NULL, GIT_ARGS(
+					    "show", "-s", "--format=%H %P",
+					    "HEAD"));
+					return;
+				}
 				continue;
 			}
 			if (op->code < 0 || op->stop) {
@@ -446,6 +485,21 @@ merge_step(struct wtop *op)
 			wt_op_git(op, op->dir, NULL, GIT_ARGS("rev-parse",
 			    "--verify", "-q", "HEAD^{commit}"));
 			return;
+		case M_RESUMED:
+			s = op->code == 0 ? wt_op_str(op) : NULL;
+			op->step = M_ONE_DONE;
+			if (s != NULL && merge_on_top(s, t->resume_pre,
+			    t->commit)) {
+				free(op->pre);
+				op->pre = xstrdup(t->resume_pre);
+				op->step = M_CHECK;
+			} else if (!w->quiet) {
+				log_warnx("  task '%s': merged before drove "
+				    "stopped, not checked: '%s' has moved on "
+				    "since", tname(w, i), w->into);
+			}
+			free(s);
+			continue;
 		case M_PRE:
 			free(op->pre);
 			op->pre = op->code == 0 ? wt_op_str(op) : NULL;
@@ -454,6 +508,8 @@ merge_step(struct wtop *op)
 				op->step = M_ONE_DONE;
 				continue;
 			}
+			if (wt_check_has(w, i))
+				jlog_merge_start(w, i, op->pre);
 			op->step = M_MERGED;
 			wt_op_git(op, op->dir, NULL, GIT_ARGS("merge", "-q",
 			    "--no-edit", "--no-verify", t->branch));

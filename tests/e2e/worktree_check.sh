@@ -3,9 +3,11 @@
 # as before that merge, the branch kept) and the other branches still
 # land; a branch on top of an undone one is not merged; the check runs once
 # more on the whole result.  A check that hangs is ended by check_timeout
-# and its merge undone.  merge_order = fewest_files_first merges a small
-# change before a big one that conflicts with it.  report, summary.json and
-# the --json stream say what happened to each branch.
+# and its merge undone, as is one Ctrl-C interrupts; a merge whose check
+# a killed drove never finished is checked by --resume.  merge_order =
+# fewest_files_first merges a small change before a big one that
+# conflicts with it.  report, summary.json and the --json stream say what
+# happened to each branch.
 . "$(dirname "$0")/lib.sh"
 
 git_repo repo a.txt b.txt c.txt d.txt
@@ -131,6 +133,12 @@ expect_has "$out" "merge: not merged: dependency 'e'" "report: blocked by a fail
 expect_has "$out" "final check     passed on 'main'" "report: the final check"
 expect_has "$out" "check failed: task 'b'" "report: why the run failed"
 
+# drove clean keeps the branches the gate held back
+drove clean
+expect_has "$out" "kept (unmerged): b" "clean keeps b's branch"
+expect_eq "$(git rev-list --count "main..drove/$run/b")" 1 "b's commit survives clean"
+expect_eq "$(git rev-list --count --no-merges "main..drove/$run/d")" 2 "d's survive clean"
+
 # a check that hangs: check_timeout ends it (its process group too) and
 # the merge is undone
 git -c user.name=t -c user.email=t@e reset -q --hard "$base"
@@ -169,6 +177,45 @@ expect_has "$out" "check 'sh' timed out after 2s (see check_timeout)" \
     "hanging check: report says it timed out"
 expect_has "$out" "about to hang" "hanging check: report shows its output"
 expect_eq "$(git rev-list --count "main..drove/$hrun/slow")" 1 "hanging check: the branch is kept"
+
+# Ctrl-C while the check runs: the merge it was checking is undone and
+# drove exits 130
+git reset -q --hard "$base"
+rm -f "$HANG_PID"
+sed -i 's/^check_timeout = 2$/check_timeout = 60/' "$T/h.ini"
+"$DROVE" run "$T/h.ini" >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+wait_for '[ -s "$HANG_PID" ]' 30 || fail "Ctrl-C: the check never started"
+kill -INT "$pid"
+wait_for '! kill -0 "$pid" 2>/dev/null' 20
+wait "$pid"
+expect_eq "$?" 130 "Ctrl-C during the check: drove exits 130"
+expect_eq "$(git rev-parse main)" "$base" "Ctrl-C during the check: the merge is undone"
+expect_eq "$(git status --porcelain --untracked-files=no)" "" "Ctrl-C during the check: the tree is clean"
+wait_for '! kill -0 "$(cat "$HANG_PID")" 2>/dev/null' 10 &&
+    ok "Ctrl-C during the check: the check is gone" || fail "Ctrl-C: the check still runs"
+expect_py 't["slow"]["merged"] is False and "merge undone" in t["slow"]["merge_error"]' \
+    "Ctrl-C during the check: summary says the merge was undone"
+
+# drove killed (kill -9) while the check runs: the merge is in main,
+# unchecked; --resume checks it, and undoes it when the check fails
+git reset -q --hard "$base"
+rm -f "$HANG_PID"
+"$DROVE" run "$T/h.ini" >"$T/k.out" 2>"$T/k.err" &
+pid=$!
+wait_for '[ -s "$HANG_PID" ]' 30 || fail "kill -9: the check never started"
+kill -9 "$pid"
+wait "$pid"
+expect_eq "$(git rev-parse main)" "$(git rev-parse "drove/$(basename "$(readlink .drove/runs/last)")/slow")" \
+    "kill -9 during the check: the merge is in main"
+printf 'echo "now failing"\nexit 1\n' >"$T/hang.sh"
+drove run "$T/h.ini" --resume last
+expect_eq "$rc" 1 "resume: the check fails"
+expect_eq "$(git rev-parse main)" "$base" "resume: the unchecked merge is checked and undone"
+expect_py 't["slow"]["merge_status"] == "check_failed" and "now failing" in t["slow"]["check_output"]' \
+    "resume: summary says the check failed"
+wait_for '! kill -0 "$(cat "$HANG_PID")" 2>/dev/null' 10 &&
+    ok "resume: the killed run's check is ended" || fail "resume: the old check still runs"
 
 # merge_order: big changes three files, small one of them the other way
 cat >"$T/o.ini" <<INI
