@@ -28,14 +28,16 @@ _drove()
 		return 0 ;;
 	esac
 	if [ -z "$cmd" ]; then
-		COMPREPLY=($(compgen -W "run graph plan report fetch clean
-		    plugins doctor version help --plugin-dir --help --version" \
+		COMPREPLY=($(compgen -W "run graph plan report status fetch
+		    clean plugins doctor version help --plugin-dir --help --version" \
 		    -- "$cur"))
 		return 0
 	fi
 	case $cmd in
 	run) opts="-j --jobs -c --config -k --keep-going --resume --force
-	    --notify --dry-run --json -q --quiet -v --verbose --run-dir --help" ;;
+	    --notify --dry-run --json -q --quiet -v --verbose --run-dir -d --detach
+	    --help" ;;
+	status) opts="--json --run-dir --help" ;;
 	graph) opts="--dot -c --config --help" ;;
 	plan) opts="-b --backend --task-backend -o --output -f --force
 	    -c --config --help" ;;

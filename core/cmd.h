@@ -1,7 +1,7 @@
 /*
  * The commands main() dispatches to, each beside its subsystem: run_cmd.c,
- * graph_cmd.c, plan_cmd.c, doctor_cmd.c, plugins_cmd.c (report, fetch and
- * clean live in report.c, fetch.c and clean.c).  Each takes the command's
+ * graph_cmd.c, plan_cmd.c, doctor_cmd.c, plugins_cmd.c, runctl_cmd.c
+ * (report, fetch and clean live in report.c, fetch.c and clean.c).  Each takes the command's
  * own argc and argv (argv[0] is the command) and returns the exit status.
  */
 #ifndef DROVE_CMD_H
@@ -18,6 +18,8 @@ int cmd_graph(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+/* runctl_cmd.c: a run followed from outside */
+int cmd_status(int argc, char **argv);
 
 /* The graph as text: counts, waves, each edge and why (when edges is
  * set), and the critical path.  Borrows g. */

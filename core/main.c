@@ -34,6 +34,8 @@ usage(FILE *f)
 	    "  graph FILE.ini   show the graph: waves, edges, critical path\n"
 	    "  plan \"GOAL\"      a backend splits a goal into a task file\n"
 	    "  report [RUN]     per-task times, speedup, tokens and cost\n"
+	    "  status [RUN]     a run's state, counts, running tasks, cost "
+	    "so far\n"
 	    "  fetch URL        one HTTP(S) request (see 'drove fetch --help')\n"
 	    "  clean [RUN]      remove a run's merged worktrees and branches\n"
 	    "  plugins          built-in and loaded plugins, and the ABI\n"
@@ -156,6 +158,8 @@ dispatch(int argc, char **argv)
 		return cmd_plan(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "clean") == 0)
 		return cmd_clean(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)

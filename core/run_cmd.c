@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "estimate.h"
+#include "runctl.h"
 #include "sched.h"
 #include "setup.h"
 #include "util.h"
@@ -19,7 +20,7 @@ run_usage(FILE *f)
 	    "[--resume RUN|last [--force]]\n"
 	    "                 [--dry-run] [--json] [-q] [-v] "
 	    "[--run-dir DIR]\n"
-	    "                 [--notify CMD]\n"
+	    "                 [--notify CMD] [-d]\n"
 	    "  Runs every task whose inputs are ready, all at once, up to "
 	    "the caps.\n"
 	    "  -j, --jobs N       agents in flight at most, 0 for no limit "
@@ -54,11 +55,19 @@ run_usage(FILE *f)
 	    "the end, the facts\n"
 	    "                     in DROVE_* variables (default: [drove] "
 	    "notify; '' for none)\n"
+	    "  -d, --detach       run in the background, in a session of "
+	    "its own: print the\n"
+	    "                     run id once it has started and return; "
+	    "its output goes\n"
+	    "                     to RUNDIR/drove.log; SIGHUP does not stop "
+	    "it ('drove\n"
+	    "                     status|wait|logs|stop' follow it)\n"
 	    "exit status: 0 all tasks succeeded, 1 a task failed or the "
 	    "results could not\n"
 	    "be written to stdout, 2 usage or config error, 130 interrupted, "
 	    "129 hung up\n"
-	    "(the terminal closed).\n");
+	    "(the terminal closed).  With -d: 0 the run started, 2 it could "
+	    "not start.\n");
 }
 
 int
@@ -76,19 +85,20 @@ cmd_run(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "run-dir", required_argument, NULL, 'D' },
+		{ "detach", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o;
 	const char *config = NULL;
 	struct setup s;
-	int c, dry = 0, rc;
+	int c, dry = 0, detach = 0, rc;
 	char *end;
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "j:c:kqvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:c:kqvdh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			errno = 0;
@@ -110,6 +120,7 @@ cmd_run(int argc, char **argv)
 		case 'q': o.quiet = 1; log_verbosity = 0; break;
 		case 'v': log_verbosity = 2; break;
 		case 'D': o.run_root = optarg; break;
+		case 'd': detach = 1; break;
 		case 'h': run_usage(stdout); return 0;
 		default: run_usage(stderr); return EXIT_USAGE;
 		}
@@ -143,6 +154,12 @@ cmd_run(int argc, char **argv)
 		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, o.json);
 		if (!o.json && rc == 0)
 			printf("dry run: nothing was run\n");
+		setup_release(&s);
+		return rc;
+	}
+	/* the file is loaded, so its errors are the terminal's; the
+	 * parent returns once the run has started */
+	if (detach && (rc = runctl_detach(&o)) >= 0) {
 		setup_release(&s);
 		return rc;
 	}

@@ -194,7 +194,9 @@ sched_run(const struct conf *c, const struct graph *g,
 	 * starts, never by its default action */
 	loop_signal_start(r->loop, &r->sigint, SIGINT, on_signal, r);
 	loop_signal_start(r->loop, &r->sigterm, SIGTERM, on_signal, r);
-	loop_signal_start(r->loop, &r->sighup, SIGHUP, on_signal, r);
+	/* a detached run ignores SIGHUP (runctl.c): nothing to watch */
+	if (!o->detached)
+		loop_signal_start(r->loop, &r->sighup, SIGHUP, on_signal, r);
 	rc = quota_budget_init(&r->budget, d, err, sizeof(err));
 	if (rc == 0)
 		rc = wt_open(&r->wt, g, d, err, sizeof(err));
@@ -251,6 +253,8 @@ sched_run(const struct conf *c, const struct graph *g,
 	json_object_set_new(ev, "time", json_real(r->t0_wall));
 	json_object_set_new(ev, "resume", json_boolean(o->resume != NULL));
 	run_jlog(r, ev, 1);
+	if (o->started != NULL)
+		o->started(o->started_arg, r->id, r->dir);
 	if (!o->quiet)
 		log_info("run %s: %zu task%s, %d wave%s, jobs %ld -> %s",
 		    r->id, g->n, g->n == 1 ? "" : "s", g->nwaves,

@@ -24,6 +24,11 @@ struct run_opts {
 	const char *resume;	/* NULL, "last", a run id or a directory */
 	int force;		/* --force: resume a changed task file */
 	const char *notify;	/* --notify CMD, or NULL */
+	int detached;		/* run -d: no terminal, SIGHUP ignored */
+	/* when set, called once the run has started (run_start is in the
+	 * journal), before any task: its id and directory (borrowed) */
+	void (*started)(void *arg, const char *id, const char *dir);
+	void *started_arg;
 };
 
 /* Exit statuses (DESIGN §4). */
