@@ -28,8 +28,8 @@ _drove()
 		return 0 ;;
 	esac
 	if [ -z "$cmd" ]; then
-		COMPREPLY=($(compgen -W "run graph plan report status fetch
-		    clean plugins doctor version help --plugin-dir --help --version" \
+		COMPREPLY=($(compgen -W "run graph plan report status wait
+		    stop ls fetch clean plugins doctor version help --plugin-dir --help --version" \
 		    -- "$cur"))
 		return 0
 	fi
@@ -38,6 +38,7 @@ _drove()
 	    --notify --dry-run --json -q --quiet -v --verbose --run-dir -d --detach
 	    --help" ;;
 	status) opts="--json --run-dir --help" ;;
+	wait|stop|ls) opts="--run-dir --help" ;;
 	graph) opts="--dot -c --config --help" ;;
 	plan) opts="-b --backend --task-backend -o --output -f --force
 	    -c --config --help" ;;

@@ -20,6 +20,9 @@ int cmd_doctor(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 /* runctl_cmd.c: a run followed from outside */
 int cmd_status(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 
 /* The graph as text: counts, waves, each edge and why (when edges is
  * set), and the critical path.  Borrows g. */

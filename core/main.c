@@ -36,6 +36,10 @@ usage(FILE *f)
 	    "  report [RUN]     per-task times, speedup, tokens and cost\n"
 	    "  status [RUN]     a run's state, counts, running tasks, cost "
 	    "so far\n"
+	    "  wait [RUN...]    block until runs end; exit with their "
+	    "status\n"
+	    "  stop [RUN]       stop a running run as Ctrl-C would\n"
+	    "  ls               the runs here, newest first\n"
 	    "  fetch URL        one HTTP(S) request (see 'drove fetch --help')\n"
 	    "  clean [RUN]      remove a run's merged worktrees and branches\n"
 	    "  plugins          built-in and loaded plugins, and the ABI\n"
@@ -160,6 +164,12 @@ dispatch(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "wait") == 0)
+		return cmd_wait(argc - 1, argv + 1);
+	if (strcmp(cmd, "stop") == 0)
+		return cmd_stop(argc - 1, argv + 1);
+	if (strcmp(cmd, "ls") == 0)
+		return cmd_ls(argc - 1, argv + 1);
 	if (strcmp(cmd, "clean") == 0)
 		return cmd_clean(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -239,6 +241,46 @@ runctl_wait_end(const char *dir)
 	rc = rc < 0 ? -errno : 0;
 	close(fd);
 	return rc;
+}
+
+int
+runctl_is_owner(const char *dir, long pid)
+{
+	char *lock = xasprintf("%s/lock", dir), *fds;
+	struct stat want, st;
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if (stat(lock, &want) < 0) {
+		free(lock);
+		return -errno;
+	}
+	free(lock);
+	fds = xasprintf("/proc/%ld/fd", pid);
+	d = opendir(fds);
+	if (d == NULL) {
+		int e = errno;
+
+		free(fds);
+		/* no /proc at all: the held lock is all there is to go by */
+		if (e == ENOENT && access("/proc/self/fd", F_OK) < 0)
+			return 1;
+		return e == ENOENT ? 0 : -e;
+	}
+	while (!found && (de = readdir(d)) != NULL) {
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", fds, de->d_name);
+		found = stat(p, &st) == 0 && st.st_dev == want.st_dev &&
+		    st.st_ino == want.st_ino;
+		free(p);
+	}
+	closedir(d);
+	free(fds);
+	return found;
 }
 
 /* --- run -d ------------------------------------------------------------- */

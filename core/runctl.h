@@ -62,6 +62,14 @@ int runctl_exit_status(const struct runinfo *info);
 int runctl_wait_end(const char *dir);
 
 /*
+ * Whether process pid holds dir's run lock open, so that a signal meant
+ * for the run reaches the run and not a process that took its pid over:
+ * 1 yes, 0 no, -errno when it cannot be told (on Linux through
+ * /proc/PID/fd; elsewhere the lock being held is taken as the answer).
+ */
+int runctl_is_owner(const char *dir, long pid);
+
+/*
  * `drove run -d`: forks the process that runs, in a session of its own
  * (no terminal, SIGHUP ignored, stdin /dev/null).  In that child it sets
  * o->started, so the run's output moves to <run dir>/drove.log once the

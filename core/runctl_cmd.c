@@ -2,8 +2,10 @@
  * drove status, wait, logs, ls and stop: a run followed from outside,
  * through its directory alone (runctl.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,5 +168,276 @@ cmd_status(int argc, char **argv)
 		status_text(&in);
 	}
 	runctl_info_release(&in);
+	return 0;
+}
+
+/* --- wait --------------------------------------------------------------- */
+
+/*
+ * Waits for the run in dir to end and reads it.  A resume that takes the
+ * run over just as it ends is waited for too.  Returns 0 or EXIT_USAGE.
+ */
+static int
+wait_run(const char *cmd, const char *root, const char *which,
+    struct runinfo *info)
+{
+	char *dir = runctl_dir(root, which);
+	int rc;
+
+	for (int i = 0; i < 100; i++) {
+		if ((rc = runctl_wait_end(dir)) < 0)
+			break;
+		if ((rc = runctl_read(dir, info)) < 0) {
+			runctl_info_release(info);
+			break;
+		}
+		if (info->state != RUN_RUNNING) {
+			free(dir);
+			return 0;
+		}
+		runctl_info_release(info);
+	}
+	if (rc < 0)
+		log_warnx("%s: no run '%s' in '%s': %s", cmd, which, dir,
+		    rc == -ENOENT ? "it has no lock or journal" :
+		    strerror(-rc));
+	else
+		log_warnx("%s: run '%s' keeps being resumed", cmd, which);
+	free(dir);
+	return EXIT_USAGE;
+}
+
+static void
+print_end(const struct runinfo *in)
+{
+	printf("run %s %s (exit %d)\n", in->id, runctl_state_name(in->state),
+	    runctl_exit_status(in));
+}
+
+static void
+wait_usage(FILE *f)
+{
+	fprintf(f, "usage: drove wait [RUN...] [--run-dir DIR]\n"
+	    "  Blocks until each run has ended (its drove has let its lock "
+	    "go: no polling),\n"
+	    "  then prints a line per run: its id, its state and the status "
+	    "it ended with.\n"
+	    "  RUN is a run id, a run directory, or 'last' (default: the "
+	    "newest).\n"
+	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n"
+	    "exit status: the status 'drove run' gave the run, and of "
+	    "several runs the\n"
+	    "highest: 0 every run done, 1 one failed or is stale, 130 one "
+	    "was interrupted,\n"
+	    "2 usage error or no such run.\n");
+}
+
+int
+cmd_wait(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static char *last[] = { "last", NULL };
+	const char *root = DEFAULT_ROOT;
+	struct runinfo in;
+	char **runs;
+	int c, worst = 0, st;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': root = optarg; break;
+		case 'h': wait_usage(stdout); return 0;
+		default: wait_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	runs = optind < argc ? argv + optind : last;
+	for (; *runs != NULL; runs++) {
+		if (wait_run("wait", root, *runs, &in) != 0)
+			return EXIT_USAGE;
+		print_end(&in);
+		fflush(stdout);
+		st = runctl_exit_status(&in);
+		if (st > worst)
+			worst = st;
+		runctl_info_release(&in);
+	}
+	return worst;
+}
+
+/* --- stop --------------------------------------------------------------- */
+
+static void
+stop_usage(FILE *f)
+{
+	fprintf(f, "usage: drove stop [RUN] [--run-dir DIR]\n"
+	    "  Stops a running run as Ctrl-C would: SIGINT to its drove "
+	    "(the pid in its\n"
+	    "  lock, checked to hold the run's lock), which cancels the "
+	    "tasks in flight and\n"
+	    "  keeps the finished ones; then waits for it to end.  "
+	    "Resumed later, the run\n"
+	    "  redoes only what did not finish.\n"
+	    "  RUN is a run id, a run directory, or 'last' (default: the "
+	    "newest).\n"
+	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n"
+	    "exit status: 0 the run was stopped and has ended, 1 it was not "
+	    "running, 2 usage\n"
+	    "error, no such run, or its lock's pid is not the run's "
+	    "process.\n");
+}
+
+int
+cmd_stop(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *root = DEFAULT_ROOT, *which = "last";
+	struct runinfo in;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': root = optarg; break;
+		case 'h': stop_usage(stdout); return 0;
+		default: stop_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		which = argv[optind++];
+	if (optind < argc) {
+		log_warnx("stop: unexpected argument '%s' (one run only)",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (read_run("stop", root, which, &in) != 0)
+		return EXIT_USAGE;
+	if (in.state != RUN_RUNNING) {
+		log_warnx("stop: run %s is not running (%s)", in.id,
+		    runctl_state_name(in.state));
+		runctl_info_release(&in);
+		return EXIT_TASK_FAILED;
+	}
+	rc = in.pid > 0 ? runctl_is_owner(in.dir, in.pid) : 0;
+	if (rc != 1) {
+		log_warnx("stop: run %s: pid %ld in its lock is not the "
+		    "process that runs it%s%s; not signalled", in.id, in.pid,
+		    rc < 0 ? ": " : "", rc < 0 ? strerror(-rc) : "");
+		runctl_info_release(&in);
+		return EXIT_USAGE;
+	}
+	if (kill((pid_t)in.pid, SIGINT) < 0 && errno != ESRCH) {
+		log_warn("stop: cannot signal drove pid %ld", in.pid);
+		runctl_info_release(&in);
+		return EXIT_USAGE;
+	}
+	log_info("stopping run %s (drove pid %ld)", in.id, in.pid);
+	runctl_info_release(&in);
+	if (wait_run("stop", root, which, &in) != 0)
+		return EXIT_USAGE;
+	print_end(&in);
+	runctl_info_release(&in);
+	return 0;
+}
+
+/* --- ls ----------------------------------------------------------------- */
+
+static int
+newest_first(const void *a, const void *b)
+{
+	const struct runinfo *x = a, *y = b;
+
+	if (x->started_at != y->started_at)
+		return x->started_at < y->started_at ? 1 : -1;
+	return strcmp(y->id, x->id);
+}
+
+static void
+ls_usage(FILE *f)
+{
+	fprintf(f, "usage: drove ls [--run-dir DIR]\n"
+	    "  Lists the runs kept in this directory's run directory, "
+	    "newest first: id,\n"
+	    "  state (running, done, failed, interrupted, stale), wall time "
+	    "(so far, for\n"
+	    "  a running run), tasks ok of all, and the task file.\n"
+	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n"
+	    "exit status: 0, 2 usage error or the run directory cannot be "
+	    "read.\n");
+}
+
+int
+cmd_ls(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *root = DEFAULT_ROOT;
+	struct runinfo *runs = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': root = optarg; break;
+		case 'h': ls_usage(stdout); return 0;
+		default: ls_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_warnx("ls: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((d = opendir(root)) == NULL) {
+		if (errno == ENOENT)
+			return 0;	/* no run yet */
+		log_warn("ls: cannot read '%s'", root);
+		return EXIT_USAGE;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *dir;
+
+		/* "last" names a run listed under its own name */
+		if (de->d_name[0] == '.' || strcmp(de->d_name, "last") == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			runs = xrealloc(runs, cap * sizeof(*runs));
+		}
+		dir = xasprintf("%s/%s", root, de->d_name);
+		if (runctl_read(dir, &runs[n]) == 0)
+			n++;
+		else
+			runctl_info_release(&runs[n]);
+		free(dir);
+	}
+	closedir(d);
+	qsort(runs, n, sizeof(*runs), newest_first);
+	if (n > 0)
+		printf("%-22s %-11s %9s %9s  %s\n", "run", "status", "wall",
+		    "tasks ok", "task file");
+	for (size_t i = 0; i < n; i++) {
+		char tasks[48];
+
+		snprintf(tasks, sizeof(tasks), "%ld/%ld", runs[i].ok,
+		    runs[i].ntasks);
+		printf("%-22s %-11s %8.1fs %9s  %s\n", runs[i].id,
+		    runctl_state_name(runs[i].state), runs[i].elapsed_s, tasks,
+		    runs[i].task_file ? runs[i].task_file : "-");
+		runctl_info_release(&runs[i]);
+	}
+	free(runs);
 	return 0;
 }
