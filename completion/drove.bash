@@ -29,7 +29,7 @@ _drove()
 	esac
 	if [ -z "$cmd" ]; then
 		COMPREPLY=($(compgen -W "run graph plan report status wait
-		    stop ls fetch clean plugins doctor version help --plugin-dir --help --version" \
+		    stop ls logs fetch clean plugins doctor version help --plugin-dir --help --version" \
 		    -- "$cur"))
 		return 0
 	fi
@@ -39,6 +39,7 @@ _drove()
 	    --help" ;;
 	status) opts="--json --run-dir --help" ;;
 	wait|stop|ls) opts="--run-dir --help" ;;
+	logs) opts="-f --follow --run-dir --help" ;;
 	graph) opts="--dot -c --config --help" ;;
 	plan) opts="-b --backend --task-backend -o --output -f --force
 	    -c --config --help" ;;

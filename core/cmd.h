@@ -23,6 +23,7 @@ int cmd_status(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 /* The graph as text: counts, waves, each edge and why (when edges is
  * set), and the critical path.  Borrows g. */

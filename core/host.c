@@ -138,6 +138,7 @@ static int
 h_spawn(const struct drove_spawn *req, void **handle)
 {
 	struct drove_spawn r;
+	const struct host_ctx *ctx;
 	const char **env = NULL;
 	struct spawn *sp;
 	struct loop *l;
@@ -164,6 +165,12 @@ h_spawn(const struct drove_spawn *req, void **handle)
 			log_warnx("%s", err);
 		return rc;
 	}
+	/* a task's agent: its output can be followed as it is written */
+	ctx = DROVE_HAS(req, core) ? req->core : NULL;
+	if (ctx != NULL && ctx->live_path != NULL &&
+	    (rc = spawn_tee(sp, ctx->live_path)) < 0)
+		log_warnx("cannot write '%s': %s", ctx->live_path,
+		    strerror(-rc));
 	*handle = sp;
 	return 0;
 }

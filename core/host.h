@@ -27,6 +27,9 @@ struct host_env {
  */
 struct host_ctx {
 	struct host_env *env;
+	/* a task's call: where its agent's stdout is copied as it comes
+	 * (spawn_tee), or NULL */
+	const char *live_path;
 };
 
 /* What drove_call.core points to: host->call_done runs done. */

@@ -39,6 +39,8 @@ usage(FILE *f)
 	    "  wait [RUN...]    block until runs end; exit with their "
 	    "status\n"
 	    "  stop [RUN]       stop a running run as Ctrl-C would\n"
+	    "  logs [RUN] [TASK] a task's output (or the run's log); -f "
+	    "follows it\n"
 	    "  ls               the runs here, newest first\n"
 	    "  fetch URL        one HTTP(S) request (see 'drove fetch --help')\n"
 	    "  clean [RUN]      remove a run's merged worktrees and branches\n"
@@ -170,6 +172,8 @@ dispatch(int argc, char **argv)
 		return cmd_stop(argc - 1, argv + 1);
 	if (strcmp(cmd, "ls") == 0)
 		return cmd_ls(argc - 1, argv + 1);
+	if (strcmp(cmd, "logs") == 0)
+		return cmd_logs(argc - 1, argv + 1);
 	if (strcmp(cmd, "clean") == 0)
 		return cmd_clean(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)

@@ -56,6 +56,7 @@ struct job {
 	char *prompt;
 	char *system;
 	char *stderr_path;
+	char *live_path;	/* tasks/<name>.live: its stdout so far */
 	enum wait_why wait;	/* the task_wait reason last told, or 0 */
 };
 

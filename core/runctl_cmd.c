@@ -4,15 +4,24 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/inotify.h>
+#endif
 
 #include <jansson.h>
 
 #include "cmd.h"
+#include "journal.h"
+#include "runlock.h"
 #include "runctl.h"
 #include "sched.h"
 #include "util.h"
@@ -440,4 +449,242 @@ cmd_ls(int argc, char **argv)
 	}
 	free(runs);
 	return 0;
+}
+
+/* --- logs --------------------------------------------------------------- */
+
+/* What logs shows: a file that grows, and when to stop following it. */
+struct follow {
+	const char *dir;	/* the run */
+	const char *task;	/* NULL: the run's own log */
+	char *live;		/* the file followed */
+	int fd;			/* -1 until it exists */
+	int copied;		/* bytes of live went out */
+};
+
+/* Copies what live holds beyond what went out already.  0 or -errno. */
+static int
+follow_copy(struct follow *f)
+{
+	char buf[65536];
+	struct stat st;
+	ssize_t n;
+
+	if (f->fd < 0) {
+		f->fd = open(f->live, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (f->fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+	}
+	/* a new attempt empties the file: start again from its top */
+	if (fstat(f->fd, &st) == 0 && st.st_size < lseek(f->fd, 0, SEEK_CUR))
+		(void)lseek(f->fd, 0, SEEK_SET);
+	while ((n = read(f->fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			return -EIO;
+		f->copied = 1;
+	}
+	fflush(stdout);
+	return 0;
+}
+
+/* A task's end in the journal: status "ok", "failed", ..., or empty
+ * while it has not ended (or runs again in a resume). */
+struct task_end {
+	const char *task;
+	char status[16];
+};
+
+static void
+task_end_event(json_t *ev, void *arg)
+{
+	struct task_end *te = arg;
+	const char *type = json_string_value(json_object_get(ev, "ev"));
+	const char *task = json_string_value(json_object_get(ev, "task"));
+	const char *st = json_string_value(json_object_get(ev, "status"));
+
+	if (type == NULL)
+		return;
+	if (strcmp(type, "run") == 0 && strcmp(te->status, "ok") != 0)
+		te->status[0] = '\0';	/* a resume runs it again */
+	else if (strcmp(type, "task") == 0 && task && st &&
+	    strcmp(task, te->task) == 0)
+		snprintf(te->status, sizeof(te->status), "%s", st);
+}
+
+/* Whether what f follows has ended: its task has, or the run has. */
+static int
+follow_ended(const struct follow *f)
+{
+	struct task_end te;
+	long pid;
+	char *jp;
+
+	if (runlock_owner(f->dir, &pid) != 1)
+		return 1;
+	if (f->task == NULL)
+		return 0;
+	memset(&te, 0, sizeof(te));
+	te.task = f->task;
+	jp = xasprintf("%s/journal.jsonl", f->dir);
+	(void)journal_replay(jp, task_end_event, &te, NULL);
+	free(jp);
+	return te.status[0] != '\0';
+}
+
+/*
+ * Follows f until it ends: each wake-up (inotify: a file in the run or
+ * its tasks written, made, renamed in or closed) copies what is new.  The
+ * end is checked before the last copy, so nothing written before it is
+ * missed.
+ */
+static int
+follow_run(struct follow *f)
+{
+#ifdef __linux__
+	_Alignas(struct inotify_event) char buf[4096];
+	char *tasks = xasprintf("%s/tasks", f->dir);
+	const uint32_t mask = IN_MODIFY | IN_CREATE | IN_MOVED_TO |
+	    IN_CLOSE_WRITE;
+	int in, rc = 0, ended;
+
+	in = inotify_init1(IN_CLOEXEC);
+	if (in < 0 || inotify_add_watch(in, f->dir, mask) < 0 ||
+	    inotify_add_watch(in, tasks, mask) < 0) {
+		rc = -errno;
+		free(tasks);
+		if (in >= 0)
+			close(in);
+		return rc;
+	}
+	free(tasks);
+	for (;;) {
+		ended = follow_ended(f);
+		if ((rc = follow_copy(f)) < 0 || ended)
+			break;
+		/* blocks until something in the run changes */
+		if (read(in, buf, sizeof(buf)) < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+	}
+	close(in);
+	return rc;
+#else
+	(void)f;
+	return -ENOSYS;
+#endif
+}
+
+static void
+logs_usage(FILE *f)
+{
+	fprintf(f, "usage: drove logs [RUN] [TASK] [-f] [--run-dir DIR]\n"
+	    "  Prints what a task's agent has written to stdout so far "
+	    "(tasks/TASK.live;\n"
+	    "  once the task has ended without one, its output, "
+	    "tasks/TASK.out), or with\n"
+	    "  no TASK the run's own log (RUNDIR/drove.log, what a "
+	    "detached run said).\n"
+	    "  A task of several replicas: replica 0's.\n"
+	    "  RUN is a run id, a run directory, or 'last' (default: the "
+	    "newest).\n"
+	    "  -f, --follow   keep printing as it is written, until the "
+	    "task (or the run)\n"
+	    "                 ends\n"
+	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n"
+	    "exit status: 0, 1 nothing to show (no such task output, or no "
+	    "log: the run was\n"
+	    "not detached), 2 usage error or no such run.\n");
+}
+
+/* The file to show for task (NULL: the run's log) in dir. */
+static char *
+logs_file(const char *dir, const char *task)
+{
+	char *p;
+
+	if (task == NULL)
+		return xasprintf("%s/drove.log", dir);
+	p = xasprintf("%s/tasks/%s.live", dir, task);
+	if (access(p, F_OK) == 0)
+		return p;
+	free(p);
+	p = xasprintf("%s/tasks/%s.0.live", dir, task);
+	if (access(p, F_OK) == 0)
+		return p;
+	free(p);
+	return xasprintf("%s/tasks/%s.live", dir, task);
+}
+
+int
+cmd_logs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *root = DEFAULT_ROOT, *which = "last";
+	struct follow f;
+	struct runinfo in;
+	int c, follow = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': follow = 1; break;
+		case 'r': root = optarg; break;
+		case 'h': logs_usage(stdout); return 0;
+		default: logs_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	memset(&f, 0, sizeof(f));
+	if (optind < argc)
+		which = argv[optind++];
+	if (optind < argc)
+		f.task = argv[optind++];
+	if (optind < argc) {
+		log_warnx("logs: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (f.task != NULL && !valid_name(f.task)) {
+		log_warnx("logs: '%s' is not a task name", f.task);
+		return EXIT_USAGE;
+	}
+	if (read_run("logs", root, which, &in) != 0)
+		return EXIT_USAGE;
+	f.dir = in.dir;
+	f.fd = -1;
+	f.live = logs_file(in.dir, f.task);
+	if (follow && in.state == RUN_RUNNING)
+		rc = follow_run(&f);
+	else
+		rc = follow_copy(&f);
+	/* an API backend's answer has no live copy: its output, once in */
+	if (rc == 0 && !f.copied && f.task != NULL) {
+		free(f.live);
+		f.live = xasprintf("%s/tasks/%s.out", in.dir, f.task);
+		if (f.fd >= 0)
+			close(f.fd);
+		f.fd = -1;
+		rc = follow_copy(&f);
+	}
+	if (f.fd >= 0)
+		close(f.fd);
+	if (rc < 0)
+		log_warnx("logs: cannot read '%s': %s", f.live, strerror(-rc));
+	else if (!f.copied && access(f.live, F_OK) < 0)
+		log_warnx("logs: run %s: %s", in.id, f.task ? "the task has "
+		    "no output (yet)" : "no drove.log: the run was not "
+		    "started with -d");
+	rc = rc < 0 || (!f.copied && access(f.live, F_OK) < 0) ?
+	    EXIT_TASK_FAILED : 0;
+	free(f.live);
+	runctl_info_release(&in);
+	return rc;
 }

@@ -57,6 +57,7 @@ struct spawn {
 	struct loop_child child;
 	struct loop_io in_io, out_io, ep_io;
 	int in_fd, out_fd, ep_fd;	/* -1 once closed */
+	int tee_fd;			/* spawn_tee's copy of stdout, or -1 */
 	char *in_data;			/* copy of stdin_data */
 	size_t in_len, in_off;
 	struct buf out;
@@ -125,6 +126,7 @@ list_remove(struct spawn *s)
 static void
 spawn_free(struct spawn *s)
 {
+	close_fd(&s->tee_fd);
 	buf_release(&s->out);
 	free(s->in_data);
 	free(s->argv0);
@@ -317,6 +319,10 @@ on_stdout(struct loop *l, struct loop_io *w, unsigned ev)
 		buf_grow(&s->out, want);
 		n = read(s->out_fd, s->out.data + s->out.len, want);
 		if (n > 0) {
+			/* a page-cache write; a copy that fails just stops */
+			if (s->tee_fd >= 0 && write_all(s->tee_fd,
+			    s->out.data + s->out.len, (size_t)n) < 0)
+				close_fd(&s->tee_fd);
 			s->out.len += (size_t)n;
 			if (s->out.len > spawn_max_output) {
 				s->out.len = spawn_max_output;
@@ -741,6 +747,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	s->in_fd = in[1];
 	s->out_fd = out[0];
 	s->ep_fd = ep[0];
+	s->tee_fd = -1;
 	s->phase = PHASE_RUN;
 	s->argv0 = xstrdup(req->argv[0]);
 	s->cwd = req->cwd ? xstrdup(req->cwd) : NULL;
@@ -807,6 +814,15 @@ fail_pipes:
 		close_fd(&ep[i]);
 	}
 	return rc;
+}
+
+int
+spawn_tee(struct spawn *s, const char *path)
+{
+	close_fd(&s->tee_fd);
+	s->tee_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	return s->tee_fd < 0 ? -errno : 0;
 }
 
 void

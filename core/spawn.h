@@ -49,6 +49,14 @@ extern size_t spawn_max_output;
 int spawn_start(struct loop *l, const struct drove_spawn *req,
     struct spawn **sp, char *err, size_t errlen);
 
+/*
+ * Copies what the child writes to stdout, as it comes, to path as well
+ * (created or emptied, never through a link), for `drove logs -f`; the
+ * output still goes to on_exit whole.  Only right after spawn_start.
+ * Returns 0 or -errno (the copy is then not made).  Borrows path.
+ */
+int spawn_tee(struct spawn *s, const char *path);
+
 /* Sends SIGTERM to the child's process group and SIGKILL after
  * spawn_grace_s; on_exit then gets DROVE_ECANCELED (unless the spawn had
  * already failed otherwise).  s must not have finished yet. */

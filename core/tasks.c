@@ -451,12 +451,17 @@ start_jobs(struct run *r, size_t i)
 		jb->replica = (int)k;
 		jb->prompt = expand_refs(r, gt->prompt);
 		jb->system = expand_refs(r, gt->system);
-		if (t->njobs > 1)
+		if (t->njobs > 1) {
 			jb->stderr_path = xasprintf("%s/tasks/%s.%zu.err",
 			    r->dir, gt->name, k);
-		else
+			jb->live_path = xasprintf("%s/tasks/%s.%zu.live",
+			    r->dir, gt->name, k);
+		} else {
 			jb->stderr_path = xasprintf("%s/tasks/%s.err", r->dir,
 			    gt->name);
+			jb->live_path = xasprintf("%s/tasks/%s.live", r->dir,
+			    gt->name);
+		}
 		call_init(&jb->c, &r->jenv, &job_ops, jb, be);
 		jb->c.task = gt->name;
 		jb->c.replica = jb->replica;
@@ -467,6 +472,7 @@ start_jobs(struct run *r, size_t i)
 		jb->c.timeout_s = call_timeout(be, gt->timeout_s);
 		jb->c.workdir = wt_workdir(r->wt, i);
 		jb->c.stderr_path = jb->stderr_path;
+		jb->c.hc.ctx.live_path = jb->live_path;
 		jb->c.task_conf = (const struct drove_conf *)gt->sec;
 		/* a task's own retries, else its backend's default */
 		jb->c.retries = conf_get(gt->sec, "retries") != NULL ?
@@ -731,6 +737,7 @@ tasks_release(struct run *r)
 			free(t->jobs[k].prompt);
 			free(t->jobs[k].system);
 			free(t->jobs[k].stderr_path);
+			free(t->jobs[k].live_path);
 		}
 		free(t->jobs);
 		free(t->mi);

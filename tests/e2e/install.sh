@@ -30,7 +30,7 @@ expect_has "$(comp drove fetch -)" "--stats" "completes fetch's options"
 expect_has "$(comp drove --plugin-dir x cl)" "clean" "skips --plugin-dir DIR"
 
 # every option of every --help is in the completion
-for cmd in run graph plan report fetch clean plugins doctor status wait stop ls; do
+for cmd in run graph plan report fetch clean plugins doctor status wait stop ls logs; do
 	for o in $("$DROVE" "$cmd" --help | grep -oE '(^|[[ ,])--?[a-zA-Z][-a-zA-Z]*' |
 	    sed 's/^[[ ,]*//' | sort -u); do
 		[ "$o" = --plugin-dir ] && [ "$cmd" != plugins ] && continue

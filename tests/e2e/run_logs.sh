@@ -1,0 +1,52 @@
+# drove logs: a task's output as its agent writes it; -f follows it and
+# ends when the task ends (not the run); with no task, the run's own log.
+. "$(dirname "$0")/lib.sh"
+
+cat >s.ini <<'INI'
+[backend sh]
+type = exec
+command = sh -c 'gate() { i=0; while [ ! -e "$1" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done; }; case $DROVE_TASK in talk) echo one; gate go; echo two;; *) gate go2; echo other;; esac'
+[task talk]
+prompt = x
+[task other]
+prompt = x
+INI
+drove run -d s.ini
+id=$out
+"$DROVE" logs "$id" talk -f >f.out 2>f.err &
+fpid=$!
+wait_for 'grep -q one f.out' 10 && ok "logs -f shows a line the moment it is written" ||
+    fail "logs -f did not show the first line: $(cat f.out f.err)"
+kill -0 "$fpid" 2>/dev/null && ok "logs -f follows while the task runs" ||
+    fail "logs -f ended before the task"
+expect_eq "$(cat f.out)" one "only what was written so far"
+drove logs "$id" talk
+expect_eq "$out" one "logs without -f prints what there is so far"
+touch go
+wait $fpid
+expect_eq "$?" 0 "logs -f exits 0 when the task ends"
+expect_eq "$(cat f.out)" "$(printf 'one\ntwo')" "logs -f shows every line, once"
+drove status "$id"
+expect_has "$out" "running" "the run goes on after the task ended"
+
+# the run's own log, followed to the run's end
+"$DROVE" logs -f >r.out 2>r.err &
+rpid=$!
+touch go2
+wait $rpid
+expect_eq "$?" 0 "logs -f of the run exits 0 when the run ends"
+expect_has "$(cat r.out)" "run $id: 2 tasks" "the run's log has its start"
+expect_has "$(cat r.out)" "run $id ok" "and its summary, to the end"
+drove logs "$id" other
+expect_eq "$out" other "an ended task's output"
+drove logs "$id" nosuch
+expect_eq "$rc" 1 "no output for no such task: exit 1"
+drove logs "$id" ../x
+expect_eq "$rc" 2 "a path is not a task name"
+
+# a run in the foreground has no log of its own
+drove run -q s.ini
+drove logs
+expect_eq "$rc" 1 "no drove.log without -d: exit 1"
+expect_has "$err" "not started with -d" "logs says why"
+finish
