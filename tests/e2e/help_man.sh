@@ -1,6 +1,7 @@
 # The documentation contract: every command of 'drove --help' has a
 # section in docs/drove.1 that names every option its --help gives (and
-# the reverse), and states the same exit codes as its --help; every INI
+# the reverse), and states the same exit codes as its --help; the bash
+# completion completes every command and its options; every INI
 # key the code accepts (the key lists in core/ and plugins/) has a row in
 # the man page's table for its section, and every row is a key the code
 # accepts; the man page renders without warnings.
@@ -160,6 +161,23 @@ for c in cmds:
     say(he is not None and he == me,
         "drove.1 '%s' states the same exit codes as --help (%s vs %s)"
         % (c, he, me))
+
+# --- bash completion -----------------------------------------------------
+comp = open(os.path.join(root, "completion", "drove.bash"),
+            encoding="utf-8").read()
+copts = {}
+for names, words in re.findall(r'([a-z|-]+)\) opts="([^"]*)"', comp):
+    for n in names.split("|"):
+        copts[n] = set(words.split())
+m = re.search(r'compgen -W "([^"]*)"', comp)
+ctop = set(m.group(1).split()) if m else set()
+for c in cmds:
+    h = subprocess.run([drove, c, "--help"], capture_output=True,
+                       text=True)
+    missing = sorted(options(h.stdout) - copts.get(c, set()))
+    say(c in ctop and c in copts and not missing,
+        "completion/drove.bash completes '%s' and its options%s" %
+        (c, ": missing " + " ".join(missing) if missing else ""))
 
 # --- INI keys ----------------------------------------------------------
 ARR = re.compile(r"static\s+const\s+char\s*\*\s*const\s+(\w*keys)\s*\[\]\s*"
