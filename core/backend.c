@@ -11,7 +11,8 @@
 /* Keys the core reads in every [backend] section, whatever its type. */
 static const char *const backend_core_keys[] = {
 	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
-	"bytes_per_token", "retries", "timeout", "burst", "mem", NULL
+	"price_cache_read", "price_cache_write", "bytes_per_token", "retries",
+	"timeout", "burst", "mem", NULL
 };
 
 struct backend *

@@ -90,7 +90,9 @@ add_calls(struct ebe *b, unsigned long n, double in, double out,
 	e->total.calls += n;
 	if (!b->line.tokens)
 		return;
-	usd = n * (in * b->lim.price_in + out * b->lim.price_out) / 1e6;
+	/* each input token at its dearest: sent, read or written to a cache */
+	usd = n * (in * quota_price_in_max(&b->lim) + out * b->lim.price_out) /
+	    1e6;
 	b->line.tokens_in += n * in;
 	b->line.tokens_out += n * out;
 	b->line.usd += usd;

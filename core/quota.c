@@ -88,6 +88,13 @@ quota_be_init(struct be_limits *l, const struct conf_section *s,
 	    conf_get_double(s, "bytes_per_token", 4, 0.5, 64,
 	    &l->bytes_per_token, err, errlen) < 0)
 		return DROVE_EINVAL;
+	/* a cache token unpriced costs what an input token does, so a budget
+	 * never takes it for free */
+	if (conf_get_double(s, "price_cache_read", l->price_in, 0, 1e9,
+	    &l->price_cache_read, err, errlen) < 0 ||
+	    conf_get_double(s, "price_cache_write", l->price_in, 0, 1e9,
+	    &l->price_cache_write, err, errlen) < 0)
+		return DROVE_EINVAL;
 	bucket_init(&l->rpm, (double)rpm, now);
 	bucket_init(&l->tpm, (double)tpm, now);
 	l->cwnd_max = (double)(l->concurrency > 0 ? l->concurrency : jobs);
@@ -180,7 +187,21 @@ double
 quota_cost(const struct be_limits *l, const struct drove_usage *u)
 {
 	return ((double)u->tokens_in * l->price_in +
-	    (double)u->tokens_out * l->price_out) / 1e6;
+	    (double)u->tokens_out * l->price_out +
+	    (double)u->cache_read * l->price_cache_read +
+	    (double)u->cache_write * l->price_cache_write) / 1e6;
+}
+
+double
+quota_price_in_max(const struct be_limits *l)
+{
+	double p = l->price_in;
+
+	if (l->price_cache_read > p)
+		p = l->price_cache_read;
+	if (l->price_cache_write > p)
+		p = l->price_cache_write;
+	return p;
 }
 
 int
@@ -189,7 +210,8 @@ quota_budget_check(struct budget *b, const struct be_limits *l,
 {
 	double out = (double)(max_tokens > 0 ? max_tokens : l->max_tokens);
 	double tok = est_in + out;
-	double usd = (est_in * l->price_in + out * l->price_out) / 1e6;
+	double usd = (est_in * quota_price_in_max(l) + out * l->price_out) /
+	    1e6;
 
 	memset(res, 0, sizeof(*res));
 	if (b->tokens > 0 &&

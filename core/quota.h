@@ -34,6 +34,7 @@ struct be_limits {
 	long retries;		/* default task retries for this backend */
 	long max_tokens;	/* default output cap, for budget reservations */
 	double price_in, price_out;	/* USD per million tokens */
+	double price_cache_read, price_cache_write;	/* default price_in */
 	uint64_t mem_bytes;	/* `mem`: memory each call in flight
 				 * reserves (an agent's); 0: none */
 	double bytes_per_token;	/* prompt bytes per estimated token */
@@ -63,11 +64,11 @@ struct budget {
 
 /*
  * Reads concurrency, rpm, tpm, burst, retries, max_tokens, price_in,
- * price_out, mem and bytes_per_token of a [backend] section.  def_retries
- * is the retries default for its type.  Returns 0, or DROVE_EINVAL with
- * "file:line: ..." in err; either way quota_be_release frees what it
- * holds.  The length of the rate window is 60 s, or $DROVE_RATE_WINDOW
- * seconds (for tests); burst's is 1 s.
+ * price_out, price_cache_read, price_cache_write, mem and bytes_per_token
+ * of a [backend] section.  def_retries is the retries default for its
+ * type.  Returns 0, or DROVE_EINVAL with "file:line: ..." in err; either
+ * way quota_be_release frees what it holds.  The length of the rate window
+ * is 60 s, or $DROVE_RATE_WINDOW seconds (for tests); burst's is 1 s.
  */
 int quota_be_init(struct be_limits *l, const struct conf_section *s,
     long def_retries, long jobs, double now, char *err, size_t errlen);
@@ -115,8 +116,13 @@ void quota_done(struct be_limits *l, struct budget *b,
     struct reservation *res, const struct drove_usage *u, int success,
     int rate_limited, double started, double now);
 
-/* Cost in USD of usage u at the backend's prices. */
+/* Cost in USD of usage u at the backend's prices: tokens_in, tokens_out,
+ * cache_read and cache_write are counted apart, each at its price. */
 double quota_cost(const struct be_limits *l, const struct drove_usage *u);
+
+/* The most an input token may cost (USD per million): sent plainly, read
+ * from the cache or written to it, whichever is dearest. */
+double quota_price_in_max(const struct be_limits *l);
 
 /* Estimated tokens of a prompt: about four bytes a token, rounded up. */
 double quota_est_tokens(size_t bytes);

@@ -125,10 +125,16 @@ report_print_summary(FILE *f, json_t *s)
 	fprintf(f, "\n");
 	fprintf(f, "  efficiency      %8.0f %%   (critical path / wall time)\n",
 	    wall > 0 ? 100 * num(s, "efficiency") : 0);
-	fprintf(f, "  tokens          %lld in, %lld out   cost $%.4f\n",
+	fprintf(f, "  tokens          %lld in, %lld out",
 	    (long long)json_integer_value(json_object_get(s, "tokens_in")),
-	    (long long)json_integer_value(json_object_get(s, "tokens_out")),
-	    num(s, "cost_usd"));
+	    (long long)json_integer_value(json_object_get(s, "tokens_out")));
+	if (num(s, "cache_read") > 0 || num(s, "cache_write") > 0)
+		fprintf(f, ", %lld cache read, %lld cache written",
+		    (long long)json_integer_value(json_object_get(s,
+		    "cache_read")),
+		    (long long)json_integer_value(json_object_get(s,
+		    "cache_write")));
+	fprintf(f, "   cost $%.4f\n", num(s, "cost_usd"));
 	fprintf(f, "  run directory   %s\n", str(s, "run_dir"));
 }
 

@@ -251,6 +251,8 @@ rundir_task_json(struct run *r, size_t i)
 	busy += t->mbusy_s;
 	ti += t->musage.tokens_in;
 	to += t->musage.tokens_out;
+	cr += t->musage.cache_read;
+	cw += t->musage.cache_write;
 	tc += t->mcost;
 	json_object_set_new(o, "status",
 	    json_string(run_state_name(t->st)));
@@ -291,7 +293,7 @@ rundir_summary(struct run *r, double wall)
 	double *dur = xcalloc(g->n + 1, sizeof(*dur));
 	size_t *path = xcalloc(g->n + 1, sizeof(*path));
 	double sum = 0, cost = 0, cplen = 0;
-	uint64_t tin = 0, tout = 0;
+	uint64_t tin = 0, tout = 0, tcr = 0, tcw = 0;
 	size_t np;
 	const char *status;
 
@@ -305,6 +307,10 @@ rundir_summary(struct run *r, double wall)
 		    "tokens_in"));
 		tout += (uint64_t)json_integer_value(json_object_get(o,
 		    "tokens_out"));
+		tcr += (uint64_t)json_integer_value(json_object_get(o,
+		    "cache_read"));
+		tcw += (uint64_t)json_integer_value(json_object_get(o,
+		    "cache_write"));
 		cost += json_real_value(json_object_get(o, "cost_usd"));
 		json_object_set_new(tasks, g->tasks[i].name, o);
 	}
@@ -331,6 +337,8 @@ rundir_summary(struct run *r, double wall)
 	json_object_set_new(s, "jobs", json_integer(r->jobs_cap));
 	json_object_set_new(s, "tokens_in", json_integer((json_int_t)tin));
 	json_object_set_new(s, "tokens_out", json_integer((json_int_t)tout));
+	json_object_set_new(s, "cache_read", json_integer((json_int_t)tcr));
+	json_object_set_new(s, "cache_write", json_integer((json_int_t)tcw));
 	json_object_set_new(s, "cost_usd", json_real(cost));
 	json_object_set_new(s, "run_dir", json_texts(r->dir));
 	summary_limits(r, s);

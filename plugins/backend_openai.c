@@ -124,10 +124,19 @@ openai_event(struct llm_call *lc, const char *event, json_t *d,
 	}
 	u = json_object_get(d, "usage");
 	if (json_is_object(u)) {
-		llm_get_u64(u, "prompt_tokens", &lc->usage.tokens_in);
+		uint64_t prompt = lc->usage.tokens_in + lc->usage.cache_read;
+		uint64_t cached = lc->usage.cache_read;
+
+		llm_get_u64(u, "prompt_tokens", &prompt);
 		llm_get_u64(u, "completion_tokens", &lc->usage.tokens_out);
 		llm_get_u64(json_object_get(u, "prompt_tokens_details"),
-		    "cached_tokens", &lc->usage.cache_read);
+		    "cached_tokens", &cached);
+		/* prompt_tokens counts the cached ones too; drove's usage
+		 * counts them apart, as Anthropic's does, each at its price */
+		if (cached > prompt)
+			cached = prompt;
+		lc->usage.tokens_in = prompt - cached;
+		lc->usage.cache_read = cached;
 	}
 }
 

@@ -448,6 +448,31 @@ test_cost(void)
 	CHECK(quota_est_tokens(4000) == 1000);
 }
 
+/* Cache tokens at their own prices, price_in when unset; a reservation
+ * prices the input at the dearest of the three. */
+static void
+test_cache_prices(void)
+{
+	struct be_limits l;
+	struct budget b;
+	struct reservation r;
+	struct drove_usage u = { 10, 5, 100, 20 };
+
+	limits(&l, "price_in = 3\nprice_out = 15\n", 0);
+	/* 10 * 3 + 5 * 15 + 120 * 3 */
+	CHECK(fabs(quota_cost(&l, &u) - 465e-6) < 1e-12);
+	CHECK(quota_price_in_max(&l) == 3);
+	limits(&l, "price_in = 3\nprice_out = 15\nprice_cache_read = 0.3\n"
+	    "price_cache_write = 3.75\n", 0);
+	/* 10 * 3 + 5 * 15 + 100 * 0.3 + 20 * 3.75 */
+	CHECK(fabs(quota_cost(&l, &u) - 210e-6) < 1e-12);
+	CHECK(quota_price_in_max(&l) == 3.75);
+	budget(&b, "budget_usd = 1\n");
+	CHECK_INT(quota_budget_check(&b, &l, 1000, 100, &r), 0);
+	/* 1000 * 3.75 + 100 * 15 */
+	CHECK(fabs(r.usd - 5250e-6) < 1e-12);
+}
+
 /* bytes_per_token: the default is quota_est_tokens' four, a backend's own
  * ratio rounds up the same way, and a ratio out of range is refused. */
 static void
@@ -483,6 +508,7 @@ static const struct t_case cases[] = {
 	{ "cost", test_cost },
 	{ "burst", test_burst },
 	{ "bytes_per_token", test_bytes_per_token },
+	{ "cache_prices", test_cache_prices },
 	{ NULL, NULL },
 };
 
