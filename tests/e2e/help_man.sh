@@ -162,6 +162,25 @@ for c in cmds:
         "drove.1 '%s' states the same exit codes as --help (%s vs %s)"
         % (c, he, me))
 
+# every long option the code parses (getopt tables, strcmp on argv) is
+# in some command's --help: none hides from the documentation
+all_help = set()
+for c in cmds:
+    all_help |= options(subprocess.run([drove, c, "--help"],
+                                       capture_output=True,
+                                       text=True).stdout)
+parsed = set()
+for path in glob.glob(os.path.join(root, "core", "*.c")):
+    src = open(path, encoding="utf-8").read()
+    parsed |= {"--" + o for o in re.findall(
+        r'\{\s*"([a-z][a-z-]*)",\s*(?:no|required|optional)_argument', src)}
+    parsed |= set(re.findall(r'strcmp\(\w+(?:\[\w+\])?,\s*"(--[a-z][a-z-]*)"\)',
+                             src))
+hidden = sorted(parsed - all_help - IGNORED - {"--plugin-dir", "--version"})
+say(len(parsed) > 20 and not hidden,
+    "every long option the code parses is in a --help (%d)%s" %
+    (len(parsed), ": not " + " ".join(hidden) if hidden else ""))
+
 # --- bash completion -----------------------------------------------------
 comp = open(os.path.join(root, "completion", "drove.bash"),
             encoding="utf-8").read()
