@@ -26,11 +26,11 @@ struct runinfo {
 	long pid;		/* the owner while running, else 0 */
 	char *task_file;	/* as given to run, or NULL */
 	double started_at;	/* wall clock of the first start, 0: unknown */
-	double elapsed_s;	/* of the last start (or resume) to now or end */
+	double elapsed_s;	/* since the last (re)start, or to its end */
 	long ntasks;		/* in the graph, -1: unknown */
 	long ok, failed, cancelled, skipped;
 	double cost_usd;	/* of the tasks ended so far */
-	char **running;		/* tasks with an attempt in flight, NULL-ended */
+	char **running;		/* tasks with an attempt running, NULL-ended */
 	size_t nrunning;
 };
 

@@ -20,7 +20,6 @@
 #include <jansson.h>
 
 #include "cmd.h"
-#include "journal.h"
 #include "runlock.h"
 #include "runctl.h"
 #include "sched.h"
@@ -454,12 +453,39 @@ cmd_ls(int argc, char **argv)
 /* --- logs --------------------------------------------------------------- */
 
 /* What logs shows: a file that grows, and when to stop following it. */
+/* A task's end in the journal: status "ok", "failed", ..., or empty
+ * while it has not ended (or runs again in a resume). */
+struct task_end {
+	const char *task;
+	char status[16];
+};
+
+static void
+task_end_event(json_t *ev, void *arg)
+{
+	struct task_end *te = arg;
+	const char *type = json_string_value(json_object_get(ev, "ev"));
+	const char *task = json_string_value(json_object_get(ev, "task"));
+	const char *st = json_string_value(json_object_get(ev, "status"));
+
+	if (type == NULL)
+		return;
+	if (strcmp(type, "run") == 0 && strcmp(te->status, "ok") != 0)
+		te->status[0] = '\0';	/* a resume runs it again */
+	else if (strcmp(type, "task") == 0 && task && st &&
+	    strcmp(task, te->task) == 0)
+		snprintf(te->status, sizeof(te->status), "%s", st);
+}
+
 struct follow {
 	const char *dir;	/* the run */
 	const char *task;	/* NULL: the run's own log */
 	char *live;		/* the file followed */
 	int fd;			/* -1 until it exists */
 	int copied;		/* bytes of live went out */
+	int jfd;		/* the journal, read as it grows, or -1 */
+	struct buf jline;	/* its last line while not whole */
+	struct task_end te;	/* the task's end, as read so far */
 };
 
 /* Copies what live holds beyond what went out already.  0 or -errno. */
@@ -491,48 +517,55 @@ follow_copy(struct follow *f)
 	return 0;
 }
 
-/* A task's end in the journal: status "ok", "failed", ..., or empty
- * while it has not ended (or runs again in a resume). */
-struct task_end {
-	const char *task;
-	char status[16];
-};
-
+/* Reads the journal lines added since the last look into f->te: a long
+ * run's journal is read once, not at every wake-up. */
 static void
-task_end_event(json_t *ev, void *arg)
+follow_journal(struct follow *f)
 {
-	struct task_end *te = arg;
-	const char *type = json_string_value(json_object_get(ev, "ev"));
-	const char *task = json_string_value(json_object_get(ev, "task"));
-	const char *st = json_string_value(json_object_get(ev, "status"));
+	char buf[65536], *p, *nl, *end;
+	ssize_t n;
 
-	if (type == NULL)
-		return;
-	if (strcmp(type, "run") == 0 && strcmp(te->status, "ok") != 0)
-		te->status[0] = '\0';	/* a resume runs it again */
-	else if (strcmp(type, "task") == 0 && task && st &&
-	    strcmp(task, te->task) == 0)
-		snprintf(te->status, sizeof(te->status), "%s", st);
+	if (f->jfd < 0) {
+		char *jp = xasprintf("%s/journal.jsonl", f->dir);
+
+		f->jfd = open(jp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		free(jp);
+		if (f->jfd < 0)
+			return;
+	}
+	while ((n = read(f->jfd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		buf_add(&f->jline, buf, (size_t)n);
+	}
+	p = f->jline.data;
+	end = p + f->jline.len;
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+		json_t *ev = json_loadb(p, (size_t)(nl - p), 0, NULL);
+
+		if (json_is_object(ev))
+			task_end_event(ev, &f->te);
+		json_decref(ev);
+		p = nl + 1;
+	}
+	f->jline.len = (size_t)(end - p);
+	memmove(f->jline.data, p, f->jline.len);
 }
 
 /* Whether what f follows has ended: its task has, or the run has. */
 static int
-follow_ended(const struct follow *f)
+follow_ended(struct follow *f)
 {
-	struct task_end te;
 	long pid;
-	char *jp;
 
 	if (runlock_owner(f->dir, &pid) != 1)
 		return 1;
 	if (f->task == NULL)
 		return 0;
-	memset(&te, 0, sizeof(te));
-	te.task = f->task;
-	jp = xasprintf("%s/journal.jsonl", f->dir);
-	(void)journal_replay(jp, task_end_event, &te, NULL);
-	free(jp);
-	return te.status[0] != '\0';
+	follow_journal(f);
+	return f->te.status[0] != '\0';
 }
 
 /*
@@ -660,6 +693,8 @@ cmd_logs(int argc, char **argv)
 		return EXIT_USAGE;
 	f.dir = in.dir;
 	f.fd = -1;
+	f.jfd = -1;
+	f.te.task = f.task;
 	f.live = logs_file(in.dir, f.task);
 	if (follow && in.state == RUN_RUNNING)
 		rc = follow_run(&f);
@@ -676,6 +711,9 @@ cmd_logs(int argc, char **argv)
 	}
 	if (f.fd >= 0)
 		close(f.fd);
+	if (f.jfd >= 0)
+		close(f.jfd);
+	buf_release(&f.jline);
 	if (rc < 0)
 		log_warnx("logs: cannot read '%s': %s", f.live, strerror(-rc));
 	else if (!f.copied && access(f.live, F_OK) < 0)

@@ -20,6 +20,14 @@ wait_for 'grep -q one f.out' 10 && ok "logs -f shows a line the moment it is wri
 kill -0 "$fpid" 2>/dev/null && ok "logs -f follows while the task runs" ||
     fail "logs -f ended before the task"
 expect_eq "$(cat f.out)" one "only what was written so far"
+# nothing is written while the agents wait: the follower sleeps (a poll
+# every 50 ms would have been woken about 20 times in a second)
+switches() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$fpid/status"; }
+sw0=$(switches)
+sleep 1
+sw1=$(switches)
+[ $((sw1 - sw0)) -le 3 ] && ok "logs -f does not poll" ||
+    fail "logs -f woke up $((sw1 - sw0)) times in a second"
 drove logs "$id" talk
 expect_eq "$out" one "logs without -f prints what there is so far"
 touch go

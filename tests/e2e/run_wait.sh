@@ -27,8 +27,15 @@ id1=$out
 "$DROVE" wait "$id1" >w.out 2>w.err &
 wpid=$!
 wait_for 'journal_has fast1 ok && journal_has fast2 ok' 10 || die "the run did not start"
+switches() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$wpid/status"; }
+sw0=$(switches)
 holds_for 'kill -0 '"$wpid"' 2>/dev/null' 1 && ok "wait blocks while the run runs" ||
     fail "wait returned while the run runs"
+# asleep in the kernel, not waking up to look: a poll every 50 ms would
+# have been woken about 20 times in that second
+sw1=$(switches)
+[ $((sw1 - sw0)) -le 3 ] && ok "wait does not poll" ||
+    fail "wait woke up $((sw1 - sw0)) times in a second"
 touch go
 wait $wpid
 expect_eq "$?" 1 "wait exits with a failed run's status"
