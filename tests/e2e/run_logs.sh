@@ -57,4 +57,27 @@ drove run -q s.ini
 drove logs
 expect_eq "$rc" 1 "no drove.log without -d: exit 1"
 expect_has "$err" "not started with -d" "logs says why"
+
+# a link planted at a task's live copy is not followed: no copy, the
+# target untouched, the task unharmed
+echo keep >victim
+cat >p.ini <<'INI'
+[backend plant]
+type = exec
+command = sh -c 'ln -s "$PWD/victim" .drove/runs/last/tasks/later.live; echo planted'
+[backend sh]
+type = exec
+command = echo later
+[task plant]
+backend = plant
+prompt = x
+[task later]
+backend = sh
+after = plant
+prompt = x
+INI
+drove run p.ini
+expect_eq "$rc" 0 "a run with a planted link ends ok"
+expect_eq "$(cat victim)" keep "the link's target is untouched"
+expect_has "$err" "later.live" "drove names the file it did not write"
 finish
