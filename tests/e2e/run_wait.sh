@@ -82,6 +82,9 @@ expect_eq "$(cat count-fast1)" x "fast1 not redone"
 expect_eq "$(cat count-fast2)" x "fast2 not redone"
 expect_eq "$(wc -l <count-slow1 | tr -d ' ')" 2 "slow1 redone"
 expect_eq "$(wc -l <count-last | tr -d ' ')" 1 "last ran once"
+drove status --json "$id3"
+printf '%s\n' "$out" >st.json
+expect_py 's["status"] == "done" and s["counts"]["ok"] == 5 and s["counts"]["cancelled"] == 0' "status after the resume: every task ok" st.json
 
 # a lock held by a process that is not the run's: stop signals no one
 mkdir -p .drove/runs/forged
