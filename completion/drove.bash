@@ -23,7 +23,7 @@ _drove()
 	--run-dir|--plugin-dir)
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return 0 ;;
-	-j|--jobs|-P|-b|--backend|--task-backend|-H|-d|-X|--resume|--notify|\
+	-j|--jobs|-P|-b|--backend|--task-backend|-H|-d|-X|--resume|--notify|--older-than|\
 	--connect-timeout|--tls-timeout|--first-byte-timeout|--idle-timeout)
 		return 0 ;;
 	esac
@@ -46,7 +46,8 @@ _drove()
 	report) opts="--svg --html --json --run-dir --help" ;;
 	fetch) opts="-H -d -X --ca-file --sse --connect-timeout --tls-timeout
 	    --first-byte-timeout --idle-timeout --stats -P --help" ;;
-	clean) opts="--force --run-dir --help" ;;
+	clean) opts="--force --failed --older-than -n --dry-run --run-dir
+	    --help" ;;
 	plugins) opts="-c --config --plugin-dir --help" ;;
 	doctor) opts="-c --config --probe --help" ;;
 	version) opts="--help" ;;

@@ -201,3 +201,62 @@ fs_copy_into(const char *src, const char *root, const char *rel)
 	close(dfd);
 	return rc;
 }
+
+/* Empties the directory dfd (taken over and closed), depth levels deep
+ * at most. */
+static int
+empty_dir(int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int rc = 0;
+
+	if (d == NULL) {
+		rc = -errno;
+		close(dfd);
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		int sub, e;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = rc ? rc : -errno;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (depth <= 0) {
+				rc = rc ? rc : -ELOOP;
+				continue;
+			}
+			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			e = sub < 0 ? -errno : empty_dir(sub, depth - 1);
+			if (e == 0 && unlinkat(dfd, de->d_name, AT_REMOVEDIR) <
+			    0)
+				e = -errno;
+		} else {
+			e = unlinkat(dfd, de->d_name, 0) < 0 ? -errno : 0;
+		}
+		rc = rc ? rc : e;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+fs_remove_tree(const char *path)
+{
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	if (dfd < 0)
+		return -errno;
+	rc = empty_dir(dfd, 64);
+	if (rc == 0 && rmdir(path) < 0)
+		rc = -errno;
+	return rc;
+}

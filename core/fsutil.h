@@ -1,6 +1,6 @@
 /*
  * Small file-system helpers: whether a path exists, whether a relative
- * path stays below its directory, copying a tree.
+ * path stays below its directory, copying a tree, removing one.
  */
 #ifndef DROVE_FSUTIL_H
 #define DROVE_FSUTIL_H
@@ -23,5 +23,13 @@ int fs_path_inside(const char *p);
  * or -errno.
  */
 int fs_copy_into(const char *src, const char *root, const char *rel);
+
+/*
+ * Removes the directory path and everything below it, as rm -rf would,
+ * never following a symbolic link (a link is removed, not what it names)
+ * and descending at most 64 directories (-ELOOP beyond, the rest kept).
+ * Returns 0 or the first -errno; what could be removed is.
+ */
+int fs_remove_tree(const char *path);
 
 #endif /* DROVE_FSUTIL_H */

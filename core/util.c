@@ -932,6 +932,8 @@ parse_duration(const char *s, double *out)
 		mul = 60;
 	else if (strcmp(end, "h") == 0)
 		mul = 3600;
+	else if (strcmp(end, "d") == 0)
+		mul = 86400;
 	else
 		return -1;
 	*out = v * mul;

@@ -149,8 +149,8 @@ char *utf8_lossy(const char *s, size_t len, size_t *outlen);
 
 /*
  * A duration: a number of seconds with an optional unit, "90", "90s",
- * "1.5m", "5m", "1h".  Returns 0 and the seconds in *out, or -1 when s is
- * not one (empty, blanks, negative, not finite, unknown unit).
+ * "1.5m", "5m", "1h", "7d".  Returns 0 and the seconds in *out, or -1
+ * when s is not one (empty, blanks, negative, not finite, unknown unit).
  */
 int parse_duration(const char *s, double *out);
 

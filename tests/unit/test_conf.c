@@ -732,11 +732,11 @@ test_duration(void)
 {
 	static const struct { const char *s; double want; } good[] = {
 		{ "90", 90 }, { "90s", 90 }, { "5m", 300 }, { "1h", 3600 },
-		{ "1.5m", 90 }, { "0", 0 }, { "0.5", 0.5 },
+		{ "1.5m", 90 }, { "0", 0 }, { "0.5", 0.5 }, { "7d", 604800 },
 	};
 	static const char *const bad[] = {
 		"", " 5", "5 ", "-1", "5x", "5ms", "m", "1hh", "inf", "nan",
-		"1e999", "s",
+		"1e999", "s", "d", "1dd",
 	};
 	double d;
 
