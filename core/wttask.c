@@ -193,6 +193,29 @@ copy_in(struct wt *w, size_t i, int missing_only, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The agent's working directory, by one rule: where drove was started,
+ * relative to the repository's top, in the task's worktree when that
+ * directory is there (git made it, holding tracked files, or worktree_copy
+ * did), else the worktree's root, which the run then says.  workdir is
+ * path plus the prefix: falling back cuts it at path, in place, so
+ * pointers to it stay good.
+ */
+static void
+tk_workdir(struct wt *w, size_t i)
+{
+	struct wtask *t = &w->t[i];
+	struct stat st;
+
+	if (*w->prefix == '\0' || (lstat(t->workdir, &st) == 0 &&
+	    S_ISDIR(st.st_mode)))
+		return;
+	t->workdir[strlen(t->path)] = '\0';
+	log_info("task '%s': '%s' is not in its worktree (git tracks "
+	    "nothing there); its agent runs at the worktree's root, %s",
+	    tname(w, i), w->prefix, t->workdir);
+}
+
 static void
 jlog_worktree(struct wt *w, size_t i)
 {
@@ -289,8 +312,8 @@ prepare_step(struct wtop *op)
 			}
 			log_info("task '%s': reusing its worktree %s",
 			    tname(w, i), t->path);
-			(void)mkdir_p(t->workdir, 0777);
 			rc = copy_in(w, i, 1, op->err, sizeof(op->err));
+			tk_workdir(w, i);
 			wt_op_end(op, rc);
 			return;
 		case P_OWN:
@@ -422,8 +445,8 @@ prepare_step(struct wtop *op)
 				continue;
 			}
 			t->start = wt_op_str(op);
-			(void)mkdir_p(t->workdir, 0777);
 			rc = copy_in(w, i, 0, op->err, sizeof(op->err));
+			tk_workdir(w, i);
 			if (rc == 0)
 				jlog_worktree(w, i);
 			wt_op_end(op, rc);
