@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fallback.h"
 #include "host.h"
 #include "memadmit.h"
 #include "util.h"
@@ -12,7 +13,7 @@
 static const char *const backend_core_keys[] = {
 	"type", "concurrency", "rpm", "tpm", "price_in", "price_out",
 	"price_cache_read", "price_cache_write", "bytes_per_token", "retries",
-	"timeout", "burst", "mem", NULL
+	"timeout", "burst", "mem", "fallback", NULL
 };
 
 struct backend *
@@ -68,7 +69,7 @@ backend_check_all(const struct conf *c, const struct registry *reg,
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return fallback_check(c, err, errlen);
 }
 
 /* Reads b's section: plugin, limits, timeout. */
@@ -113,6 +114,17 @@ backend_open(struct backend *b, char *err, size_t errlen)
 }
 
 int
+backend_open_chain(struct backend *b, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	/* fallback_check made every chain end */
+	for (; rc == 0 && b != NULL; b = b->fallback)
+		rc = backend_open(b, err, errlen);
+	return rc;
+}
+
+int
 backend_open_all(const struct conf *c, const struct graph *g,
     const struct registry *reg, long jobs_cap, struct backend **bev,
     size_t *n, char *err, size_t errlen)
@@ -134,6 +146,7 @@ backend_open_all(const struct conf *c, const struct graph *g,
 		rc = backend_setup(&v[nb++], reg, jobs_cap, err, errlen);
 	}
 	*n = nb;
+	fallback_link(v, nb);
 	/* open only what tasks use: an unused API backend without a key
 	 * must not stop an offline run */
 	for (size_t i = 0; rc == 0 && i < g->n; i++) {
@@ -143,7 +156,8 @@ backend_open_all(const struct conf *c, const struct graph *g,
 			struct backend *b = backend_find(v, nb,
 			    t->backends[k]);
 
-			if (b)
+			/* and the fallbacks it may move to */
+			for (; b != NULL; b = b->fallback)
 				named[b - v] = 1;
 		}
 	}

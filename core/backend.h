@@ -23,6 +23,7 @@ struct backend {
 	double timeout_s;	/* default per call; 0: none */
 	long inflight;		/* attempts in flight */
 	int used;		/* opened */
+	struct backend *fallback;	/* where a call moves (fallback.h) */
 };
 
 /* Checks every [backend] section of c against the plugins in reg (type
@@ -43,6 +44,8 @@ int backend_open_all(const struct conf *c, const struct graph *g,
 /* Opens b when nothing did yet (a merge calls a backend no task uses).
  * Returns 0, or < 0 with "backend 'x': ..." in err. */
 int backend_open(struct backend *b, char *err, size_t errlen);
+/* Opens b and the backends of its fallback chain, as backend_open. */
+int backend_open_chain(struct backend *b, char *err, size_t errlen);
 /* Closes the opened backends and frees the array. */
 void backend_close_all(struct backend *bev, size_t n);
 /* The backend named name, or NULL. */

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "fallback.h"
 #include "util.h"
 
 /* --- jitter ------------------------------------------------------------- */
@@ -144,7 +145,7 @@ call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
 	c->env = env;
 	c->ops = ops;
 	c->owner = owner;
-	c->be = be;
+	c->be = c->be0 = be;
 	c->replica = -1;
 }
 
@@ -188,20 +189,63 @@ call_can_start(struct call *c, uint64_t *wait_ms)
 	return 1;
 }
 
-int
-call_reserve(struct call *c)
-{
-	if (quota_budget_check(c->env->budget, &c->be->lim,
-	    call_est_tokens(c), c->max_tokens, &c->res) != 0)
-		return DROVE_EBUDGET;
-	return 0;
-}
-
 static void
 call_set_error(struct call *c, const char *e)
 {
 	free(c->error);
 	c->error = e ? xstrdup(e) : NULL;
+}
+
+/* c goes on on backend `to` (why: what its backend could not do), with
+ * that backend's retries and timeout unless the task set its own. */
+static void
+call_move(struct call *c, struct backend *to, const char *why)
+{
+	json_t *ev = call_event(c, "fallback", "task_fallback");
+
+	json_object_set_new(ev, "backend", json_string(c->be->name));
+	json_object_set_new(ev, "fallback", json_string(to->name));
+	json_object_set_new(ev, "error", json_texts(why));
+	json_object_set_new(ev, "t", json_real(call_rel(c)));
+	call_jlog(c, ev, 0);
+	if (!c->env->quiet)
+		log_info("%s%s: %s; moving to fallback backend '%s'", c->task,
+		    c->replica < 0 ? " (merge call)" : "", why, to->name);
+	c->be = to;
+	c->fb_base = c->attempts;
+	c->rate_limits = 0;
+	if (!c->own_retries)
+		c->retries = to->lim.retries;
+	c->timeout_s = call_timeout(to, c->task_timeout_s);
+}
+
+int
+call_reserve(struct call *c)
+{
+	struct budget *b = c->env->budget;
+	const char *by = b->stopped_by;
+	char before[sizeof(b->why)], why[sizeof(b->why)];
+
+	memcpy(before, b->why, sizeof(before));
+	if (quota_budget_check(b, &c->be->lim, call_est_tokens(c),
+	    c->max_tokens, &c->res) == 0)
+		return 0;
+	/* this backend's prices do not fit: a fallback's may */
+	memcpy(why, b->why, sizeof(why));
+	for (struct backend *to = c->be->fallback; to; to = to->fallback) {
+		struct reservation tmp;
+
+		if (!to->used || quota_budget_check(b, &to->lim,
+		    call_est_tokens(c), c->max_tokens, &tmp) != 0)
+			continue;
+		/* the run goes on: the budget stopped nothing */
+		b->stopped_by = by;
+		memcpy(b->why, before, sizeof(before));
+		call_move(c, to, why);
+		return 1;
+	}
+	memcpy(b->why, why, sizeof(why));
+	return DROVE_EBUDGET;
 }
 
 /* The call outlived its timeout_s (by CALL_TIMEOUT_GRACE_MS): cancel it.
@@ -326,7 +370,7 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	struct call *c = (struct call *)hc;
 	struct call_env *e = c->env;
 	double now = call_rel(c);
-	int retry;
+	int retry, move, live, n;
 
 	if (c->state != CALL_RUNNING)
 		return;
@@ -368,15 +412,32 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	c->status = res->status;
 	if (res->status == DROVE_ERATELIMIT)
 		c->rate_limits++;
-	retry = res->status != DROVE_ECANCELED && !c->cancel_sent &&
-	    c->ops->may_retry(c) && ((res->status == DROVE_ERATELIMIT &&
-	    c->rate_limits <= CALL_MAX_RATE_LIMITS) ||
-	    (res->retryable && c->attempts <= c->retries));
+	/* attempts and rate limits on this backend: with a fallback, a
+	 * rate limit is tried again only as often as a failure */
+	n = c->attempts - c->fb_base;
+	live = res->status != DROVE_ECANCELED && !c->cancel_sent &&
+	    c->ops->may_retry(c);
+	retry = live && ((res->status == DROVE_ERATELIMIT &&
+	    c->rate_limits <= (c->be->fallback ? c->retries :
+	    CALL_MAX_RATE_LIMITS)) || (res->retryable && n <= c->retries));
+	move = live && !retry && c->be->fallback != NULL &&
+	    c->be->fallback->used && fallback_eligible(res);
 	json_t *ev = call_event(c, "attempt", retry ? "task_retry" : NULL);
 
 	json_object_set_new(ev, "error", json_texts(c->error));
 	json_object_set_new(ev, "t", json_real(now));	/* the attempt's end */
-	json_object_set_new(ev, "retry", json_boolean(retry));
+	json_object_set_new(ev, "retry", json_boolean(retry || move));
+	if (move) {
+		json_object_set_new(ev, "wait_s", json_real(0));
+		json_object_set_new(ev, "fallback",
+		    json_string(c->be->fallback->name));
+		call_jlog(c, ev, 0);
+		call_move(c, c->be->fallback, c->error);
+		call_queue(c, 0);
+		if (e->wake != NULL)
+			e->wake(e->wake_arg);
+		return;
+	}
 	if (!retry) {
 		call_jlog(c, ev, 0);
 		call_end(c);
@@ -384,9 +445,11 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	}
 	/* a rate limit is not the task's fault: it does not use up an
 	 * attempt */
-	if (res->status == DROVE_ERATELIMIT)
+	if (res->status == DROVE_ERATELIMIT) {
 		c->attempts--;
-	uint64_t ms = call_backoff_ms(e, c->attempts, res->retry_after_ms);
+		n--;
+	}
+	uint64_t ms = call_backoff_ms(e, n, res->retry_after_ms);
 
 	json_object_set_new(ev, "wait_s", json_real((double)ms / 1000));
 	json_object_set_new(ev, "rate_limited",

@@ -3,6 +3,7 @@
  * and a merge's call (a judge, a summary) share.  It reserves and settles
  * the backend's rpm/tpm and the run's budget, retries a retryable failure
  * with backoff, requeues a rate-limited call without using an attempt,
+ * moves a call its backend cannot answer to the backend's fallback,
  * cancels a call that outlives its timeout (a backstop for backends that do
  * not enforce it) and writes each attempt to the journal.
  *
@@ -96,7 +97,13 @@ struct call {
 	const char *stderr_path;
 	const struct drove_conf *task_conf;
 	long retries;		/* extra attempts after a failure */
+	/* what a move to a fallback backend keeps: the task's timeout (0:
+	 * the backend's), and whether retries is the task's own */
+	double task_timeout_s;
+	int own_retries;
 	/* the lifecycle's own */
+	struct backend *be0;	/* the owner's choice; be after a fallback */
+	int fb_base;		/* attempts made on earlier backends */
 	enum call_state state;
 	int attempts;
 	int rate_limits;
@@ -139,8 +146,10 @@ double call_est_tokens(const struct call *c);
  * else 0, and *wait_ms (when not NULL) lowered to when a bucket refills
  * (untouched when the concurrency window is full). */
 int call_can_start(struct call *c, uint64_t *wait_ms);
-/* Reserves the run's budget for one attempt: 0, or DROVE_EBUDGET (then
- * env->budget->why says which budget). */
+/* Reserves the run's budget for one attempt: 0; or 1 when c's backend
+ * does not fit but a fallback does, and c moved there (nothing reserved:
+ * ask call_can_start again); or DROVE_EBUDGET (then env->budget->why says
+ * which budget). */
 int call_reserve(struct call *c);
 /* Starts one attempt (after call_reserve). */
 void call_start(struct call *c);

@@ -119,7 +119,12 @@ again:
 			wait_ms = memadmit_wait_ms(wait_ms);
 			continue;
 		}
-		if (call_reserve(&mc->c) != 0) {
+		switch (call_reserve(&mc->c)) {
+		case 0:
+			break;
+		case 1:
+			goto again;	/* moved to a fallback */
+		default:
 			call_fail(&mc->c, DROVE_EBUDGET, r->budget.why);
 			continue;
 		}
@@ -180,11 +185,12 @@ mcall_backend_call(struct run *r, size_t task, const char *backend,
 	mc->c.stderr_path = mc->stderr_path;
 	mc->c.task_conf = (const struct drove_conf *)gt->sec;
 	mc->c.retries = b->lim.retries;
+	mc->c.task_timeout_s = gt->timeout_s;
 	t->ncalls++;
 	mc->next = r->mcalls;
 	r->mcalls = mc;
 	*handle = &mc->h;
-	rc = backend_open(b, err, sizeof(err));
+	rc = backend_open_chain(b, err, sizeof(err));
 	if (rc < 0) {
 		call_fail(&mc->c, rc, err);
 		return 0;

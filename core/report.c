@@ -300,6 +300,9 @@ report_print_tasks(FILE *f, json_t *s)
 		    "  (before the resume)" : "");
 		if (json_string_value(json_object_get(t, "error")))
 			fprintf(f, "%-20s   %s\n", "", str(t, "error"));
+		if (json_string_value(json_object_get(t, "fallback_from")))
+			fprintf(f, "%-20s   on fallback '%s' of '%s'\n", "",
+			    be ? be : "-", str(t, "fallback_from"));
 		print_merge_details(f, t);
 		report_merge_task(f, t);
 	}

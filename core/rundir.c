@@ -229,7 +229,7 @@ rundir_task_json(struct run *r, size_t i)
 	double tc = 0, busy = 0;
 	uint64_t ti = 0, to = 0, cr = 0, cw = 0;
 	int attempts = 0;
-	const char *be = NULL;
+	const char *be = NULL, *from = NULL;
 
 	for (size_t k = 0; k < t->njobs; k++) {
 		const struct call *c = &t->jobs[k].c;
@@ -244,6 +244,8 @@ rundir_task_json(struct run *r, size_t i)
 		cw += c->usage.cache_write;
 		if (c->be) {
 			tc += c->cost;
+			if (be == NULL && c->be != c->be0)
+				from = c->be0->name;
 			be = be ? be : c->be->name;
 		}
 	}
@@ -258,6 +260,10 @@ rundir_task_json(struct run *r, size_t i)
 	    json_string(run_state_name(t->st)));
 	json_object_set_new(o, "backend", be ? json_string(be) :
 	    json_null());
+	/* the backend answered for the task's own, its fallback chain's
+	 * first */
+	if (from != NULL)
+		json_object_set_new(o, "fallback_from", json_string(from));
 	json_object_set_new(o, "attempts", json_integer(attempts));
 	json_object_set_new(o, "start_s", json_real(t->start_s));
 	json_object_set_new(o, "end_s", json_real(t->end_s));

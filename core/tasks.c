@@ -475,8 +475,10 @@ start_jobs(struct run *r, size_t i)
 		jb->c.hc.ctx.live_path = jb->live_path;
 		jb->c.task_conf = (const struct drove_conf *)gt->sec;
 		/* a task's own retries, else its backend's default */
-		jb->c.retries = conf_get(gt->sec, "retries") != NULL ?
-		    gt->retries : be->lim.retries;
+		jb->c.own_retries = conf_get(gt->sec, "retries") != NULL;
+		jb->c.retries = jb->c.own_retries ? gt->retries :
+		    be->lim.retries;
+		jb->c.task_timeout_s = gt->timeout_s;
 		enqueue(r, jb);
 	}
 }
@@ -532,16 +534,19 @@ job_start(struct run *r, struct job *jb)
 	call_start(&jb->c);
 }
 
-/* Reserves the budget of jb's call, or stops the run when it cannot. */
+/* Reserves the budget of jb's call (0), moves it to a fallback that fits
+ * (1), or stops the run when nothing fits (< 0). */
 static int
 budget_allows(struct run *r, struct job *jb)
 {
-	if (call_reserve(&jb->c) == 0)
-		return 1;
+	int rc = call_reserve(&jb->c);
+
+	if (rc >= 0)
+		return rc;
 	r->stopping = 1;
 	log_warnx("%s: starting no new tasks; finished results are kept",
 	    r->budget.why);
-	return 0;
+	return rc;
 }
 
 static void
@@ -596,7 +601,11 @@ tasks_pump(struct run *r)
 				k++;
 				continue;
 			}
-			if (!budget_allows(r, jb))
+			int rc = budget_allows(r, jb);
+
+			if (rc > 0)
+				continue;	/* its fallback's limits now */
+			if (rc < 0)
 				break;
 			dequeue_at(r, k);
 			job_start(r, jb);

@@ -4,7 +4,7 @@ completions, streamed, byte for byte as the real APIs send them.
 
 usage: llm_mock.py PORTFILE [--cert PEM --key PEM] [--stats FILE]
                    [--log FILE] [--api-key KEY] [--max-inflight N]
-                   [--host 127.0.0.1]
+                   [--host 127.0.0.1] [--always 'k=v ...']
 
 POST .../v1/messages speaks Anthropic, POST .../chat/completions OpenAI.
 Each request is scripted by a directive in its prompt, [[k=v k2=v2 ...]]:
@@ -35,6 +35,8 @@ Each request is scripted by a directive in its prompt, [[k=v k2=v2 ...]]:
   nullchoices    OpenAI: the usage chunk has "choices": null
 --max-inflight N answers 429 (retry-after-ms: 50) to a request that
 arrives while N are being answered.
+--always 'k=v ...' applies those directives to every request, under the
+prompt's own (--always 'fail=529': a provider down for everyone).
 Stats (JSON, rewritten after every request): requests, per-path counts,
 max_inflight, max_connections, tokens_in/out sent, statuses.  The log has
 one JSON line per request: time, api, prompt, model, max_tokens,
@@ -355,6 +357,8 @@ def handle_one(conn, method, target, hdrs, body):
     if api == "openai" and msgs and msgs[0].get("role") == "system":
         system = msgs[0].get("content")
     clean, d = parse_directive(prompt)
+    if OPTS.get("always"):
+        d = dict(parse_directive("[[%s]]" % OPTS["always"])[1], **d)
     key = api + "|" + prompt
     with LOCK:
         COUNTS[key] = COUNTS.get(key, 0) + 1
@@ -509,6 +513,8 @@ def main():
             OPTS["api_key"] = args.pop(0)
         elif a == "--max-inflight":
             OPTS["max_inflight"] = int(args.pop(0))
+        elif a == "--always":
+            OPTS["always"] = args.pop(0)
         elif a == "--host":
             host = args.pop(0)
         else:
