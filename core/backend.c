@@ -6,6 +6,7 @@
 
 #include "fallback.h"
 #include "host.h"
+#include "launch.h"
 #include "memadmit.h"
 #include "util.h"
 
@@ -52,7 +53,9 @@ backend_check_section(const struct conf_section *s,
 	    p->keys ? p->keys : backend_core_keys,
 	    (const char *const *)NULL) < 0)
 		return DROVE_EINVAL;
-	return memadmit_check(s, p->name, err, errlen);
+	if (memadmit_check(s, p->name, err, errlen) < 0)
+		return DROVE_EINVAL;
+	return launch_check_conf(s, err, errlen);
 }
 
 int

@@ -134,6 +134,53 @@ call_progressed(struct host_call *hc, const char *text, size_t len)
 		c->env->progress(c->env->progress_arg, c, len);
 }
 
+/* A launch's job name: drove-<run>-<task>, so the scheduler's queue
+ * says whose it is. */
+static void
+call_job_name(struct host_call *hc, char *buf, size_t len)
+{
+	struct call *c = (struct call *)hc;
+
+	snprintf(buf, len, "drove-%s-%s", c->env->run_id ? c->env->run_id :
+	    "run", c->task);
+}
+
+/*
+ * A launcher reported the attempt's job: journaled (the id, so a resume
+ * can end a job a dead drove left; "job_end" once it is over) and, while
+ * it waits for resources, a task_pending event with the scheduler's
+ * reason.  The last id is the call's, for summary.json.
+ */
+static void
+call_job(struct host_call *hc, const char *launcher, const char *job,
+    const char *pending, int ended)
+{
+	struct call *c = (struct call *)hc;
+	json_t *ev;
+
+	if (ended) {
+		ev = json_object();
+		json_object_set_new(ev, "ev", json_string("job_end"));
+		json_object_set_new(ev, "backend", json_string(c->be->name));
+		json_object_set_new(ev, "job", json_string(job));
+		call_jlog(c, ev, 0);
+		return;
+	}
+	if (c->job == NULL || strcmp(c->job, job) != 0) {
+		free(c->job);
+		c->job = xstrdup(job);
+	}
+	ev = call_event(c, "job", pending ? "task_pending" : "task_job");
+	json_object_set_new(ev, "backend", json_string(c->be->name));
+	json_object_set_new(ev, "launcher", json_string(launcher));
+	json_object_set_new(ev, "job", json_string(job));
+	json_object_set_new(ev, "reason", pending ? json_string(pending) :
+	    json_null());
+	json_object_set_new(ev, "t", json_real(call_rel(c)));
+	/* no fsync: the id has to outlive this process, not the machine */
+	call_jlog(c, ev, 0);
+}
+
 void
 call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
     void *owner, struct backend *be)
@@ -142,6 +189,8 @@ call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
 	c->hc.ctx.env = env->host;
 	c->hc.done = call_backend_done;
 	c->hc.progress = call_progressed;
+	c->hc.job_name = call_job_name;
+	c->hc.job = call_job;
 	c->env = env;
 	c->ops = ops;
 	c->owner = owner;
@@ -154,7 +203,8 @@ call_release(struct call *c)
 {
 	free(c->text);
 	free(c->error);
-	c->text = c->error = NULL;
+	free(c->job);
+	c->text = c->error = c->job = NULL;
 }
 
 double

@@ -44,6 +44,7 @@ struct call_env {
 	struct host_env *host;	/* the calls' context (set by the owner) */
 	struct budget *budget;
 	struct journal *j;	/* NULL: no records */
+	const char *run_id;	/* names launched jobs; NULL: "run" */
 	double t0;		/* monotonic time of the run's start */
 	int quiet;
 	uint64_t rng;		/* backoff jitter; call_env_init seeds it */
@@ -114,6 +115,8 @@ struct call {
 	char *text;
 	size_t len;
 	char *error;
+	char *job;		/* the last attempt's launched job id, or
+				 * NULL (launch.c) */
 	struct drove_usage usage;	/* summed over attempts */
 	double cost;
 	double start_s, end_s;	/* first start, final end (run seconds) */

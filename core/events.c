@@ -156,6 +156,10 @@ on_event(void *arg, json_t *ev)
 	else if (strcmp(type, "task_wait") == 0)
 		ui_task_wait(e->ui, (size_t)i, run_task_name(r, (size_t)i),
 		    wait_state(sget(ev, "reason")));
+	else if (strcmp(type, "task_pending") == 0 ||
+	    strcmp(type, "task_job") == 0)
+		ui_task_pending(e->ui, (size_t)i, run_task_name(r, (size_t)i),
+		    sget(ev, "reason"));
 	else if (strcmp(type, "task_retry") == 0)
 		ui_task_retry(e->ui, (size_t)i, run_task_name(r, (size_t)i),
 		    nget(ev, "wait_s"), json_is_true(json_object_get(ev,

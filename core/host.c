@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "envfilter.h"
 #include "http.h"
+#include "launch.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -408,6 +409,11 @@ static const struct drove_host host_table = {
 	.timer_start_at = h_timer_start_at,
 	.env_passes = env_passes,
 	.utf8_lossy = utf8_lossy,
+	.launch_open = launch_open,
+	.launch_close = launch_close,
+	.launch = launch_start,
+	.launch_cancel = launch_cancel,
+	.launch_state = launch_state,
 };
 
 const struct drove_host *

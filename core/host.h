@@ -38,6 +38,13 @@ struct host_call {
 	void (*done)(struct host_call *hc, const struct drove_result *r);
 	/* host->call_progress: len bytes more of the answer, or NULL */
 	void (*progress)(struct host_call *hc, const char *text, size_t len);
+	/* launches (launch.c), or NULL: the job's name for the scheduler
+	 * ("drove-<run>-<task>") into buf; and what a launcher said of the
+	 * attempt's job: its id, why it is pending (NULL: it runs), or,
+	 * with ended, that it is over */
+	void (*job_name)(struct host_call *hc, char *buf, size_t len);
+	void (*job)(struct host_call *hc, const char *launcher,
+	    const char *job, const char *pending, int ended);
 };
 
 struct host_merge;

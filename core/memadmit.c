@@ -60,13 +60,24 @@ memadmit_pass(struct memadmit *m)
 	m->fresh = 0;
 }
 
+/* Whether section s's agents run on this machine: not when a launcher
+ * runs them elsewhere (launch.c), where mem is the scheduler's to admit
+ * (slurm's --mem). */
+static int
+runs_here(const struct conf_section *s)
+{
+	const char *l = s != NULL ? conf_get(s, "launcher") : NULL;
+
+	return l == NULL || *l == '\0' || strcmp(l, "local") == 0;
+}
+
 int
 memadmit_allows(struct memadmit *m, const struct backend *bev, size_t n,
     const struct backend *b, uint64_t *room)
 {
 	uint64_t held = 0, total;
 
-	if (b->lim.mem_bytes == 0)
+	if (b->lim.mem_bytes == 0 || !runs_here(b->sec))
 		return 1;
 	/* one look a pass: the agents started in it have not taken their
 	 * memory yet, their reservations stand for it */
@@ -76,7 +87,9 @@ memadmit_allows(struct memadmit *m, const struct backend *bev, size_t n,
 		m->fresh = 1;
 	}
 	for (size_t i = 0; i < n; i++)
-		held += (uint64_t)bev[i].inflight * bev[i].lim.mem_bytes;
+		if (runs_here(bev[i].sec))
+			held += (uint64_t)bev[i].inflight *
+			    bev[i].lim.mem_bytes;
 	*room = m->avail > held ? m->avail - held : 0;
 	return *room >= b->lim.mem_bytes;
 }
@@ -124,7 +137,8 @@ memadmit_check(const struct conf_section *s, const char *plugin, char *err,
 		    "take no memory of this machine", where, label, plugin);
 		return DROVE_EINVAL;
 	}
-	if (memadmit_read(&total, &avail) == 0 && mem > total) {
+	if (runs_here(s) && memadmit_read(&total, &avail) == 0 &&
+	    mem > total) {
 		memadmit_format(mem, want, sizeof(want));
 		memadmit_format(total, have, sizeof(have));
 		errf(err, errlen, "%s: %s: mem = %s is more than this "

@@ -35,7 +35,9 @@ int memadmit_read(uint64_t *total, uint64_t *avail);
 void memadmit_pass(struct memadmit *m);
 
 /*
- * 1 when a call of b may start by memory: b reserves none, or the memory
+ * 1 when a call of b may start by memory: b reserves none, its agents
+ * run elsewhere (a `launcher` other than local: the scheduler admits
+ * them by mem), or the memory
  * available less what the calls in flight of bev[0..n) reserve covers
  * b's.  Else 0, with that memory (available less reserved) in *room.
  * On a machine whose memory cannot be read every call may start.

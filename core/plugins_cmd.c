@@ -56,7 +56,7 @@ cmd_plugins(int argc, char **argv)
 		const struct drove_plugin *p = s.reg.v[i].p;
 
 		printf("%-8s %-12s %-6s ABI %u.%u  %-9s %s\n",
-		    p->kind == DROVE_PLUGIN_BACKEND ? "backend" : "merge",
+		    registry_kind_name((int)p->kind),
 		    p->name, p->version ? p->version : "-", p->abi_major,
 		    p->abi_minor, s.reg.v[i].overrides ? "overrides" :
 		    s.reg.v[i].path ? "loaded" : "built-in",

@@ -70,6 +70,8 @@ registry_kind_name(int kind)
 		return "backend";
 	case DROVE_PLUGIN_MERGE:
 		return "merge";
+	case DROVE_PLUGIN_LAUNCHER:
+		return "launcher";
 	}
 	return "plugin";
 }
@@ -133,8 +135,13 @@ check_plugin(const struct registry *r, const struct drove_plugin *p,
 	    (p->kind == DROVE_PLUGIN_MERGE && (p->merge == NULL ||
 	    p->merge->size < MIN_MERGE_OPS_SIZE ||
 	    p->merge->start == NULL)) ||
+	    (p->kind == DROVE_PLUGIN_LAUNCHER && (!DROVE_HAS(p, launcher) ||
+	    p->launcher == NULL || p->launcher->size <
+	    sizeof(struct drove_launcher_ops) || p->launcher->open == NULL ||
+	    p->launcher->start == NULL || p->launcher->cancel == NULL)) ||
 	    (p->kind != DROVE_PLUGIN_BACKEND &&
-	    p->kind != DROVE_PLUGIN_MERGE)) {
+	    p->kind != DROVE_PLUGIN_MERGE &&
+	    p->kind != DROVE_PLUGIN_LAUNCHER)) {
 		errf(err, errlen, "%s: plugin '%s' lacks the operations of "
 		    "its kind (%s)", w, p->name,
 		    registry_kind_name((int)p->kind));

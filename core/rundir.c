@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "launch.h"
 #include "orphan.h"
 #include "run.h"
 #include "runstats.h"
@@ -179,9 +180,11 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 		return DROVE_EIO;
 	}
 	/* the agents a killed drove left running go before anything
-	 * starts again, so no task runs twice at once */
-	if (r->o->resume && (rc = orphan_end(&r->j, r->lock.prev_pid,
-	    spawn_grace_s, err, errlen)) < 0)
+	 * starts again, so no task runs twice at once: its jobs on a
+	 * cluster first (by id), then its children here */
+	if (r->o->resume && ((rc = launch_end_orphans(&r->j, r->conf,
+	    r->lock.prev_pid, err, errlen)) < 0 || (rc = orphan_end(&r->j,
+	    r->lock.prev_pid, spawn_grace_s, err, errlen)) < 0))
 		return rc;
 	orphan_watch(&r->watch, &r->j);
 	runstats_begin(r);

@@ -21,12 +21,17 @@ attempts(struct run *r, json_t *tasks)
 		struct trun *t = &r->t[i];
 		json_t *o = json_object_get(tasks, run_task_name(r, i));
 		long most = 0, calls = 0, limited = 0;
+		const char *job = NULL;
 
 		if (o == NULL || t->resumed)
 			continue;
 		for (size_t k = 0; k < t->njobs; k++) {
 			const struct call *c = &t->jobs[k].c;
 
+			/* a launcher's job (launch.c): the first replica's
+			 * last attempt's, as "backend" is the first's */
+			if (job == NULL)
+				job = c->job;
 			if (c->attempts > most)
 				most = c->attempts;
 			calls += c->attempts + c->rate_limits;
@@ -35,6 +40,8 @@ attempts(struct run *r, json_t *tasks)
 		json_object_set_new(o, "attempts", json_integer(most));
 		json_object_set_new(o, "calls", json_integer(calls));
 		json_object_set_new(o, "rate_limits", json_integer(limited));
+		if (job != NULL)
+			json_object_set_new(o, "job", json_string(job));
 	}
 }
 

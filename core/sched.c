@@ -240,6 +240,7 @@ sched_run(const struct conf *c, const struct graph *g,
 	r->t0_wall = now_wall();
 	call_env_init(&r->jenv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
 	call_env_init(&r->menv, r->loop, &r->budget, &r->j, r->t0, o->quiet);
+	r->jenv.run_id = r->menv.run_id = r->id;
 	r->jenv.host = r->menv.host = &r->host;
 	events_open(r);
 	json_t *ev = json_object();

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "drove/plugin.h"
+#include "launch.h"
 #include "merge.h"
 #include "sched.h"
 #include "util.h"
@@ -76,6 +77,7 @@ setup_release(struct setup *s)
 {
 	graph_release(&s->graph);
 	conf_release(&s->conf);
+	launch_use_registry(NULL);
 	registry_release(&s->reg);
 	free(s->merges);
 	free(s->merge_keys);
@@ -117,6 +119,7 @@ setup_build(struct setup *s, const char *task_file, const char *name,
 	if (registry_load_conf(&s->reg, &s->conf, setup_plugin_dirs, err,
 	    errlen) < 0)
 		goto fail;
+	launch_use_registry(&s->reg);
 	if (task_file == NULL && text == NULL)
 		return 0;
 	/* a plugin that did not load stops only what uses it */

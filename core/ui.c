@@ -25,6 +25,7 @@ struct utask {
 	double until;		/* a retry's end */
 	uint64_t bytes;		/* streamed by its calls */
 	int tokens;		/* bytes are an API's text */
+	char reason[48];	/* UI_PENDING: the scheduler's reason */
 };
 
 struct uorder {
@@ -64,6 +65,7 @@ static const char *const state_word[] = {
 	[UI_RETRY] = "retrying",
 	[UI_RUN] = "running",
 	[UI_DONE] = "done",
+	[UI_PENDING] = "pending",
 };
 
 /* --- text --------------------------------------------------------------- */
@@ -176,7 +178,7 @@ static int
 active(const struct utask *t)
 {
 	return t->st == UI_RUN || t->st == UI_RETRY || t->st == UI_RATE ||
-	    t->st == UI_SLOT || t->st == UI_MEM;
+	    t->st == UI_SLOT || t->st == UI_MEM || t->st == UI_PENDING;
 }
 
 /* Started tasks first, longest-running first; then those that wait. */
@@ -277,6 +279,8 @@ draw_block(struct ui *u, struct buf *b)
 			color = "\033[33m";
 		} else {
 			buf_adds(b, state_word[t->st]);
+			if (t->st == UI_PENDING)
+				buf_printf(b, " (%s)", t->reason);
 			if (t->st == UI_RATE)
 				color = "\033[35m";
 			else if (t->st == UI_SLOT || t->st == UI_MEM)
@@ -496,6 +500,21 @@ ui_task_wait(struct ui *u, size_t i, const char *name, enum ui_state why)
 		free(l);
 	}
 	touch(u);
+}
+
+void
+ui_task_pending(struct ui *u, size_t i, const char *name, const char *reason)
+{
+	if (i >= u->n || u->t[i].st == UI_DONE)
+		return;
+	if (reason == NULL) {
+		if (u->t[i].st == UI_PENDING)
+			u->t[i].st = UI_RUN;
+		touch(u);
+		return;
+	}
+	snprintf(u->t[i].reason, sizeof(u->t[i].reason), "%s", reason);
+	ui_task_wait(u, i, name, UI_PENDING);
 }
 
 void

@@ -24,6 +24,7 @@ enum ui_state {
 	UI_RETRY,	/* waiting out a backoff */
 	UI_RUN,
 	UI_DONE,
+	UI_PENDING,	/* its job waits in a cluster's queue */
 };
 
 struct ui;
@@ -50,6 +51,10 @@ void ui_task_start(struct ui *u, size_t i, const char *name,
 /* Task i waits: UI_SLOT, UI_RATE or UI_MEM. */
 void ui_task_wait(struct ui *u, size_t i, const char *name,
     enum ui_state why);
+/* Task i's job waits in a scheduler's queue for reason (not NULL), or,
+ * with reason NULL, runs now. */
+void ui_task_pending(struct ui *u, size_t i, const char *name,
+    const char *reason);
 /* Task i retries after wait_s; rate: for a rate limit. */
 void ui_task_retry(struct ui *u, size_t i, const char *name, double wait_s,
     int rate);

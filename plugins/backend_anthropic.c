@@ -193,6 +193,7 @@ static const struct drove_plugin anthropic_plugin = {
 	LLM_DEFAULT_TIMEOUT_S,
 	ANTHROPIC_KEY_ENV,
 	ANTHROPIC_BASE_URL,
+	NULL,			/* not a launcher */
 };
 
 __attribute__((visibility("default"))) const struct drove_plugin *

@@ -10,6 +10,9 @@
  *   env = K=V, K2=V2        ; optional additions to the environment
  *   env_pass = ANTHROPIC_API_KEY, GH_*   ; secret-looking names let through
  *   env_drop = AWS_*, *_URL              ; more names withheld
+ *   launcher = slurm        ; where agents run: local (default), slurm or
+ *                           ; a launcher plugin (ABI 1.6; the host reads
+ *                           ; cpus, time_limit, partition, launcher_args)
  *
  * The agent gets drove's environment except the variables whose names look
  * like secrets (the host's env_passes: *_KEY, *TOKEN*, *SECRET*, ...), which
@@ -53,6 +56,8 @@ struct exec_backend {
 	size_t nenv;
 	char **pass;		/* env_pass globs, NULL-ended, or NULL */
 	char **drop;		/* env_drop globs, NULL-ended, or NULL */
+	struct drove_launcher *launcher; /* ABI 1.6 hosts: where agents
+					  * run; NULL: spawn */
 };
 
 /* One call in flight; lives until on_exit has reported it. */
@@ -70,6 +75,8 @@ struct exec_call {
 
 static const char *const exec_keys[] = {
 	"type", "command", "prompt_via", "cwd", "env", "env_pass", "env_drop",
+	/* the host's launcher keys (ABI 1.6) */
+	"launcher", "cpus", "time_limit", "partition", "launcher_args",
 	/* handled by the core for every backend */
 	"concurrency", "rpm", "tpm", "price_in", "price_out", "model",
 	"max_tokens", "timeout",
@@ -250,6 +257,8 @@ exec_close(void *state)
 		h->free(b->env);
 	free_globs(h, b->pass);
 	free_globs(h, b->drop);
+	if (b->launcher != NULL)
+		h->launch_close(b->launcher);
 	if (b->cwd != NULL)
 		h->free(b->cwd);
 	if (b->model != NULL)
@@ -379,7 +388,14 @@ exec_open(const struct drove_host *h, const struct drove_conf *c,
 		rc = DROVE_EINVAL;
 		goto fail;
 	}
-	if ((rc = find_command(b, err, errlen)) < 0)
+	if (DROVE_HAS(h, launch_open) && h->launch_open != NULL &&
+	    (rc = h->launch_open(c, &b->launcher, err, errlen)) < 0)
+		goto fail;
+	/* a cluster's nodes have their own PATH: the agent is looked up
+	 * there, by the launcher */
+	v = h->conf_get(c, "launcher");
+	if ((v == NULL || strcmp(v, "local") == 0) &&
+	    (rc = find_command(b, err, errlen)) < 0)
 		goto fail;
 	note_withheld(b, h->conf_name(c));
 	*state = b;
@@ -605,7 +621,8 @@ exec_start(void *state, struct drove_call *call)
 	req.on_exit = exec_exit;
 	req.arg = ec;
 	req.core = call->core;		/* the call's context (ABI 1.4) */
-	rc = h->spawn(&req, &ec->handle);
+	rc = b->launcher != NULL ? h->launch(b->launcher, &req, &ec->handle) :
+	    h->spawn(&req, &ec->handle);
 	if (rc == DROVE_ENOFD) {
 		/* the core queues the call until a descriptor frees */
 		snprintf(msg, sizeof(msg), "cannot start command '%s': out of "
@@ -626,7 +643,11 @@ exec_cancel(void *state, struct drove_call *call)
 	struct exec_backend *b = state;
 	struct exec_call *ec = call->plugin_data;
 
-	if (ec != NULL && ec->handle != NULL)
+	if (ec == NULL || ec->handle == NULL)
+		return;
+	if (b->launcher != NULL)
+		b->h->launch_cancel(ec->handle);
+	else
 		b->h->spawn_kill(ec->handle);
 }
 
@@ -654,6 +675,7 @@ static const struct drove_plugin exec_plugin = {
 	0,			/* no timeout: a command may run for hours */
 	NULL,
 	NULL,
+	NULL,			/* not a launcher */
 };
 
 __attribute__((visibility("default"))) const struct drove_plugin *

@@ -188,6 +188,7 @@ static const struct drove_plugin openai_plugin = {
 	LLM_DEFAULT_TIMEOUT_S,
 	OPENAI_KEY_ENV,
 	OPENAI_BASE_URL,
+	NULL,			/* not a launcher */
 };
 
 __attribute__((visibility("default"))) const struct drove_plugin *

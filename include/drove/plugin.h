@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define DROVE_ABI_MAJOR 1
-#define DROVE_ABI_MINOR 5
+#define DROVE_ABI_MINOR 6
 
 /* True when the struct at p, whose size field says how much the other side
  * wrote, has the member m. */
@@ -71,6 +71,7 @@ enum drove_err {
 enum drove_plugin_kind {
 	DROVE_PLUGIN_BACKEND = 1,
 	DROVE_PLUGIN_MERGE = 2,
+	DROVE_PLUGIN_LAUNCHER = 3,	/* ABI 1.6 */
 };
 
 enum drove_log_level {
@@ -82,6 +83,8 @@ enum drove_log_level {
 
 /* A configuration section (a [backend NAME] or a [task NAME]); opaque. */
 struct drove_conf;
+/* A backend's launcher, from host->launch_open(); opaque (ABI 1.6). */
+struct drove_launcher;
 /* An HTTP request for host->http_request(); defined below. */
 struct drove_http_req;
 
@@ -348,6 +351,89 @@ struct drove_host {
 	 * "".  A plugin that may meet an older host checks
 	 * DROVE_HAS(h, utf8_lossy) first.  Any time. */
 	char *(*utf8_lossy)(const char *s, size_t len, size_t *outlen);
+
+	/*
+	 * ABI 1.6: launchers.  A backend that runs agents as children (exec)
+	 * starts them through the launcher its section names (`launcher =
+	 * local | slurm | <plugin>`, default local) instead of spawn, so
+	 * the same agent runs here or on a cluster.  launch_open reads the
+	 * section's launcher keys (cpus, mem, time_limit, partition,
+	 * launcher_args), finds and opens the launcher; returns 0 and fills
+	 * *l, or < 0 with a one-line reason in err.  From a backend's
+	 * open; launch_close(l) from its close.
+	 */
+	int (*launch_open)(const struct drove_conf *backend,
+	    struct drove_launcher **l, char *err, size_t errlen);
+	void (*launch_close)(struct drove_launcher *l);
+	/* Starts req (copied, as spawn copies it) for the call whose
+	 * context req->core is (a job named after its run and task);
+	 * on_exit runs exactly once, never from within launch; or returns
+	 * < 0 and it never runs.  Any time. */
+	int (*launch)(struct drove_launcher *l, const struct drove_spawn *req,
+	    void **handle);
+	/* As spawn_kill: ends the agent wherever it runs; on_exit follows
+	 * with DROVE_ECANCELED.  Only until on_exit has run. */
+	void (*launch_cancel)(void *handle);
+	/* For launcher plugins: what the scheduler says of the launch whose
+	 * token is req->token (struct drove_launch_req).  job: its id once
+	 * known (the core journals it, so a resume can end it, and shows it
+	 * in summary.json), or NULL; pending: why it waits for resources
+	 * (shown as pending in the live view and the events), or NULL once
+	 * it runs.  Strings are copied.  Only until on_exit has run. */
+	void (*launch_state)(void *token, const char *job,
+	    const char *pending);
+};
+
+/*
+ * ABI 1.6: what a launcher is asked to start: the child (argv, env, cwd,
+ * stdin, stderr file and on_exit, as for host->spawn) and the resources
+ * its backend asks for.  Borrowed for the call to start only.
+ */
+struct drove_launch_req {
+	uint32_t size;
+	const struct drove_spawn *spawn; /* env is complete: the core's
+					  * filtered environment plus env_add */
+	const char *job_name;	/* "drove-<run>-<task>" */
+	int64_t cpus;		/* 0: the launcher's default */
+	uint64_t mem_bytes;	/* 0: none asked */
+	double time_limit_s;	/* 0: none */
+	const char *partition;	/* or NULL */
+	const char *const *args; /* launcher_args, split, NULL-ended */
+	void *token;		/* for host->launch_state */
+};
+
+/*
+ * ABI 1.6: launcher plugins.  One state per backend section that names the
+ * launcher.  All on the loop thread but end_jobs and check.
+ */
+struct drove_launcher_ops {
+	uint32_t size;
+	/* Makes the state for backend section c (its keys are the
+	 * backend's).  Returns 0, or < 0 with a one-line reason in err. */
+	int (*open)(const struct drove_host *h, const struct drove_conf *c,
+	    void **state, char *err, size_t errlen);
+	void (*close)(void *state);
+	/* Starts req.  Returns 0, fills *handle and later calls
+	 * req->spawn->on_exit exactly once, never from within start (status
+	 * is the agent's exit status; on failure of the launch itself err
+	 * is DROVE_ECHILD and out holds the reason, one line); or returns
+	 * < 0 and never calls it. */
+	int (*start)(void *state, const struct drove_launch_req *req,
+	    void **handle);
+	/* Ends a launch whose on_exit has not run; on_exit follows with
+	 * DROVE_ECANCELED. */
+	void (*cancel)(void *state, void *handle);
+	/* Before a resume starts anything: ends the jobs (ids launch_state
+	 * reported) a dead drove left.  May block, a bounded time.
+	 * Returns the number ended, or < 0 with a reason in err. */
+	int (*end_jobs)(void *state, const char *const *jobs, size_t n,
+	    char *err, size_t errlen);
+	/* drove doctor: checks that the launcher can run an agent in
+	 * workdir (NULL: the current directory).  May block, a bounded
+	 * time.  Returns 0 with what it checked in msg, or < 0 with why
+	 * not.  NULL: nothing to check. */
+	int (*check)(void *state, const char *workdir, char *msg,
+	    size_t msglen);
 };
 
 /*
@@ -430,6 +516,8 @@ struct drove_plugin {
 					 * set, or NULL */
 	const char *default_base_url;	/* API backends: where the API is
 					 * unless base_url is set, or NULL */
+	/* ABI 1.6: kind DROVE_PLUGIN_LAUNCHER's operations. */
+	const struct drove_launcher_ops *launcher;
 };
 
 /* One response header; borrowed for the callback only. */

@@ -118,6 +118,7 @@ JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 KillWait=2
 MinJobAge=600
+DefMemPerCPU=64
 NodeName=$SLURM_NODE NodeAddr=127.0.0.1 CPUs=2 RealMemory=$mem State=UNKNOWN
 PartitionName=$SLURM_PARTITION Nodes=$SLURM_NODE Default=YES MaxTime=INFINITE State=UP
 EOF
