@@ -8,6 +8,7 @@
 #include "argv.h"
 #include "call.h"
 #include "host.h"
+#include "launch.h"
 #include "http.h"
 #include "loop.h"
 #include "tls.h"
@@ -217,7 +218,17 @@ check_backend(struct check *ck, const struct conf_section *s,
 		goto out;
 	}
 	if (strcmp(type, "exec") == 0) {
-		rc = check_exec(s, msg, sizeof(msg));
+		int checked;
+
+		/* a launcher that runs agents elsewhere checks that place
+		 * (slurm: sinfo, the partition, a step that sees the
+		 * working directory); the command is looked up there */
+		rc = launch_check((const struct drove_conf *)s,
+		    conf_get(s, "cwd"), &checked, msg, sizeof(msg));
+		if (!checked)
+			rc = check_exec(s, msg, sizeof(msg));
+		else if (rc < 0)
+			rc = -1;
 		goto out;
 	}
 	if (!api_defaults(p, &key_env, &url, &key_required)) {

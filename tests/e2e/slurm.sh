@@ -127,6 +127,19 @@ expect_py 't["o"]["status"] == "ok" and t["o"]["job"] != "'"$job"'"' \
 rm -f "$T/fast"
 cd ..
 
+# --- doctor
+mkdir doc && cd doc || die "no dir"
+backend sl "partition = $SLURM_PARTITION" >ok.ini
+drove doctor ok.ini
+expect_eq "$rc" 0 "doctor passes on the cluster"
+expect_has "$out" "a step sees" "doctor ran a step that sees the directory"
+backend sl 'partition = nosuch' >bad.ini
+drove doctor bad.ini
+expect_eq "$rc" 1 "doctor fails with a bad partition"
+expect_has "$out" "partition 'nosuch' does not exist" \
+    "doctor names the missing partition"
+cd ..
+
 # --- the time-limit case ends
 wait $tl_pid
 expect_eq "$(cat tl/rc)" 1 "a step over its time limit fails the run"
