@@ -42,6 +42,9 @@ extern char **environ;
 
 /* Seconds between squeue looks while a step waits for resources. */
 #define POLL_PENDING_S 2.0
+/* Looks after srun exited while the job is still completing, 0.5 s
+ * apart. */
+#define SETTLE_LOOKS 20
 /* Most seconds a blocking command (doctor, a resume) may take. */
 #define SYNC_LIMIT_S 30
 
@@ -73,6 +76,7 @@ struct step {
 	int running;		/* squeue saw it run: no more looks */
 	int ended;		/* srun exited */
 	int last_look;		/* the look in flight is the one after */
+	int settle;		/* looks after srun for a final state */
 	int status, err;	/* srun's */
 	char *out;
 	size_t len;
@@ -163,6 +167,15 @@ slurm_why(const char *state)
 		    state[strlen(w[i].state)] == '\0'))
 			return w[i].why;
 	return NULL;
+}
+
+/* Whether Slurm is done with a job in this state (not RUNNING or
+ * COMPLETING, which a job Slurm ended passes through). */
+static int
+settled(const char *state)
+{
+	return slurm_why(state) != NULL || strncmp(state, "COMPLETED", 9) ==
+	    0 || strncmp(state, "FAILED", 6) == 0;
 }
 
 /* Appends line to the step's stderr file, where the backend's error
@@ -272,9 +285,16 @@ looked(void *arg, int status, int err, const char *out, size_t len)
 	}
 	if (st->ended) {
 		/* a look started before srun exited saw the job alive (or
-		 * no longer listed): how it ended takes one more */
-		if (st->err == 0 && !st->last_look)
-			step_look(st);
+		 * no longer listed): how it ended takes one more; a job
+		 * still completing has not said yet, and squeue may fail on
+		 * a busy controller (a bounded wait) */
+		int answered = err == 0 && status == 0;
+
+		if (st->err == 0 && (!st->last_look || ((!answered ||
+		    (st->final != NULL && !settled(st->final))) &&
+		    ++st->settle < SETTLE_LOOKS)))
+			st->timer = h->timer_start_at(st->core,
+			    st->last_look ? 0.5 : 0, look_later, st);
 		else
 			step_deliver(st);
 		return;
@@ -433,10 +453,16 @@ slurm_cancel(void *state, void *handle)
 		req.core = st->core;
 		(void)s->h->spawn(&req, &sh);
 	}
-	if (st->srun != NULL)
+	if (st->srun != NULL) {
 		s->h->spawn_kill(st->srun);
-	else if (st->poll != NULL)
+	} else if (st->poll != NULL) {
 		s->h->spawn_kill(st->poll);
+	} else if (st->timer != NULL) {
+		/* srun is gone: what squeue would add can wait no longer */
+		s->h->timer_stop(st->timer);
+		st->timer = NULL;
+		step_deliver(st);
+	}
 }
 
 /* --- blocking commands: a resume's cancels, doctor ------------------------ */

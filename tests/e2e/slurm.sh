@@ -17,7 +17,7 @@ expect_has "$(cat e)" err "srun streams the step's stderr"
 cat >agent.sh <<'SH'
 read -r secs
 [ -e "$T/fast" ] && secs=0.1
-echo "start $DROVE_TASK ${SLURM_JOB_ID:-none} ${SLURM_CPUS_PER_TASK:-} ${SLURM_MEM_PER_NODE:-}" >>"$T/log"
+echo "start $DROVE_TASK ${SLURM_JOB_ID:-none}" >>"$T/log"
 sleep "$secs"
 echo "end $DROVE_TASK ${SLURM_JOB_ID:-none}" >>"$T/log"
 echo "done $DROVE_TASK on ${SLURMD_NODENAME:-here}"
@@ -64,7 +64,8 @@ expect_py_many 'all(t[k]["status"] == "ok" for k in t)' "every task ok" \
     's["speedup"] > 1.3' "the speedup is reported and above 1.3 on 2 CPUs" \
     'open(".drove/runs/last/tasks/t3.out").read().startswith("done t3 on ")' \
     "the step's output comes back as the task's"
-expect_eq "$(awk '$1 == "start" && $2 ~ /^t/ && $4 == 1 && $5 == 100' "$T/log" | wc -l | tr -d ' ')" 8 \
+expect_eq "$(squeue -h -t all -o '%j %c %m' | grep "^drove-$(run_id .)-t" |
+    awk '{ print $2, $3 }' | sort | uniq -c | tr -s ' ')" " 8 1 100M" \
     "each step got --cpus-per-task=1 and --mem=100M"
 expect_has "$out" '"event":"task_pending"' "a step waiting for a CPU is pending"
 expect_has "$(grep task_pending <<<"$out" | head -1)" '"reason":"' \
