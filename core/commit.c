@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -22,8 +23,6 @@
 struct commit_item {
 	struct commit_item *next;
 	char *path;
-	int fd;			/* its temporary file, opened on the loop */
-	char *tmp;
 	const void *data;
 	size_t len;
 	char *line;
@@ -106,21 +105,53 @@ flush_all(struct commit *cm, struct commit_item *batch)
 	return rc;
 }
 
+/*
+ * Creates path's temporary file; an fd or -errno.  The loop may hold every
+ * descriptor the limit allows (its calls wait for one, see fdwait.h), so
+ * the writer keeps a spare one to give up for this, and otherwise waits,
+ * bounded, for a call to end and free one.
+ */
+static int
+open_tmp(struct commit *cm, const char *path, char **tmp)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int fd, i;
+
+	for (i = 0;; i++) {
+		fd = write_file_open(path, tmp);
+		if ((fd != -EMFILE && fd != -ENFILE) || i == COMMIT_FD_TRIES)
+			return fd;
+		if (cm->spare >= 0) {
+			close(cm->spare);
+			cm->spare = -1;
+		} else
+			(void)nanosleep(&ts, NULL);
+	}
+}
+
 static void
 write_batch(struct commit *cm, struct commit_item *batch)
 {
 	struct commit_item *it;
 	struct buf lines = BUF_INIT;
+	char *tmp;
 	dev_t dev;
-	int rc;
+	int rc, fd;
 
 	for (it = batch; it != NULL; it = it->next) {
 		if (it->path == NULL || it->rc < 0)
 			continue;
-		it->rc = write_file_finish(it->fd, it->tmp, it->path, it->data,
+		/* created here, not on the loop: making a file waits on the
+		 * file system's journal, which the last flush keeps busy */
+		fd = open_tmp(cm, it->path, &tmp);
+		if (fd < 0) {
+			it->rc = fd;
+			continue;
+		}
+		it->rc = write_file_finish(fd, tmp, it->path, it->data,
 		    it->len, 0, &dev);
-		it->fd = -1;
-		it->tmp = NULL;
+		if (cm->spare < 0)
+			cm->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (it->rc == 0) {
 			pthread_mutex_lock(&cm->mu);
 			fs_add(cm, it->path, dev);
@@ -187,11 +218,6 @@ writer(void *arg)
 static void
 item_free(struct commit_item *it)
 {
-	if (it->fd >= 0) {
-		close(it->fd);
-		unlink(it->tmp);
-	}
-	free(it->tmp);
 	free(it->path);
 	free(it->line);
 	free(it);
@@ -280,6 +306,14 @@ want_jsync(void *arg)
 	arm(cm);
 }
 
+static void
+close_spare(struct commit *cm)
+{
+	if (cm->spare >= 0)
+		close(cm->spare);
+	cm->spare = -1;
+}
+
 int
 commit_start(struct commit *cm, struct loop *loop, struct journal *j)
 {
@@ -293,14 +327,17 @@ commit_start(struct commit *cm, struct loop *loop, struct journal *j)
 	cm->turn_tail = &cm->turn;
 	cm->todo_tail = &cm->todo;
 	cm->done_tail = &cm->done;
+	cm->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&cm->mu, NULL);
 	pthread_cond_init(&cm->cv, NULL);
 	/* the journal's own file system is flushed for journal_append */
 	if (j->fd >= 0 && fstat(j->fd, &st) == 0)
 		fs_add(cm, j->path, st.st_dev);
 	rc = loop_async_start(loop, &cm->async, on_async, cm);
-	if (rc < 0)
+	if (rc < 0) {
+		close_spare(cm);
 		return rc;
+	}
 	/* the writer takes no signal: they are the loop's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -308,6 +345,7 @@ commit_start(struct commit *cm, struct loop *loop, struct journal *j)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0) {
 		loop_async_stop(loop, &cm->async);
+		close_spare(cm);
 		return rc;
 	}
 	cm->started = 1;
@@ -337,6 +375,7 @@ commit_stop(struct commit *cm)
 	cm->j->sync_arg = NULL;
 	for (i = 0; i < cm->nfs; i++)
 		close(cm->fs_fd[i]);
+	close_spare(cm);
 	pthread_mutex_destroy(&cm->mu);
 	pthread_cond_destroy(&cm->cv);
 	cm->started = 0;
@@ -367,14 +406,6 @@ commit_output(struct commit *cm, const char *path, const void *data,
 		return;
 	}
 	it = xcalloc(1, sizeof(*it));
-	/* the file is opened here, on the loop, where drove's descriptors
-	 * are counted (a start out of them waits, see fdwait.h); the writer
-	 * only writes, flushes, renames and closes */
-	it->fd = write_file_open(path, &it->tmp);
-	if (it->fd < 0) {
-		it->rc = it->fd;
-		it->tmp = NULL;
-	}
 	it->path = xstrdup(path);
 	it->data = data;
 	it->len = len;

@@ -29,6 +29,9 @@
 struct commit_item;
 
 #define COMMIT_MAX_FS 8
+/* how many times, 10 ms apart, the writer tries to make a file while the
+ * process is out of descriptors */
+#define COMMIT_FD_TRIES 300
 
 struct commit {
 	struct loop *loop;
@@ -54,6 +57,7 @@ struct commit {
 	dev_t fs_dev[COMMIT_MAX_FS];
 	int fs_fd[COMMIT_MAX_FS];
 	int nfs;
+	int spare;		/* a descriptor to give up for a file */
 	unsigned long flushes;	/* for tests and -v */
 };
 
