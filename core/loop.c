@@ -175,12 +175,14 @@ run_timers(struct loop *l)
 	struct loop_timer *t;
 
 	/* Bounded: timers started meanwhile are due after now_ms. */
+	l->timers.running = 1;
 	while (!l->stop && (t = timerheap_min(&l->timers)) != NULL &&
 	    t->due_ms <= l->now_ms) {
 		timerheap_remove(&l->timers, t);
 		t->active = 0;
 		t->cb(l, t);
 	}
+	l->timers.running = 0;
 }
 
 /* signals */

@@ -113,8 +113,10 @@ void loop_io_stop(struct loop *l, struct loop_io *w);
 
 /* One-shot timer after ms milliseconds; restarting an active timer moves
  * it.  It never fires early: due_ms is the first whole millisecond at least
- * ms after the call, so it may run up to about 1 ms late.  Timers due in the
- * same millisecond run in no particular order. */
+ * ms after the call, so it may run up to about 1 ms late.  0 ms is the end
+ * of the current turn (after its I/O and children; from a timer callback,
+ * the next turn's).  Timers due in the same millisecond run in no
+ * particular order. */
 void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms,
     loop_timer_fn cb, void *data);
 void loop_timer_stop(struct loop *l, struct loop_timer *t);

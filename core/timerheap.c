@@ -57,6 +57,7 @@ timerheap_init(struct timerheap *h)
 	h->v = NULL;
 	h->len = 0;
 	h->cap = 0;
+	h->running = 0;
 }
 
 void
@@ -119,7 +120,7 @@ timerheap_arm(struct timerheap *h, struct loop_timer *t, uint64_t ms,
 
 	if (t->active)
 		timerheap_remove(h, t);
-	first = timerheap_now_ns() / 1000000 + 1;
+	first = timerheap_now_ns() / 1000000 + (ms > 0 || h->running);
 	t->due_ms = ms > UINT64_MAX - first ? UINT64_MAX : first + ms;
 	t->cb = cb;
 	t->data = data;

@@ -16,6 +16,7 @@ struct timerheap {
 	struct loop_timer **v;
 	size_t len;
 	size_t cap;
+	int running;	/* the loop is calling due timers */
 };
 
 void timerheap_init(struct timerheap *h);
@@ -35,7 +36,9 @@ uint64_t timerheap_now_ns(void);
  * Arms t to call cb(data) ms milliseconds from now (moving it if already
  * armed): due at the first whole millisecond at least ms after now, so it
  * never fires early, and after the loop's cached time, so a timer started
- * from a timer callback waits for the next turn.
+ * from a timer callback waits for the next turn.  ms = 0 started anywhere
+ * else is due now: it runs at the end of this turn, after its I/O and
+ * children, not at the next millisecond.
  */
 void timerheap_arm(struct timerheap *h, struct loop_timer *t, uint64_t ms,
     loop_timer_fn cb, void *data);

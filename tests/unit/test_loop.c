@@ -874,6 +874,59 @@ test_loop_stop(void)
 	loop_free(l);
 }
 
+/*
+ * A 0 ms timer started from an I/O callback runs at the end of that turn,
+ * not at the next millisecond: 1,000 hops of read -> 0 ms timer -> write
+ * would need at least a second if each waited for a millisecond boundary;
+ * here they take a few milliseconds (bound generous for a loaded machine).
+ */
+#define HOPS 1000
+static struct {
+	int sv[2];
+	struct loop_io io;
+	struct loop_timer t;
+	int hops;
+} hop;
+
+static void
+hop_timer_cb(struct loop *l, struct loop_timer *t)
+{
+	CHECK_INT((int)write(hop.sv[1], "x", 1), 1);
+}
+
+static void
+hop_read_cb(struct loop *l, struct loop_io *w, unsigned ev)
+{
+	char c;
+
+	CHECK_INT((int)read(hop.sv[0], &c, 1), 1);
+	if (++hop.hops == HOPS) {
+		loop_io_stop(l, w);
+		return;
+	}
+	loop_timer_start(l, &hop.t, 0, hop_timer_cb, NULL);
+}
+
+static void
+test_timer_zero_same_turn(void)
+{
+	struct loop *l = new_loop();
+	uint64_t t0;
+
+	memset(&hop, 0, sizeof(hop));
+	CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, hop.sv), 0);
+	CHECK_INT(loop_io_start(l, &hop.io, hop.sv[0], LOOP_READ,
+	    hop_read_cb, NULL), 0);
+	CHECK_INT((int)write(hop.sv[1], "x", 1), 1);
+	t0 = clock_ns();
+	CHECK_INT(loop_run(l), 0);
+	CHECK_INT(hop.hops, HOPS);
+	CHECK(clock_ns() - t0 < 500 * 1000000u);
+	close(hop.sv[0]);
+	close(hop.sv[1]);
+	loop_free(l);
+}
+
 static const struct t_case cases[] = {
 	{ "io_pipe", test_io_pipe },
 	{ "io_set", test_io_set },
@@ -882,6 +935,7 @@ static const struct t_case cases[] = {
 	{ "timer_order", test_timer_order },
 	{ "timer_restart_stop", test_timer_restart_stop },
 	{ "timer_heap_stress", test_timer_heap_stress },
+	{ "timer_zero_same_turn", test_timer_zero_same_turn },
 	{ "child_exit", test_child_exit },
 	{ "child_many", test_child_many },
 	{ "child_sigchld", test_child_sigchld },
