@@ -65,6 +65,24 @@ wait_state(const char *reason)
 	return UI_SLOT;
 }
 
+/* Whether a failed task's agent left a stderr file (it is made at the
+ * first byte): the view points there only then. */
+static int
+has_err_file(struct run *r, size_t i, const char *name)
+{
+	size_t k, n = r->g->tasks[i].replicas;
+	char *p;
+	int found = 0;
+
+	for (k = 0; k < (n > 1 ? n : 1) && !found; k++) {
+		p = n > 1 ? xasprintf("%s/tasks/%s.%zu.err", r->dir, name, k) :
+		    xasprintf("%s/tasks/%s.err", r->dir, name);
+		found = access(p, F_OK) == 0;
+		free(p);
+	}
+	return found;
+}
+
 /* Tells the view that task i ended, from its task_done record. */
 static void
 view_done(struct events *e, long i, json_t *ev, const char *status)
@@ -76,7 +94,7 @@ view_done(struct events *e, long i, json_t *ev, const char *status)
 
 	/* where a failed agent's stderr is, in full */
 	if (strcmp(status, "failed") == 0 && r->t[i].started &&
-	    r->g->tasks[i].nbackends > 0)
+	    r->g->tasks[i].nbackends > 0 && has_err_file(r, (size_t)i, name))
 		err = why = xasprintf("%s (see %s/tasks/%s%s.err)", err ? err :
 		    "", r->dir, name, r->g->tasks[i].replicas > 1 ? ".*" : "");
 	ui_task_done(e->ui, (size_t)i, name, status,

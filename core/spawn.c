@@ -40,10 +40,13 @@ enum phase {
 /* Where the child failed before exec; sent through the error pipe. */
 enum stage {
 	STAGE_SETUP = 1,
-	STAGE_STDERR = 2,
+	STAGE_STDERR = 2,	/* /dev/null, when stderr is not kept */
 	STAGE_CHDIR = 3,
 	STAGE_EXEC = 4,
 };
+
+/* stderr the file cannot take yet (out of descriptors) is held up to this */
+#define ERR_HOLD_MAX ((size_t)1 << 20)
 
 struct child_err {
 	int stage;
@@ -55,9 +58,11 @@ struct spawn {
 	struct spawn *prev, *next;	/* live spawns */
 	pid_t pid;
 	struct loop_child child;
-	struct loop_io in_io, out_io, ep_io;
-	int in_fd, out_fd, ep_fd;	/* -1 once closed */
+	struct loop_io in_io, out_io, ep_io, err_io;
+	int in_fd, out_fd, ep_fd, err_fd;	/* -1 once closed */
 	int tee_fd;			/* spawn_tee's copy of stdout, or -1 */
+	int err_file;		/* stderr_path, opened at stderr's first byte */
+	struct buf err_hold;	/* stderr read while err_file could not open */
 	char *in_data;			/* copy of stdin_data */
 	size_t in_len, in_off;
 	struct buf out;
@@ -128,6 +133,7 @@ spawn_free(struct spawn *s)
 {
 	close_fd(&s->tee_fd);
 	buf_release(&s->out);
+	buf_release(&s->err_hold);
 	free(s->in_data);
 	free(s->argv0);
 	free(s->cwd);
@@ -158,6 +164,73 @@ stop_errpipe(struct spawn *s)
 	close_fd(&s->ep_fd);
 }
 
+static void
+stop_stderr(struct spawn *s)
+{
+	loop_io_stop(s->l, &s->err_io);
+	close_fd(&s->err_fd);
+	close_fd(&s->err_file);
+}
+
+/*
+ * Opens the stderr file at the first byte: an agent that writes nothing
+ * there leaves no file.  0, or -errno.
+ */
+static int
+open_err_file(struct spawn *s)
+{
+	if (s->err_file >= 0)
+		return 0;
+	/* never through a link planted at the run directory's path; a FIFO
+	 * planted there fails instead of blocking the loop */
+	s->err_file = open(s->stderr_path, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	return s->err_file < 0 ? -errno : 0;
+}
+
+static void start_kill(struct spawn *, int);
+
+/* The stderr file cannot be made: the call ends with that reason. */
+static void
+err_file_failed(struct spawn *s, int e)
+{
+	if (s->err == 0) {
+		/* out of descriptors: a start to try again, as a child
+		 * that cannot open a file */
+		s->err = out_of_fds(e) ? DROVE_ENOFD : DROVE_ESPAWN;
+		snprintf(s->reason, sizeof(s->reason), "cannot open '%s': %s",
+		    s->stderr_path, strerror(e));
+	}
+	buf_release(&s->err_hold);
+	stop_stderr(s);
+	if (!s->reaped)
+		start_kill(s, SIGTERM);
+}
+
+/* Appends what the child wrote to stderr to its file.  A write error is
+ * ignored, as a child ignores one on its stderr. */
+static void
+err_write(struct spawn *s, const char *data, size_t len)
+{
+	int rc = open_err_file(s);
+
+	if (rc < 0) {
+		/* out of descriptors: hold it until a call ends */
+		if (out_of_fds(-rc) && s->err_hold.len + len <= ERR_HOLD_MAX) {
+			buf_add(&s->err_hold, data, len);
+			return;
+		}
+		err_file_failed(s, -rc);
+		return;
+	}
+	if (s->err_hold.len > 0) {
+		(void)write_all(s->err_file, s->err_hold.data,
+		    s->err_hold.len);
+		buf_release(&s->err_hold);
+	}
+	(void)write_all(s->err_file, data, len);
+}
+
 /* Reports the end and frees s.  The child has been reaped. */
 static void
 finish(struct spawn *s)
@@ -166,9 +239,20 @@ finish(struct spawn *s)
 	size_t len;
 
 	loop_timer_stop(s->l, &s->timer);
+	/* what is held for the stderr file goes there now, or the call
+	 * says why it could not */
+	if (s->err_hold.len > 0) {
+		int rc = open_err_file(s);
+
+		if (rc < 0)
+			err_file_failed(s, -rc);
+		else
+			err_write(s, "", 0);
+	}
 	stop_stdin(s);
 	stop_stdout(s);
 	stop_errpipe(s);
+	stop_stderr(s);
 	list_remove(s);
 	if (watch != NULL && watch->ended != NULL)
 		watch->ended(watch->arg, (long)s->pid);
@@ -189,7 +273,7 @@ finish(struct spawn *s)
 static void
 maybe_finish(struct spawn *s)
 {
-	if (s->reaped && s->out_fd < 0 && s->ep_fd < 0)
+	if (s->reaped && s->out_fd < 0 && s->ep_fd < 0 && s->err_fd < 0)
 		finish(s);
 }
 
@@ -254,7 +338,7 @@ on_child(struct loop *l, struct loop_child *c, int wstatus)
 	/* a killed group goes entirely, grandchildren included */
 	if (s->phase == PHASE_KILL)
 		kill_group(s, SIGKILL);
-	if (s->out_fd >= 0 || s->ep_fd >= 0) {
+	if (s->out_fd >= 0 || s->ep_fd >= 0 || s->err_fd >= 0) {
 		s->phase = PHASE_DRAIN;
 		loop_timer_start(l, &s->timer, secs_to_ms(spawn_drain_s),
 		    on_timer, s);
@@ -342,6 +426,32 @@ on_stdout(struct loop *l, struct loop_io *w, unsigned ev)
 		maybe_finish(s);
 		return;
 	}
+}
+
+static void
+on_stderr(struct loop *l, struct loop_io *w, unsigned ev)
+{
+	struct spawn *s = w->data;
+	char chunk[16384];
+
+	for (;;) {
+		ssize_t n = read(s->err_fd, chunk, sizeof(chunk));
+
+		if (n > 0) {
+			err_write(s, chunk, (size_t)n);
+			if (s->err_fd < 0)
+				break;	/* the file could not be made */
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;
+	}
+	loop_io_stop(l, &s->err_io);
+	close_fd(&s->err_fd);
+	maybe_finish(s);
 }
 
 static void
@@ -600,12 +710,10 @@ resolve_exe(const char *name, const char *path)
 
 static void __attribute__((noreturn))
 child(struct loop *l, const struct drove_spawn *req, char *const envp[],
-    const char *path, const char *exe, int in, int out, int ep)
+    const char *path, const char *exe, int in, int out, int err, int ep)
 {
-	const char *errpath = req->stderr_path ? req->stderr_path :
-	    "/dev/null";
 	sigset_t none;
-	int fd;
+	int fd = err;
 
 	loop_child_after_fork(l);
 	/* no signal blocked: a run blocks SIGINT, SIGTERM and SIGHUP from
@@ -616,10 +724,8 @@ child(struct loop *l, const struct drove_spawn *req, char *const envp[],
 	signal(SIGPIPE, SIG_DFL);
 	(void)setpgid(0, 0);
 	ep = above_std(ep, ep);
-	/* never through a link planted at the run directory's path */
-	fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-	    O_CLOEXEC | (req->stderr_path ? O_NOFOLLOW : 0), 0644);
-	if (fd < 0)
+	/* stderr kept: the pipe to the parent, which makes the file */
+	if (fd < 0 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
 		child_fail(ep, STAGE_STDERR);
 	in = above_std(in, ep);
 	out = above_std(out, ep);
@@ -651,7 +757,7 @@ struct child_args {
 	const struct drove_spawn *req;
 	char *const *envp;
 	const char *path, *exe;
-	int in, out, ep;
+	int in, out, err, ep;
 };
 
 static int
@@ -659,18 +765,36 @@ child_entry(void *arg)
 {
 	struct child_args *a = arg;
 
-	child(a->l, a->req, a->envp, a->path, a->exe, a->in, a->out, a->ep);
+	child(a->l, a->req, a->envp, a->path, a->exe, a->in, a->out, a->err,
+	    a->ep);
 }
 #endif
 
+/* A pipe end drove made: its only status flag is the access mode,
+ * which F_SETFL leaves as it is. */
 static int
 set_nonblock(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
+	return fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -1 : 0;
+}
 
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	return 0;
+/*
+ * The stderr file is made at the first byte; what an earlier attempt left
+ * in it is emptied now, as a child's own open of it did.  Anything but a
+ * regular file is left alone: the first byte's open refuses it then.
+ */
+static void
+reset_err_file(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return;
+	fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
 }
 
 int
@@ -678,6 +802,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
     char *err, size_t errlen)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int er[2] = { -1, -1 };
 	struct spawn *s;
 	char **envp;
 	const char *path, *exe;
@@ -699,9 +824,13 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 			return DROVE_EINVAL;
 		}
 	}
+	if (req->stderr_path != NULL)
+		reset_err_file(req->stderr_path);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(ep, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0 ||
-	    set_nonblock(out[0]) < 0 || set_nonblock(ep[0]) < 0) {
+	    set_nonblock(out[0]) < 0 || set_nonblock(ep[0]) < 0 ||
+	    (req->stderr_path != NULL && (pipe2(er, O_CLOEXEC) < 0 ||
+	    set_nonblock(er[0]) < 0))) {
 		e = errno;
 		rc = out_of_fds(e) ? DROVE_ENOFD : DROVE_ESPAWN;
 		errf(err, errlen, "cannot make pipes for '%s': %s",
@@ -714,7 +843,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 #if defined(SPAWN_CLONE)
 	{
 		struct child_args ca = { l, req, envp, path, exe, in[0],
-		    out[1], ep[1] };
+		    out[1], er[1], ep[1] };
 		char *stack = xmalloc(CHILD_STACK);
 
 		pid = clone(child_entry, stack + CHILD_STACK, CLONE_VM |
@@ -725,7 +854,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 #else
 	pid = fork();
 	if (pid == 0)
-		child(l, req, envp, path, exe, in[0], out[1], ep[1]);
+		child(l, req, envp, path, exe, in[0], out[1], er[1], ep[1]);
 	e = errno;
 #endif
 	free(envp);
@@ -735,11 +864,15 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 		    strerror(e));
 		goto fail_pipes;
 	}
-	/* also here, so a kill right away reaches the whole group */
+#if !defined(SPAWN_CLONE)
+	/* also here, so a kill right away reaches the whole group (a clone
+	 * returns once the child has made its group and exec'd) */
 	(void)setpgid(pid, pid);
+#endif
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&ep[1]);
+	close_fd(&er[1]);
 
 	s = xcalloc(1, sizeof(*s));
 	s->l = l;
@@ -748,6 +881,8 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	s->out_fd = out[0];
 	s->ep_fd = ep[0];
 	s->tee_fd = -1;
+	s->err_fd = er[0];
+	s->err_file = -1;
 	s->phase = PHASE_RUN;
 	s->argv0 = xstrdup(req->argv[0]);
 	s->cwd = req->cwd ? xstrdup(req->cwd) : NULL;
@@ -756,6 +891,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	s->on_exit = req->on_exit;
 	s->arg = req->arg;
 	buf_init(&s->out);
+	buf_init(&s->err_hold);
 	if (req->stdin_data != NULL && req->stdin_len > 0) {
 		s->in_data = xmalloc(req->stdin_len);
 		memcpy(s->in_data, req->stdin_data, req->stdin_len);
@@ -772,6 +908,8 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	    on_stdout, s)) < 0 ||
 	    (rc = loop_io_start(l, &s->ep_io, s->ep_fd, LOOP_READ,
 	    on_errpipe, s)) < 0 ||
+	    (s->err_fd >= 0 && (rc = loop_io_start(l, &s->err_io, s->err_fd,
+	    LOOP_READ, on_stderr, s)) < 0) ||
 	    (s->in_len > 0 && (rc = loop_io_start(l, &s->in_io, s->in_fd,
 	    LOOP_WRITE, on_stdin, s)) < 0)) {
 		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
@@ -804,6 +942,7 @@ fail_child:
 	stop_stdin(s);
 	stop_stdout(s);
 	stop_errpipe(s);
+	stop_stderr(s);
 	spawn_free(s);
 	return fail;
 
@@ -812,6 +951,7 @@ fail_pipes:
 		close_fd(&in[i]);
 		close_fd(&out[i]);
 		close_fd(&ep[i]);
+		close_fd(&er[i]);
 	}
 	return rc;
 }

@@ -19,8 +19,8 @@ expect_eq "$rc" 2 "missing agent: exit 2"
 expect_has "$err" "backend 'ghost'" "missing agent: names the backend"
 expect_has "$err" "command 'drove-no-such-agent' not found in PATH ($T/bin:/usr/bin:/bin)" \
     "missing agent: names the PATH searched"
-[ -e .drove/runs/last/tasks/a.err ] && fail "missing agent: a task started" ||
-    ok "missing agent: no task started"
+grep -qs '"ev":"start"' .drove/runs/last/journal.jsonl &&
+    fail "missing agent: a task started" || ok "missing agent: no task started"
 
 # doctor says the same
 PATH="$T/bin:/usr/bin:/bin" drove doctor miss.ini

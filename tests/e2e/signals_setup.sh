@@ -8,10 +8,13 @@
 
 # --- during the wait for a killed drove's agent --------------------------
 mkdir orphan && cd orphan
+# the agent's stderr goes to a file of its own: its stdout and stderr are
+# pipes to drove, and once that drove is killed the shell's next write
+# there ("Terminated", when its sleep gets the TERM) would end it by SIGPIPE
 cat >o.ini <<'INI'
 [backend sh]
 type = exec
-command = sh -c 'echo $$ >>pids; trap "echo term >>terms" TERM; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done'
+command = sh -c 'exec 2>>agent.err; echo $$ >>pids; trap "echo term >>terms" TERM; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done'
 [task deaf]
 prompt = x
 INI

@@ -576,6 +576,73 @@ t_stderr_file(void)
 	teardown();
 }
 
+/* The stderr file is made at the first byte: none for a quiet child, an
+ * earlier attempt's emptied, never written through a planted link. */
+static void
+t_stderr_lazy(void)
+{
+	const char *quiet[] = { "sh", "-c", "echo out", NULL };
+	const char *late[] = { "sh", "-c", "echo out; sleep 0.1; echo late >&2",
+	    NULL };
+	struct res r = { 0 };
+	struct drove_spawn q;
+	char *path, *victim, *data = NULL;
+	size_t len;
+	struct stat st;
+
+	setup();
+	path = tmp_path("quiet.err");
+	q = req_of(quiet, &r);
+	q.stderr_path = path;
+	CHECK_INT(run(&q), 0);
+	CHECK_INT(r.err, 0);
+	CHECK_STR(r.out, "out\n");
+	CHECK(lstat(path, &st) < 0 && errno == ENOENT);
+	res_release(&r);
+
+	/* an earlier attempt's stderr does not stay beside a quiet one */
+	CHECK_INT(write_file_atomic(path, "old\n", 4), 0);
+	q = req_of(quiet, &r);
+	q.stderr_path = path;
+	CHECK_INT(run(&q), 0);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT((int)st.st_size, 0);
+	res_release(&r);
+
+	/* made when the first byte comes, however late */
+	unlink(path);
+	q = req_of(late, &r);
+	q.stderr_path = path;
+	CHECK_INT(run(&q), 0);
+	CHECK_INT(r.err, 0);
+	CHECK_INT(read_file(path, &data, &len), 0);
+	CHECK_STR(data, "late\n");
+	free(data);
+	res_release(&r);
+
+	/* a link planted there: the first byte fails the call, the link's
+	 * target is untouched */
+	victim = tmp_path("victim");
+	CHECK_INT(write_file_atomic(victim, "precious\n", 9), 0);
+	unlink(path);
+	CHECK_INT(symlink(victim, path), 0);
+	q = req_of(late, &r);
+	q.stderr_path = path;
+	CHECK_INT(run(&q), 0);
+	CHECK_INT(r.err, DROVE_ESPAWN);
+	CHECK(strstr(r.out, "cannot open '") != NULL &&
+	    strstr(r.out, "quiet.err': Too many levels of symbolic links") !=
+	    NULL);
+	data = NULL;
+	CHECK_INT(read_file(victim, &data, &len), 0);
+	CHECK_STR(data, "precious\n");
+	free(data);
+	res_release(&r);
+	free(victim);
+	free(path);
+	teardown();
+}
+
 /* The timeout kills the whole group: the grandchild goes too. */
 static void
 t_timeout_kills_group(void)
@@ -972,6 +1039,7 @@ static const struct t_case cases[] = {
 	{ "cwd", t_cwd },
 	{ "env_add", t_env_add },
 	{ "stderr_file", t_stderr_file },
+	{ "stderr_lazy", t_stderr_lazy },
 	{ "timeout_kills_group", t_timeout_kills_group },
 	{ "timeout_grace_kill", t_timeout_grace_kill },
 	{ "spawn_kill", t_spawn_kill },
