@@ -61,6 +61,7 @@ struct spawn {
 	struct loop_io in_io, out_io, ep_io, err_io;
 	int in_fd, out_fd, ep_fd, err_fd;	/* -1 once closed */
 	int tee_fd;			/* spawn_tee's copy of stdout, or -1 */
+	char *tee_path;		/* that copy, made at stdout's first byte */
 	int err_file;		/* stderr_path, opened at stderr's first byte */
 	struct buf err_hold;	/* stderr read while err_file could not open */
 	char *in_data;			/* copy of stdin_data */
@@ -132,6 +133,7 @@ static void
 spawn_free(struct spawn *s)
 {
 	close_fd(&s->tee_fd);
+	free(s->tee_path);
 	buf_release(&s->out);
 	buf_release(&s->err_hold);
 	free(s->in_data);
@@ -389,6 +391,21 @@ overflow(struct spawn *s)
 	start_kill(s, SIGTERM);
 }
 
+/* The copy of stdout: made at the first byte, so a quiet agent leaves no
+ * file; a page-cache write; a copy that fails just stops. */
+static void
+tee_write(struct spawn *s, const char *data, size_t len)
+{
+	if (s->tee_path != NULL) {
+		s->tee_fd = open(s->tee_path, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+		free(s->tee_path);
+		s->tee_path = NULL;
+	}
+	if (s->tee_fd >= 0 && write_all(s->tee_fd, data, len) < 0)
+		close_fd(&s->tee_fd);
+}
+
 static void
 on_stdout(struct loop *l, struct loop_io *w, unsigned ev)
 {
@@ -403,10 +420,7 @@ on_stdout(struct loop *l, struct loop_io *w, unsigned ev)
 		buf_grow(&s->out, want);
 		n = read(s->out_fd, s->out.data + s->out.len, want);
 		if (n > 0) {
-			/* a page-cache write; a copy that fails just stops */
-			if (s->tee_fd >= 0 && write_all(s->tee_fd,
-			    s->out.data + s->out.len, (size_t)n) < 0)
-				close_fd(&s->tee_fd);
+			tee_write(s, s->out.data + s->out.len, (size_t)n);
 			s->out.len += (size_t)n;
 			if (s->out.len > spawn_max_output) {
 				s->out.len = spawn_max_output;
@@ -779,22 +793,28 @@ set_nonblock(int fd)
 }
 
 /*
- * The stderr file is made at the first byte; what an earlier attempt left
- * in it is emptied now, as a child's own open of it did.  Anything but a
- * regular file is left alone: the first byte's open refuses it then.
+ * The stderr file and the copy of stdout are made at their first byte;
+ * what an earlier attempt left in one is emptied now, as an open of it at
+ * the start did.  Anything but a regular file is left alone: the first
+ * byte's open refuses it then.  0, or -ELOOP for a link.
  */
-static void
-reset_err_file(const char *path)
+static int
+empty_stale(const char *path)
 {
 	struct stat st;
 	int fd;
 
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
-		return;
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return 0;
 	fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
+	return 0;
 }
 
 int
@@ -825,7 +845,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 		}
 	}
 	if (req->stderr_path != NULL)
-		reset_err_file(req->stderr_path);
+		(void)empty_stale(req->stderr_path);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(ep, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0 ||
 	    set_nonblock(out[0]) < 0 || set_nonblock(ep[0]) < 0 ||
@@ -959,10 +979,15 @@ fail_pipes:
 int
 spawn_tee(struct spawn *s, const char *path)
 {
+	int rc;
+
 	close_fd(&s->tee_fd);
-	s->tee_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
-	return s->tee_fd < 0 ? -errno : 0;
+	free(s->tee_path);
+	s->tee_path = NULL;
+	if ((rc = empty_stale(path)) < 0)
+		return rc;
+	s->tee_path = xstrdup(path);
+	return 0;
 }
 
 void

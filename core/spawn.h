@@ -51,9 +51,10 @@ int spawn_start(struct loop *l, const struct drove_spawn *req,
 
 /*
  * Copies what the child writes to stdout, as it comes, to path as well
- * (created or emptied, never through a link), for `drove logs -f`; the
- * output still goes to on_exit whole.  Only right after spawn_start.
- * Returns 0 or -errno (the copy is then not made).  Borrows path.
+ * (made at the first byte, so a quiet child leaves none; an earlier copy
+ * is emptied now; never through a link), for `drove logs -f`; the output
+ * still goes to on_exit whole.  Only right after spawn_start.  Returns 0
+ * or -errno (the copy is then not made).  Copies path.
  */
 int spawn_tee(struct spawn *s, const char *path);
 

@@ -643,6 +643,74 @@ t_stderr_lazy(void)
 	teardown();
 }
 
+/* Starts q with its stdout copied to tee, runs the loop to the end;
+ * spawn_tee's result. */
+static int
+run_tee(struct drove_spawn *q, const char *tee)
+{
+	struct spawn *sp = NULL;
+	char err[256] = "";
+	int rc;
+
+	CHECK_INT(spawn_start(L, q, &sp, err, sizeof(err)), 0);
+	rc = spawn_tee(sp, tee);
+	CHECK_INT(loop_run(L), 0);
+	CHECK_INT(((struct res *)q->arg)->done, 1);
+	return rc;
+}
+
+/* The copy of stdout is made at the first byte, as the stderr file. */
+static void
+t_tee_lazy(void)
+{
+	const char *quiet[] = { "true", NULL };
+	const char *talk[] = { "sh", "-c", "sleep 0.1; echo live", NULL };
+	struct res r = { 0 };
+	struct drove_spawn q;
+	char *path, *victim, *data = NULL;
+	size_t len;
+	struct stat st;
+
+	setup();
+	path = tmp_path("t.live");
+	q = req_of(quiet, &r);
+	CHECK_INT(run_tee(&q, path), 0);
+	CHECK(lstat(path, &st) < 0 && errno == ENOENT);
+	res_release(&r);
+
+	CHECK_INT(write_file_atomic(path, "old\n", 4), 0);
+	q = req_of(quiet, &r);
+	CHECK_INT(run_tee(&q, path), 0);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT((int)st.st_size, 0);
+	res_release(&r);
+
+	q = req_of(talk, &r);
+	CHECK_INT(run_tee(&q, path), 0);
+	CHECK_STR(r.out, "live\n");
+	CHECK_INT(read_file(path, &data, &len), 0);
+	CHECK_STR(data, "live\n");
+	free(data);
+	res_release(&r);
+
+	/* never through a link */
+	victim = tmp_path("victim");
+	CHECK_INT(write_file_atomic(victim, "precious\n", 9), 0);
+	unlink(path);
+	CHECK_INT(symlink(victim, path), 0);
+	q = req_of(talk, &r);
+	CHECK_INT(run_tee(&q, path), -ELOOP);
+	CHECK_STR(r.out, "live\n");
+	data = NULL;
+	CHECK_INT(read_file(victim, &data, &len), 0);
+	CHECK_STR(data, "precious\n");
+	free(data);
+	res_release(&r);
+	free(victim);
+	free(path);
+	teardown();
+}
+
 /* The timeout kills the whole group: the grandchild goes too. */
 static void
 t_timeout_kills_group(void)
@@ -1040,6 +1108,7 @@ static const struct t_case cases[] = {
 	{ "env_add", t_env_add },
 	{ "stderr_file", t_stderr_file },
 	{ "stderr_lazy", t_stderr_lazy },
+	{ "tee_lazy", t_tee_lazy },
 	{ "timeout_kills_group", t_timeout_kills_group },
 	{ "timeout_grace_kill", t_timeout_grace_kill },
 	{ "spawn_kill", t_spawn_kill },
