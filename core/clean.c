@@ -211,7 +211,8 @@ static void
 clean_usage(FILE *f)
 {
 	fprintf(f, "usage: drove clean [RUN] [--force] [--failed] "
-	    "[--older-than AGE] [-n] [--run-dir DIR]\n"
+	    "[--older-than AGE] [-n]\n"
+	    "                   [--run-dir DIR]\n"
 	    "  Removes the git worktrees and branches of a run's tasks "
 	    "(isolation = worktree)\n"
 	    "  that are merged.  One that holds unmerged commits or "

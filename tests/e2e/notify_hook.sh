@@ -117,6 +117,27 @@ alive=0
 for p in $(cat h.pids); do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 expect_eq "$alive" 0 "no hook is left running"
 
+# Ctrl-C while the run's end waits for a slow hook: the hook is ended at
+# once, the run keeps its status
+cat >wait.sh <<'SH'
+[ "$DROVE_EVENT" = run ] || exit 0
+echo "$$" >"$1"
+exec sleep 60
+SH
+rm -f run.pid
+sed 's/^notify_timeout = .*/notify_timeout = 120s/' h.ini >w.ini
+"$DROVE" run w.ini --notify "sh '$T/wait.sh' '$T/run.pid'" >/dev/null 2>&1 &
+pid=$!
+wait_for '[ -s run.pid ]' 20 || die "the run's hook did not start"
+kill -INT $pid
+wait $pid
+rc=$?
+expect_eq "$rc" 0 "Ctrl-C during the wait for hooks keeps the run's status"
+kill -0 "$(cat run.pid)" 2>/dev/null && fail "the slow hook is still running" ||
+    ok "Ctrl-C ended the slow hook"
+expect_has "$(grep '"for":"run"' .drove/runs/last/journal.jsonl)" '"error":"cancelled"' \
+    "the cancelled hook is journaled"
+
 drove run h.ini --notify "$T/no-such-hook"
 expect_eq "$rc" 0 "a missing hook does not fail the run"
 expect_has "$(grep '"ev":"notify"' .drove/runs/last/journal.jsonl | head -n 1)" \
