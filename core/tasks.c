@@ -612,7 +612,10 @@ tasks_pump(struct run *r)
 		}
 	} while (r->pump_again);
 	r->in_pump = 0;
-	if (wait_ms > 0 && !r->stopping && !r->rate_timer_on) {
+	/* a wait shorter than the armed one (a burst's next second, while
+	 * another backend's bucket is far off) moves the wake-up earlier */
+	if (wait_ms > 0 && !r->stopping && (!r->rate_timer_on ||
+	    loop_update_time(r->loop) + 1 + wait_ms < r->rate_timer.due_ms)) {
 		r->rate_timer_on = 1;
 		loop_timer_start(r->loop, &r->rate_timer, wait_ms, rate_wake,
 		    r);

@@ -46,6 +46,26 @@ read -r n most span <<<"$(window_max)"
 [ "$most" -gt 5 ] && ok "without burst $most start in one second" ||
     fail "without burst only $most in one second: the check above proves nothing"
 
+# a burst's next second wakes the queue even while another backend's
+# bucket is far off: slow (rpm = 1 in an 8 s window) holds s2 back for 8 s
+# and arms the wake-up for then; f2, ready once f1 is done, waits for
+# fast's next second (burst = 1) and starts then, not with s2
+{
+	backends "$P"
+	printf '[backend slow]\ntype = openai\nmodel = m\napi_key_env = MOCK_OPENAI_KEY\n'
+	printf 'base_url = https://127.0.0.1:%s/v1\nca_file = %s/root.pem\nrpm = 1\n' "$P" "$T"
+	printf '[backend fast]\ntype = openai\nmodel = m\napi_key_env = MOCK_OPENAI_KEY\n'
+	printf 'base_url = https://127.0.0.1:%s/v1\nca_file = %s/root.pem\nburst = 1\n' "$P" "$T"
+	printf '[task s1]\nbackend = slow\nprompt = s1\n[task s2]\nbackend = slow\nprompt = s2\n'
+	printf '[task f1]\nbackend = fast\nprompt = f1\n'
+	printf '[task f2]\nbackend = fast\nprompt = f2 after {{f1}}\n'
+} >wake.ini
+DROVE_RATE_WINDOW=8 drove run wake.ini -j 4
+expect_eq "$rc" 0 "wake: exit 0 ($(tail -3 "$T/.err"))"
+check_many \
+    't["s2"]["start_s"] >= 7.5' "s2 waited for slow's rpm ($(python3 -c 'import json; print(round(json.load(open(".drove/runs/last/summary.json"))["tasks"]["s2"]["start_s"], 2))'))" \
+    't["f2"]["start_s"] < 4 and t["f2"]["start_s"] >= t["f1"]["start_s"] + 0.99' "f2 started in fast's next second, not with s2"
+
 # bad values are load errors naming the line
 printf '%s\n[task x]\nbackend = gpt\nprompt = x\n' "$(backends "$P" 'burst = -1')" >bad.ini
 drove run bad.ini
