@@ -52,6 +52,7 @@ struct earlier {
 	double start, end;	/* wall times; end 0: not ended */
 	long attempts;
 	char backend[64];
+	char from[64];		/* fallback_from, or "" */
 	int seen;
 };
 
@@ -101,12 +102,22 @@ earlier_event(json_t *ev, void *arg)
 			snprintf(e->backend, sizeof(e->backend), "%s", be);
 	} else if (strcmp(type, "task") == 0 && e->seen &&
 	    e->seg == p->seg) {
+		const char *be = json_string_value(json_object_get(ev,
+		    "backend"));
+		const char *from = json_string_value(json_object_get(ev,
+		    "fallback_from"));
+
 		e->end = p->seg + t;
+		/* the task's record says who answered: after a fallback,
+		 * not the backend of its first start */
+		if (be != NULL)
+			snprintf(e->backend, sizeof(e->backend), "%s", be);
+		snprintf(e->from, sizeof(e->from), "%s", from ? from : "");
 	}
 }
 
 /* Tasks done before the resume keep the times (from this run's start:
- * negative) and backend the journal gives them. */
+ * negative), backend and fallback_from the journal gives them. */
 static void
 resumed(struct run *r, json_t *tasks)
 {
@@ -135,6 +146,9 @@ resumed(struct run *r, json_t *tasks)
 		if (e->backend[0])
 			json_object_set_new(o, "backend",
 			    json_string(e->backend));
+		if (e->from[0])
+			json_object_set_new(o, "fallback_from",
+			    json_string(e->from));
 	}
 	free(p.e);
 }

@@ -118,6 +118,12 @@ print("ok: the event stream shows the move and who answered")
 PY
 (cd "$T" && "$DROVE" report) >report.txt 2>&1
 expect_has "$(cat report.txt)" "on fallback 'spare' of 'primary'" "drove report says which backend answered"
+# a resume keeps who answered the tasks done before it
+drove run fo.ini --resume last
+expect_eq "$rc" 0 "resume: exit 0 ($(tail -3 "$T/.err"))"
+check_many -m up \
+    't["overloaded"].get("resumed") and t["overloaded"]["backend"] == "spare" and t["overloaded"]["fallback_from"] == "primary"' "a resumed task keeps its fallback" \
+    't["chained"]["backend"] == "spare" and t["chained"]["fallback_from"] == "first"' "and so does the chained one"
 
 # the budget does not fit primary's prices (a reservation of 4096 output
 # tokens at $15 a million) but fits spare's: the call moves before it starts
