@@ -11,6 +11,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -156,6 +159,25 @@ find_ca_file(const char *ca_file)
 	return NULL;
 }
 
+/*
+ * mbedTLS 2.28 (as Debian builds it) gives each connection a record
+ * buffer of about 16.3 KiB each way, allocated with calloc.  Carved from
+ * the heap, calloc clears all of it, so every page of both is resident
+ * though a streamed answer's records fill a few; mapped fresh, a page
+ * stays untouched until a record uses it.  glibc maps allocations from
+ * this size on (a fixed threshold: its adaptive one would climb past the
+ * buffers once the first is freed).
+ */
+#define TLS_MAP_FROM (16 * 1024)
+
+static void
+map_record_buffers(void)
+{
+#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD)
+	(void)mallopt(M_MMAP_THRESHOLD, TLS_MAP_FROM);
+#endif
+}
+
 int
 tls_ctx_new(const char *ca_file, struct tls_ctx **out, char *err,
     size_t errlen)
@@ -166,6 +188,7 @@ tls_ctx_new(const char *ca_file, struct tls_ctx **out, char *err,
 	int rc;
 
 	*out = NULL;
+	map_record_buffers();
 	path = find_ca_file(ca_file);
 	if (path == NULL) {
 		errf(err, errlen, "no CA bundle found: set ca_file or "
