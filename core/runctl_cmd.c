@@ -714,8 +714,12 @@ cmd_logs(int argc, char **argv)
 	if (f.jfd >= 0)
 		close(f.jfd);
 	buf_release(&f.jline);
-	if (rc < 0)
-		log_warnx("logs: cannot read '%s': %s", f.live, strerror(-rc));
+	if (rc == -ENOSYS)
+		log_warnx("logs: -f needs inotify (Linux); without -f, logs "
+		    "prints what there is");
+	else if (rc < 0)
+		log_warnx("logs: cannot read '%s': %s", f.live,
+		    strerror(-rc));
 	else if (!f.copied && access(f.live, F_OK) < 0)
 		log_warnx("logs: run %s: %s", in.id, f.task ? "the task has "
 		    "no output (yet)" : "no drove.log: the run was not "
