@@ -639,6 +639,7 @@ wt_free(struct wt *w)
 	wt_check_free(w);
 	buf_release(&w->mop.out);
 	free(w->mop.pre);
+	strv_free(w->mop.before);
 	free(w->mop.dir);
 	free(w->mop.tmp);
 	free(w->t);

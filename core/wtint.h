@@ -56,6 +56,10 @@ struct wtop {
 	int stop;		/* the merge phase was interrupted */
 	char *dir, *tmp;	/* the merge phase's target tree */
 	char *pre;		/* the target's HEAD before this merge */
+	int final;		/* the check running is the final one */
+	int undo;		/* after the check: reset to pre, not HEAD */
+	char **before;		/* untracked files before the check, sorted;
+				 * NULL: not known, nothing is removed */
 };
 
 struct wtask {

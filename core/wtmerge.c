@@ -7,9 +7,11 @@
  */
 #include "worktree.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "drove/plugin.h"
 #include "git.h"
@@ -307,10 +309,14 @@ enum {
 	M_MERGED,
 	M_RECHECK,	/* a killed merge: made after all? */
 	M_CHECK,	/* the merged tree checked */
+	M_SNAP,		/* ...once the untracked files are listed */
 	M_CHECKED,
-	M_UNDO,		/* the check failed: the merge undone */
+	M_UNDO,		/* after a check: the tree reset, the merge undone
+			 * if the check failed */
 	M_UNDO_RESET,
 	M_UNDONE,
+	M_SWEEP,	/* ...and the untracked files it made removed */
+	M_SWEPT,
 	M_MERGE_HEAD,	/* a conflict, or another failure? */
 	M_CONFLICTS,
 	M_ABORTED,
@@ -322,6 +328,76 @@ enum {
 	M_REMOVE,	/* the temporary tree goes */
 	M_END,
 };
+
+/* --- the target's tree around a check ----------------------------------- */
+
+/* Lists the files in the target's tree that git neither tracks nor
+ * ignores: what a merge would refuse to overwrite. */
+static void
+list_untracked(struct wtop *op)
+{
+	wt_op_git(op, op->dir, NULL, GIT_ARGS("ls-files", "-z", "--others",
+	    "--exclude-standard"));
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keeps the list list_untracked made, sorted, as what was there before
+ * the check; none when git failed, so that nothing is removed after. */
+static void
+keep_before(struct wtop *op)
+{
+	strv_free(op->before);
+	op->before = op->code == 0 ? wt_op_list(op) : NULL;
+	if (op->before != NULL)
+		qsort(op->before, strv_len(op->before), sizeof(*op->before),
+		    cmp_str);
+}
+
+/* Removes the untracked files the check made: in list_untracked's list
+ * now, not in the one before.  Files only: a directory that holds them
+ * may have been there before; one git lists whole (a repository of its
+ * own) stays too. */
+static void
+sweep(struct wtop *op)
+{
+	char **now = op->code == 0 ? wt_op_list(op) : NULL;
+	size_t nb = strv_len(op->before), n = 0;
+
+	for (size_t k = 0; now != NULL && now[k] != NULL; k++) {
+		char *p, *key = now[k];
+		size_t len = strlen(key);
+
+		if (len == 0 || key[len - 1] == '/' || bsearch(&key,
+		    op->before, nb, sizeof(*op->before), cmp_str) != NULL)
+			continue;
+		p = xasprintf("%s/%s", op->dir, key);
+		if (unlink(p) == 0)
+			n++;
+		else if (errno != ENOENT)
+			log_warn("cannot remove '%s', which the check made", p);
+		free(p);
+	}
+	if (n > 0)
+		log_debug("removed %zu untracked file%s the check made in '%s'",
+		    n, n == 1 ? "" : "s", op->dir);
+	strv_free(now);
+}
+
+/* Task i's merge is undone: drove was interrupted before its check. */
+static void
+interrupted(struct wtop *op, struct wtask *t)
+{
+	t->merged = 0;
+	t->merge_error = xstrdup("interrupted before its check; merge "
+	    "undone");
+	op->undo = 1;
+	op->step = M_UNDO;
+}
 
 static void
 merge_step(struct wtop *op)
@@ -585,25 +661,42 @@ merge_step(struct wtop *op)
 			}
 			continue;
 		case M_CHECK:
-			op->step = M_CHECKED;
-			if (!op->stop && wt_op_check(op, op->dir, i) == 0)
-				return;
-			if (!op->stop || !wt_check_has(w, i)) {
+			if (!wt_check_has(w, i)) {
 				w->merged_now++;
 				op->step = M_ONE_DONE;
 				continue;
 			}
 			/* interrupted before its check: not left unchecked */
-			t->merged = 0;
-			t->merge_error = xstrdup("interrupted before its "
-			    "check; merge undone");
-			op->step = M_UNDO;
+			if (op->stop) {
+				interrupted(op, t);
+				continue;
+			}
+			op->final = 0;
+			op->step = M_SNAP;
+			list_untracked(op);
+			return;
+		case M_SNAP:
+			keep_before(op);
+			if (op->stop) {
+				strv_free(op->before);
+				op->before = NULL;
+				if (op->final)
+					op->step = M_REMOVE;
+				else
+					interrupted(op, t);
+				continue;
+			}
+			op->step = op->final ? M_FINAL_DONE : M_CHECKED;
+			if (wt_op_check(op, op->dir, op->final ? WT_FINAL :
+			    i) == 0)
+				return;
 			continue;
 		case M_CHECKED:
 			jlog_check(w, tname(w, i), op);
+			op->undo = op->code != 0;
+			op->step = M_UNDO;
 			if (op->code == 0) {
 				w->merged_now++;
-				op->step = M_ONE_DONE;
 				continue;
 			}
 			t->merged = 0;
@@ -614,7 +707,6 @@ merge_step(struct wtop *op)
 				t->check_failed = 1;
 				t->check_output = check_excerpt(op);
 			}
-			op->step = M_UNDO;
 			continue;
 		case M_UNDO:
 			op->step = M_UNDO_RESET;
@@ -623,13 +715,17 @@ merge_step(struct wtop *op)
 			return;
 		case M_UNDO_RESET:
 			/* the reset moves the branch checked out there: only
-			 * the target, never one the check switched to */
+			 * the target, never one the check switched to.  What
+			 * the check changed in tracked files goes: it ran on
+			 * drove's merge, and the next merge needs a clean
+			 * tree */
 			s = op->code == 0 ? wt_op_str(op) : NULL;
 			op->step = M_UNDONE;
 			if (s != NULL && strcmp(s, w->into) == 0) {
 				free(s);
 				wt_op_git(op, op->dir, NULL, GIT_ARGS("reset",
-				    "-q", "--hard", op->pre));
+				    "-q", "--hard", op->undo ? op->pre :
+				    "HEAD"));
 				return;
 			}
 			free(s);
@@ -640,7 +736,7 @@ merge_step(struct wtop *op)
 			}
 			continue;
 		case M_UNDONE:
-			if (op->code != 0) {
+			if (op->code != 0 && op->undo) {
 				/* the target holds a merge that failed its
 				 * check: merge nothing more on top of it */
 				s = t->merge_error;
@@ -650,8 +746,29 @@ merge_step(struct wtop *op)
 				    op->err, w->into, op->pre);
 				free(s);
 				op->stop = 1;
+			} else if (op->code != 0) {
+				/* nor on a tree the check left changed */
+				if (!w->quiet)
+					log_warnx("cannot reset '%s' after the "
+					    "check: %s; no more merges",
+					    op->dir, op->err);
+				op->stop = 1;
 			}
-			op->step = M_ONE_DONE;
+			op->step = M_SWEPT;
+			if (op->before != NULL) {
+				op->step = M_SWEEP;
+				list_untracked(op);
+				return;
+			}
+			continue;
+		case M_SWEEP:
+			sweep(op);
+			op->step = M_SWEPT;
+			continue;
+		case M_SWEPT:
+			strv_free(op->before);
+			op->before = NULL;
+			op->step = op->final ? M_REMOVE : M_ONE_DONE;
 			continue;
 		case M_ONE_DONE:
 			jlog_merge(w, i);
@@ -659,12 +776,14 @@ merge_step(struct wtop *op)
 			op->step = M_NEXT;
 			continue;
 		case M_FINAL:
-			op->step = M_FINAL_DONE;
-			if (!op->stop && w->merged_now > 0 &&
-			    wt_op_check(op, op->dir, WT_FINAL) == 0)
-				return;
 			op->step = M_REMOVE;
-			continue;
+			if (op->stop || w->merged_now == 0 ||
+			    !wt_check_has(w, WT_FINAL))
+				continue;
+			op->final = 1;
+			op->step = M_SNAP;
+			list_untracked(op);
+			return;
 		case M_FINAL_DONE:
 			jlog_check(w, NULL, op);
 			w->final_ran = 1;
@@ -680,7 +799,9 @@ merge_step(struct wtop *op)
 				    "merges stay):", w->into);
 				log_excerpt(w->final_output);
 			}
-			op->step = M_REMOVE;
+			/* the merges stay; what the check changed goes */
+			op->undo = 0;
+			op->step = M_UNDO;
 			continue;
 		case M_REMOVE:
 			if (!w->quiet && w->refused == NULL) {
