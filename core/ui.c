@@ -494,7 +494,9 @@ ui_task_wait(struct ui *u, size_t i, const char *name, enum ui_state why)
 	u->t[i].name = name;
 	u->t[i].st = why;
 	if (u->verbose && !u->live && !u->quiet) {
-		char *l = xasprintf("%s: %s", name, state_word[why]);
+		char *l = why == UI_PENDING ? xasprintf("%s: pending (%s)",
+		    name, u->t[i].reason) : xasprintf("%s: %s", name,
+		    state_word[why]);
 
 		ui_line(u, l, NULL);
 		free(l);

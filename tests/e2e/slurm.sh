@@ -56,7 +56,7 @@ mkdir g && cd g || die "no dir"
 		printf '[task t%d]\nprompt = 2\n' "$i"
 	done
 } >s.ini
-drove run s.ini -j 8 --json
+drove run s.ini -j 8 --json -v
 expect_eq "$rc" 0 "8 tasks through Slurm succeed"
 expect_py_many 'all(t[k]["status"] == "ok" for k in t)' "every task ok" \
     'len(set(t[k].get("job") for k in t)) == 8 and all(t[k].get("job") for k in t)' \
@@ -70,6 +70,7 @@ expect_eq "$(squeue -h -t all -o '%j %c %m' | grep "^drove-$(run_id .)-t" |
 expect_has "$out" '"event":"task_pending"' "a step waiting for a CPU is pending"
 expect_has "$(grep task_pending <<<"$out" | head -1)" '"reason":"' \
     "with Slurm's reason"
+expect_has "$err" ": pending (" "the view says which task is pending and why"
 grep -q '"ev":"job".*"job":"[0-9]' .drove/runs/last/journal.jsonl &&
     ok "the journal records job ids" || fail "no job ids in the journal"
 cd ..
