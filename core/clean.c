@@ -379,6 +379,17 @@ clean_run(const char *which, const char *real, const struct copts *o,
 		*clear = 1;
 		goto out;
 	}
+	/* a repository that is gone took its branches and the record: what
+	 * the run directory still holds is for the user to look at */
+	if (access(cs.top, F_OK) < 0 && errno == ENOENT) {
+		wd = xasprintf("%s/worktrees", cs.dir);
+		*clear = !fs_exists(wd);
+		if (!*clear)
+			printf("kept %s: its repository '%s' is gone; look at "
+			    "'%s' and remove it by hand\n", cs.id, cs.top, wd);
+		free(wd);
+		goto out;
+	}
 	g.timeout_s = GIT_TIMEOUT_S;
 	if ((g.path = git_find()) == NULL) {
 		log_warnx("clean: git is not in PATH");

@@ -122,4 +122,22 @@ touch "$T/release"
 wait $pid
 drove clean --failed
 expect_eq "$(branches "$live")" "" "once ended, its failed task's branch goes"
+
+# a run whose repository is gone: its worktrees stay for the user, and
+# once they are gone the old run directory goes
+git_repo "$T/gone" a.txt
+cd "$T/gone"
+drove run "$T/t.ini" -k --run-dir "$T/runs2"
+g=$(basename "$(readlink "$T/runs2/last")")
+cd "$T"
+rm -rf "$T/gone"
+touch -d '10 days ago' "$T/runs2/$g/journal.jsonl" "$T/runs2/$g/summary.json"
+drove clean --older-than 7d --run-dir "$T/runs2"
+expect_eq "$rc" 0 "a run whose repository is gone: clean succeeds"
+expect_has "$out" "its repository '$T/gone' is gone" "clean says the repository is gone"
+[ -d "$T/runs2/$g/worktrees/a" ] && ok "the worktrees of a gone repository stay" ||
+    fail "the worktrees of a gone repository were removed"
+rm -rf "$T/runs2/$g/worktrees"
+drove clean --older-than 7d --run-dir "$T/runs2"
+expect_has "$out" "removed run $g" "without worktrees, the old run goes"
 finish
