@@ -259,6 +259,23 @@ addr_is_loopback(const struct sockaddr *sa)
 }
 
 /* Tries the addresses from ai_cur on. */
+/*
+ * The first HTTPS connect: the TLS context (the CA bundle parsed, a few
+ * milliseconds for a system store) is made while the TCP handshake is in
+ * flight, not after it.  A failure is left for the TLS start to report:
+ * a context that failed is not kept, so it is tried and told there.
+ */
+static void
+warm_tls(struct http_req *q)
+{
+	struct tls_ctx *ctx;
+	char text[256];
+
+	if (q->url.https)
+		(void)http_tls_ctx(q->cl, q->ca_file, &ctx, text,
+		    sizeof(text));
+}
+
 static void
 try_connect(struct http_req *q)
 {
@@ -312,6 +329,7 @@ try_connect(struct http_req *q)
 		q->conn = c;
 		q->state = S_CONNECT;
 		q->ai_cur = a->ai_next;
+		warm_tls(q);
 		return;
 	}
 	if (remote && q->conn == NULL) {
