@@ -35,8 +35,8 @@ _drove()
 	fi
 	case $cmd in
 	run) opts="-j --jobs -c --config -k --keep-going --resume --force
-	    --notify --dry-run --json -q --quiet -v --verbose --run-dir -d --detach
-	    --help" ;;
+	    --notify --dry-run -y --yes --json -q --quiet -v --verbose --run-dir
+	    -d --detach --help" ;;
 	status) opts="--json --run-dir --help" ;;
 	wait|stop|ls) opts="--run-dir --help" ;;
 	logs) opts="-f --follow --run-dir --help" ;;

@@ -1,9 +1,12 @@
 /* The worst case of a run before its first call (see estimate.h). */
 #include "estimate.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "quota.h"
 #include "sched.h"
@@ -370,4 +373,100 @@ estimate_show(FILE *f, const struct conf *c, const struct graph *g,
 	}
 	estimate_release(&e);
 	return 0;
+}
+
+int
+estimate_check_conf(const struct conf *c, const struct graph *g,
+    const struct registry *reg, char *err, size_t errlen)
+{
+	const struct conf_section *d = conf_find(c, "drove", "");
+	struct estimate e;
+	char where[256];
+	double usd;
+	long max;
+	int rc;
+
+	if (d == NULL)
+		return 0;
+	if (conf_get_double(d, "confirm_usd", 0, 0, 1e12, &usd, err,
+	    errlen) < 0 ||
+	    conf_get_long(d, "max_calls", 0, 0, 1000000000, &max, err,
+	    errlen) < 0)
+		return DROVE_EINVAL;
+	if (max == 0)
+		return 0;
+	rc = estimate_build(&e, c, g, reg, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (e.total.calls > (unsigned long)max) {
+		conf_where(d, "max_calls", where, sizeof(where));
+		errf(err, errlen, "%s: max_calls = %ld, but this graph would "
+		    "make %lu calls (%lu of tasks, %lu of judges, %lu of "
+		    "summaries); make fewer replicas or raise max_calls",
+		    where, max, e.total.calls, e.task_calls, e.judge_calls,
+		    e.summary_calls);
+		rc = DROVE_EINVAL;
+	}
+	estimate_release(&e);
+	return rc;
+}
+
+/* The question on the terminal fd: 1 for an answer of y or yes. */
+static int
+ask_tty(int fd, const char *what)
+{
+	char line[64];
+	FILE *f = fdopen(fd, "r+");
+
+	if (f == NULL) {
+		close(fd);
+		return 0;
+	}
+	fprintf(f, "drove: %s.\nStart it? [y/N] ", what);
+	fflush(f);
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	strtrim(line);
+	return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+}
+
+int
+estimate_confirm(const struct conf *c, const struct graph *g,
+    const struct registry *reg, int yes)
+{
+	const struct conf_section *d = conf_find(c, "drove", "");
+	char err[1024], where[256], what[512];
+	struct estimate e;
+	double limit;
+	int fd;
+
+	if (d == NULL || conf_get_double(d, "confirm_usd", 0, 0, 1e12, &limit,
+	    err, sizeof(err)) < 0 || limit <= 0 || yes)
+		return 0;	/* a bad value was refused at load */
+	if (estimate_build(&e, c, g, reg, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return EXIT_USAGE;
+	}
+	conf_where(d, "confirm_usd", where, sizeof(where));
+	snprintf(what, sizeof(what), "%s: over confirm_usd = %g: the worst "
+	    "case of this run is $%.4f (%lu calls)", where, limit,
+	    e.total.usd, e.total.calls);
+	if (e.total.usd <= limit) {
+		estimate_release(&e);
+		return 0;
+	}
+	estimate_release(&e);
+	fd = isatty(STDIN_FILENO) ? open("/dev/tty", O_RDWR | O_NOCTTY |
+	    O_CLOEXEC) : -1;
+	if (fd < 0) {
+		log_warnx("%s; not on a terminal, so not started: run it "
+		    "again with --yes to start it anyway ('drove run "
+		    "--dry-run' shows the estimate)", what);
+		return EXIT_USAGE;
+	}
+	if (ask_tty(fd, what))
+		return 0;
+	log_warnx("not started: the worst case is over confirm_usd");
+	return EXIT_USAGE;
 }

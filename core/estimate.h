@@ -55,4 +55,22 @@ struct json_t *estimate_json(const struct estimate *e);
 int estimate_show(FILE *f, const struct conf *c, const struct graph *g,
     const struct registry *reg, int json);
 
+/*
+ * Checks [drove] confirm_usd and max_calls: a bad value, or a graph that
+ * would make more calls than max_calls (0: no cap), is DROVE_EINVAL with
+ * "file:line: ..." naming the count in err.  Borrows everything.
+ */
+int estimate_check_conf(const struct conf *c, const struct graph *g,
+    const struct registry *reg, char *err, size_t errlen);
+
+/*
+ * [drove] confirm_usd before a run starts: 0 when it may start (no
+ * confirm_usd, a worst case within it, yes set, or y typed at the question
+ * on the terminal), else 2 (EXIT_USAGE) after saying why on stderr.  Not
+ * on a terminal (stdin is none, or /dev/tty cannot be opened) it never
+ * asks.
+ */
+int estimate_confirm(const struct conf *c, const struct graph *g,
+    const struct registry *reg, int yes);
+
 #endif /* DROVE_ESTIMATE_H */

@@ -18,7 +18,7 @@ run_usage(FILE *f)
 	fprintf(f,
 	    "usage: drove run FILE.ini [-j N] [-c CONFIG] [-k] "
 	    "[--resume RUN|last\n"
-	    "                 [--force]] [--dry-run] [--json] [-q] [-v] "
+	    "                 [--force]] [--dry-run] [-y] [--json] [-q] [-v] "
 	    "[--run-dir DIR]\n"
 	    "                 [--notify CMD] [-d]\n"
 	    "  Runs every task whose inputs are ready, all at once, up to "
@@ -43,6 +43,11 @@ run_usage(FILE *f)
 	    "                     backend) and run nothing; with --json, "
 	    "the worst case as\n"
 	    "                     one JSON line\n"
+	    "  -y, --yes          start a run whose worst case is over "
+	    "[drove] confirm_usd\n"
+	    "                     without asking (on a terminal it asks; "
+	    "elsewhere it is\n"
+	    "                     refused)\n"
 	    "  --json             the run's events on stdout, one JSON line "
 	    "each, the summary\n"
 	    "                     last (docs/EVENTS.md)\n"
@@ -65,10 +70,11 @@ run_usage(FILE *f)
 	    "                     status|wait|logs|stop' follow it)\n"
 	    "exit status: 0 all tasks succeeded, 1 a task failed or the "
 	    "results could not\n"
-	    "be written to stdout, 2 usage or config error, 130 interrupted, "
-	    "129 hung up\n"
-	    "(the terminal closed).  With -d: 0 the run started, 2 it could "
-	    "not start.\n");
+	    "be written to stdout, 2 usage or config error (or a run over "
+	    "confirm_usd not\n"
+	    "confirmed), 130 interrupted, 129 hung up (the terminal "
+	    "closed).  With -d: 0\n"
+	    "the run started, 2 it could not start.\n");
 }
 
 int
@@ -82,6 +88,7 @@ cmd_run(int argc, char **argv)
 		{ "force", no_argument, NULL, 'F' },
 		{ "notify", required_argument, NULL, 'N' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "yes", no_argument, NULL, 'y' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -93,13 +100,13 @@ cmd_run(int argc, char **argv)
 	struct run_opts o;
 	const char *config = NULL;
 	struct setup s;
-	int c, dry = 0, detach = 0, rc;
+	int c, dry = 0, detach = 0, yes = 0, rc;
 	char *end;
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "j:c:kqvdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:c:kqvdyh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			errno = 0;
@@ -117,6 +124,7 @@ cmd_run(int argc, char **argv)
 		case 'F': o.force = 1; break;
 		case 'N': o.notify = optarg; break;
 		case 'n': dry = 1; break;
+		case 'y': yes = 1; break;
 		case 'J': o.json = 1; break;
 		case 'q': o.quiet = 1; log_verbosity = 0; break;
 		case 'v': log_verbosity = 2; break;
@@ -155,6 +163,12 @@ cmd_run(int argc, char **argv)
 		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, o.json);
 		if (!o.json && rc == 0)
 			printf("dry run: nothing was run\n");
+		setup_release(&s);
+		return rc;
+	}
+	/* asked here, while the terminal is ours: a detached run has none */
+	rc = estimate_confirm(&s.conf, &s.graph, &s.reg, yes);
+	if (rc) {
 		setup_release(&s);
 		return rc;
 	}

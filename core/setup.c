@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "drove/plugin.h"
+#include "estimate.h"
 #include "launch.h"
 #include "merge.h"
 #include "sched.h"
@@ -20,7 +21,8 @@ static const char *const drove_keys[] = {
 	"jobs", "plugin_dir", "backend", "run_dir", "merge_into", "budget_usd",
 	"budget_tokens", "allow_outside", "git_timeout", "check",
 	"check_timeout", "merge_order", "notify", "notify_timeout",
-	"notify_terminal", "notify_terminal_after", NULL
+	"notify_terminal", "notify_terminal_after", "confirm_usd", "max_calls",
+	NULL
 };
 
 static int
@@ -142,6 +144,9 @@ setup_build(struct setup *s, const char *task_file, const char *name,
 	if (graph_build(&s->graph, &s->conf, &go, err, errlen) < 0)
 		goto fail;
 	if (merge_check_tasks(&s->graph, &s->reg, err, errlen) < 0)
+		goto fail;
+	if (estimate_check_conf(&s->conf, &s->graph, &s->reg, err,
+	    errlen) < 0)
 		goto fail;
 	return 0;
 fail:
