@@ -285,6 +285,8 @@ wt_open(struct wt **wp, const struct graph *g, const struct conf_section *d,
 
 	*wp = NULL;
 	rc = check_tasks(g, &any, err, errlen);
+	if (rc == 0 && !any)
+		rc = wt_check_unused(g, d, err, errlen);
 	if (rc < 0 || !any)
 		return rc;
 	while (g->tasks[first].isolation != ISOLATION_WORKTREE)

@@ -49,6 +49,50 @@ check_argv(const struct conf_section *s, const char *who, char ***out,
 	return 0;
 }
 
+/* A check on task gt that has no worktree: a load error, as the check
+ * gates the merge of a branch the task does not have. */
+static int
+task_without_worktree(const struct task *gt, char *err, size_t errlen)
+{
+	const char *k = conf_get(gt->sec, "check") ? "check" :
+	    conf_get(gt->sec, "check_timeout") ? "check_timeout" : NULL;
+	char where[256];
+
+	if (k == NULL)
+		return 0;
+	conf_where(gt->sec, k, where, sizeof(where));
+	errf(err, errlen, "%s: task '%s': %s needs isolation = worktree (it "
+	    "gates the merge of the task's branch)", where, gt->name, k);
+	return DROVE_EINVAL;
+}
+
+int
+wt_check_unused(const struct graph *g, const struct conf_section *d,
+    char *err, size_t errlen)
+{
+	static const char *const keys[] = {
+		"check", "check_timeout", "merge_order", NULL
+	};
+	char where[256];
+	int rc;
+
+	for (size_t i = 0; i < g->n; i++)
+		if ((rc = task_without_worktree(&g->tasks[i], err,
+		    errlen)) < 0)
+			return rc;
+	/* [drove] may come from a configuration file shared by runs with
+	 * and without worktrees: said, not refused */
+	for (size_t k = 0; d != NULL && keys[k] != NULL; k++) {
+		if (conf_get(d, keys[k]) == NULL)
+			continue;
+		conf_where(d, keys[k], where, sizeof(where));
+		log_warnx("%s: warning: [drove] %s has no effect: no task has "
+		    "isolation = worktree, so nothing is merged", where,
+		    keys[k]);
+	}
+	return 0;
+}
+
 int
 wt_check_open(struct wt *w, char *err, size_t errlen)
 {
@@ -76,17 +120,8 @@ wt_check_open(struct wt *w, char *err, size_t errlen)
 		char who[300];
 
 		if (gt->isolation != ISOLATION_WORKTREE) {
-			const char *k = conf_get(gt->sec, "check") ? "check" :
-			    conf_get(gt->sec, "check_timeout") ?
-			    "check_timeout" : NULL;
-
-			if (k == NULL)
-				continue;
-			conf_where(gt->sec, k, where, sizeof(where));
-			errf(err, errlen, "%s: task '%s': %s needs isolation "
-			    "= worktree (it gates the merge of the task's "
-			    "branch)", where, gt->name, k);
-			return DROVE_EINVAL;
+			rc = task_without_worktree(gt, err, errlen);
+			continue;
 		}
 		snprintf(who, sizeof(who), "task '%s'", gt->name);
 		rc = check_argv(gt->sec, who, &w->t[i].check, err, errlen);

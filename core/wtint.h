@@ -184,6 +184,12 @@ char *wt_dirty_files(struct wt *w, const char *dir);
  * file:line in err. */
 int wt_check_open(struct wt *w, char *err, size_t errlen);
 
+/* For a run with no worktree task: a task's check or check_timeout is
+ * DROVE_EINVAL with file:line in err; [drove]'s check, check_timeout and
+ * merge_order are a warning on stderr each.  Borrows g and d. */
+int wt_check_unused(const struct graph *g, const struct conf_section *d,
+    char *err, size_t errlen);
+
 /* Fills w->order with the merge phase's order of the tasks: dependency
  * order, then declared order or the fewest changed files first. */
 void wt_check_order(struct wt *w);

@@ -266,4 +266,18 @@ drove run "$T/e.ini"
 expect_eq "$rc" 2 "check without a worktree: usage error"
 expect_has "$err" "e.ini:5: task 'p': check needs isolation = worktree" \
     "check without a worktree: file:line"
+# ...also when no task has one: the task's check is an error, [drove]'s
+# keys of the gate a warning (a shared configuration may hold them)
+printf '[backend agent]\ntype = exec\ncommand = true\n[task p]\ncheck_timeout = 5\nprompt = p\n' >"$T/e.ini"
+drove run "$T/e.ini"
+expect_eq "$rc" 2 "check_timeout in a run without worktrees: usage error"
+expect_has "$err" "e.ini:5: task 'p': check_timeout needs isolation = worktree" \
+    "check_timeout in a run without worktrees: file:line"
+printf '[drove]\ncheck = false\nmerge_order = fewest_files_first\n[backend agent]\ntype = exec\ncommand = true\n[task p]\nprompt = p\n' >"$T/e.ini"
+drove run "$T/e.ini"
+expect_eq "$rc" 0 "[drove] check in a run without worktrees: the run goes on"
+expect_has "$err" "e.ini:2: warning: [drove] check has no effect: no task has isolation = worktree" \
+    "[drove] check in a run without worktrees: a warning with file:line"
+expect_has "$err" "e.ini:3: warning: [drove] merge_order has no effect" \
+    "[drove] merge_order in a run without worktrees: a warning"
 finish
