@@ -260,7 +260,6 @@ report_one(struct wt *w, size_t i)
 	} else if (t->check_failed) {
 		log_warnx("  CHECK     %-20s %s: the check failed; merge "
 		    "undone, branch kept", tname(w, i), t->branch);
-		log_excerpt(t->check_output);
 	} else if (t->blocked_by) {
 		log_warnx("  BLOCKED   %-20s %s: depends on '%s', which was "
 		    "not merged; branch kept", tname(w, i), t->branch,
@@ -269,6 +268,68 @@ report_one(struct wt *w, size_t i)
 		log_warnx("  FAILED    %-20s %s: %s; branch kept",
 		    tname(w, i), t->branch, t->merge_error);
 	}
+}
+
+/* The branches of tasks whose merge ended as status (wt_merge_status),
+ * joined with ", "; NULL for none. */
+static char *
+branches(const struct wt *w, const char *status, size_t *n)
+{
+	struct buf b = BUF_INIT;
+	const char *by;
+
+	*n = 0;
+	for (size_t i = 0; i < w->g->n; i++) {
+		const char *st = w->t[i].merge_tried ? wt_merge_status(w, i,
+		    NULL, &by) : NULL;
+
+		if (st == NULL || strcmp(st, status) != 0)
+			continue;
+		buf_printf(&b, "%s%s", (*n)++ ? ", " : "", w->t[i].branch);
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* What to do about the branches not merged, by why: a conflict is
+ * resolved by hand, a failed check is shown with its output and how to
+ * run it again, a branch held back by its dependency waits for it. */
+static void
+advise(struct wt *w)
+{
+	const char *by, *cmd;
+	char *list;
+	size_t n;
+
+	if ((list = branches(w, "conflict", &n)) != NULL && n > 0)
+		log_warnx("%zu branch%s not merged into '%s' (conflict): "
+		    "resolve with 'git merge BRANCH' there: %s", n,
+		    n == 1 ? "" : "es", w->into, list);
+	free(list);
+	for (size_t i = 0; i < w->g->n; i++) {
+		const struct wtask *t = &w->t[i];
+
+		if (!t->check_failed)
+			continue;
+		if ((cmd = conf_get(w->g->tasks[i].sec, "check")) == NULL)
+			cmd = w->d ? conf_get(w->d, "check") : NULL;
+		log_warnx("branch %s failed the check; its merge into '%s' "
+		    "was undone:", t->branch, w->into);
+		log_excerpt(t->check_output);
+		log_warnx("  to rerun it: git merge %s (on '%s'), then, "
+		    "where drove ran: DROVE_TASK=%s %s", t->branch, w->into,
+		    tname(w, i), cmd ? cmd : "CHECK");
+	}
+	for (size_t i = 0; i < w->g->n; i++)
+		if (w->t[i].merge_tried && strcmp(wt_merge_status(w, i, NULL,
+		    &by), "dependency_failed") == 0)
+			log_warnx("branch %s not merged: it holds the branch "
+			    "of '%s', which was not merged; merge it after "
+			    "that one", w->t[i].branch, by);
+	if ((list = branches(w, "failed", &n)) != NULL && n > 0)
+		log_warnx("%zu branch%s not merged into '%s' (see above): "
+		    "merge with 'git merge BRANCH' there: %s", n,
+		    n == 1 ? "" : "es", w->into, list);
+	free(list);
 }
 
 /* Refuses the whole merge phase: nothing is merged, every branch kept. */
@@ -812,12 +873,7 @@ merge_step(struct wtop *op)
 						log_info("  unchanged %-20s "
 						    "nothing to merge",
 						    tname(w, k));
-				if (w->failed)
-					log_warnx("%d branch%s not merged into "
-					    "'%s': resolve with 'git merge "
-					    "BRANCH' there", w->failed,
-					    w->failed == 1 ? "" : "es",
-					    w->into);
+				advise(w);
 			}
 			op->step = M_END;
 			if (op->tmp != NULL) {

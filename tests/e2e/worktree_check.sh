@@ -95,6 +95,13 @@ git merge-base --is-ancestor "$base" main && ok "main only moved forward" ||
 expect_has "$err" "CHECK     b" "the failed check is reported on stderr"
 expect_has "$err" "found BROKEN in b.txt" "with the end of its output"
 expect_has "$err" "BLOCKED   d" "the dependent branch is reported"
+expect_has "$err" "branch drove/$run/b failed the check; its merge into 'main' was undone:
+drove:       check 'sh' exited 3" "the end of the run: the branch whose check failed, and why"
+expect_has "$err" "to rerun it: git merge drove/$run/b (on 'main'), then, where drove ran: DROVE_TASK=b sh $T/check.sh" \
+    "the end of the run: how to rerun the check"
+expect_has "$err" "branch drove/$run/d not merged: it holds the branch of 'b', which was not merged" \
+    "the end of the run: the branch held back by its dependency"
+expect_not_has "$err" "resolve with" "no conflict to resolve by hand"
 expect_has "$err" "final check passed on 'main'" "the final check is reported"
 expect_py_many \
     '[t[n]["merge_status"] for n in "abcdef"] == ["merged", "check_failed", "merged", "dependency_failed", "not_merged", "dependency_failed"]' \
@@ -239,6 +246,8 @@ INI
 drove run "$T/o.ini"
 expect_eq "$rc" 1 "fewest_files_first: the big change conflicts"
 expect_eq "$(sed -n 3p a.txt)$(sed -n 3p b.txt)" small3 "the small change landed"
+expect_has "$err" "1 branch not merged into 'main' (conflict): resolve with 'git merge BRANCH' there: drove/" \
+    "the end of the run: a conflict is resolved by hand"
 expect_py 't["small"]["merge_status"] == "merged" and t["big"]["merge_status"] == "conflict" and t["big"]["conflict"] == ["a.txt"] and s["merge"]["order"] == "fewest_files_first"' \
     "fewest_files_first: small merged first, big conflicts alone"
 expect_eq "$(grep -o '"ev":"merge","event":"merge_done","task":"[a-z]*"' .drove/runs/last/journal.jsonl | cut -d'"' -f12 | tr '\n' ' ')" \
