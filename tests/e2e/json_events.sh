@@ -51,8 +51,8 @@ drove run run.ini -k --json
 expect_eq "$rc" 1 "the failing task fails the run"
 printf '%s\n' "$out" >stream.jsonl
 python3 - stream.jsonl .drove/runs/last/summary.json \
-    .drove/runs/last/journal.jsonl <<'PY'
-import json, sys
+    .drove/runs/last/journal.jsonl "$DROVE_ROOT/docs/EVENTS.md" <<'PY'
+import json, re, sys
 bad = 0
 def check(what, cond):
     global bad
@@ -61,8 +61,10 @@ def check(what, cond):
 lines = [json.loads(l) for l in open(sys.argv[1])]
 s = json.load(open(sys.argv[2]))
 journal = [json.loads(l) for l in open(sys.argv[3])]
-EVENTS = {"run_start", "task_start", "task_retry", "task_wait",
-          "task_done", "task_skipped", "merge_done", "run_done"}
+# the events docs/EVENTS.md lists in its table
+EVENTS = set(re.findall(r"^\| `([a-z_]+)` \|", open(sys.argv[4]).read(),
+                        re.M))
+check("docs/EVENTS.md lists the events", "run_done" in EVENTS)
 check("every line has a known event",
       all(l.get("event") in EVENTS for l in lines))
 check("the first line is run_start", lines[0]["event"] == "run_start")
@@ -169,4 +171,81 @@ assert names == ["bad", "flaky", "joined", "limited", "needs_bad", "queued", "tw
 assert sum(l.get("resumed", False) for l in done) == 5, done
 ' && ok "resume: the stream has every task, the earlier ones resumed" ||
     fail "resume stream: $out"
+
+# a worktree run with the merge gate: its check_done and merge_done lines
+# carry what docs/EVENTS.md says, in the stream and the journal alike
+git_repo repo a.txt b.txt
+cd repo
+cat >"$T/wt.ini" <<INI
+[drove]
+check = sh -c 'echo "checked \$DROVE_TASK"; ! git grep -q BROKEN'
+
+[backend agent]
+type = exec
+command = sh -c 'sed 1d | sh -e'
+
+[task good]
+isolation = worktree
+prompt = Edit a.txt
+  sed -i 2s/.*/good/ a.txt
+
+[task broken]
+isolation = worktree
+prompt = Break b.txt
+  sed -i 2s/.*/BROKEN/ b.txt
+INI
+# (drove here runs in $T: this run is in the repository)
+"$DROVE" run "$T/wt.ini" --json >"$T/wt.jsonl" 2>"$T/.err"
+expect_eq "$?" 1 "worktree run: the failed check fails it"
+python3 - "$T/wt.jsonl" .drove/runs/last/journal.jsonl \
+    "$DROVE_ROOT/docs/EVENTS.md" <<'PY'
+import json, re, sys
+bad = 0
+def check(what, cond):
+    global bad
+    print(("ok: " if cond else "FAIL: ") + what)
+    bad += not cond
+lines = [json.loads(l) for l in open(sys.argv[1])]
+journal = [j for j in map(json.loads, open(sys.argv[2])) if "event" in j]
+doc = open(sys.argv[3]).read()
+EVENTS = set(re.findall(r"^\| `([a-z_]+)` \|", doc, re.M))
+check("every line has an event docs/EVENTS.md lists",
+      all(l.get("event") in EVENTS for l in lines + journal))
+# check_done's fields: its section's list; one said to come "when" is
+# there exactly when the check failed
+sec = doc.split("## `check_done`", 1)[1].split("\n## ", 1)[0]
+fields = re.findall(r"^- `([a-z_]+)`: (\w+)", sec, re.M)
+always = {f for f, w in fields if w != "when"}
+sometimes = {f for f, w in fields if w == "when"}
+check("docs/EVENTS.md lists check_done's fields: %r %r" % (always, sometimes),
+      {"task", "final", "into", "passed"} <= always and sometimes == {"output"})
+status = re.search(r"`status` \(([^)]*)\)",
+                   doc.split("## `merge_done`", 1)[1]).group(1)
+for src, evs in (("stream", lines), ("journal", journal)):
+    cd = [e for e in evs if e["event"] == "check_done"]
+    check("%s: a check_done for each merge and the final check" % src,
+          [(e["task"], e["final"], e["passed"]) for e in cd] ==
+          [("good", False, True), ("broken", False, False), (None, True, True)])
+    check("%s: check_done has the documented fields" % src,
+          all(always <= set(e) and ("output" in e) == (not e["passed"])
+              for e in cd))
+    check("%s: a failed check's output is there" % src,
+          "checked broken" in cd[1].get("output", "") and
+          "exited 1" in cd[1].get("output", ""))
+    md = [e for e in evs if e["event"] == "merge_done" and "into" in e]
+    check("%s: merge_done for each branch, after its check" % src,
+          [(e["task"], e["merged"], e["status"]) for e in md] ==
+          [("good", True, "merged"), ("broken", False, "check_failed")] and
+          evs.index(md[0]) > evs.index(cd[0]) and
+          evs.index(md[1]) > evs.index(cd[1]))
+    check("%s: merge_done's status is a documented one" % src,
+          all("`%s`" % e["status"] in status for e in md))
+    check("%s: the failed check's merge_done has its output; each line "
+          "names the target" % src,
+          "checked broken" in md[1].get("check_output", "") and
+          all(e["into"] == "main" for e in md + cd))
+sys.exit(1 if bad else 0)
+PY
+[ $? -eq 0 ] && ok "worktree run: check_done and merge_done as documented" ||
+    fail "worktree run: check_done or merge_done not as documented"
 finish
