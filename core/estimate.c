@@ -22,8 +22,10 @@
 #define MERGE_PART_BYTES 32
 
 /* A competitive judge whose answer is no candidate number is asked once
- * more (merge_competitive.c), so the worst case is two calls. */
+ * more (merge_competitive.c), so the worst case is two calls; the second
+ * quotes the first answer (up to 128 bytes) and asks again. */
 #define JUDGE_ASKS 2
+#define JUDGE_REASK_BYTES 256
 
 /* A backend as the estimate sees it. */
 struct ebe {
@@ -199,8 +201,10 @@ merge_calls(struct est *st, size_t i, const double *part, size_t n,
 		bytes = MERGE_WORDING_BYTES + n * MERGE_PART_BYTES +
 		    len0(conf_get(s, "judge_prompt")) +
 		    len0(conf_get(s, "prompt"));
-		add_calls(b, JUDGE_ASKS, quota_be_tokens(&b->lim, bytes) + sum,
+		add_calls(b, 1, quota_be_tokens(&b->lim, bytes) + sum,
 		    (double)b->lim.max_tokens, e);
+		add_calls(b, JUDGE_ASKS - 1, quota_be_tokens(&b->lim, bytes +
+		    JUDGE_REASK_BYTES) + sum, (double)b->lim.max_tokens, e);
 		e->judge_calls += JUDGE_ASKS;
 	}
 	if (strcmp(t->merge, "competitive") == 0 ||

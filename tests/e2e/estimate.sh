@@ -57,14 +57,15 @@ summarize = a
 summarize_prompt = Summarise.
 INI
 # gen: replicas 0 and 2 on a: 40/4 = 10 in, 100 out each; replica 1 on
-#   o: 40/2 = 20 in, 50 out.  The judge on a, twice: 256 + 3 * 32 + 40
-#   = 392 bytes = 98 tokens, plus the parts 100 + 50 + 100: 348 in, 100
-#   out.  Its result: the largest part, 100.
+#   o: 40/2 = 20 in, 50 out.  The judge on a: 256 + 3 * 32 + 40 = 392
+#   bytes = 98 tokens, plus the parts 100 + 50 + 100: 348 in, 100 out;
+#   asked again, 256 bytes more: 392 + 256 = 648 bytes = 162 tokens, 412
+#   in, 100 out.  Its result: the largest part, 100.
 # use on o: 5 + 8 = 13 bytes = 7 tokens, plus gen's 100: 107 in, 50 out.
 # shell: 2 calls on sh, no tokens; its result 2 * 30 = 60.
 # sum's summary on a: 2 parts * 1 byte + 256 + 2 * 32 + 10 = 332 bytes
 #   = 83 tokens, plus the parts 50 + 60: 193 in, 100 out.
-a_calls=5 a_in=$((10 + 10 + 2 * 348 + 193)) a_out=$((100 + 100 + 2 * 100 + 100))
+a_calls=5 a_in=$((10 + 10 + 348 + 412 + 193)) a_out=$((100 + 100 + 2 * 100 + 100))
 o_calls=2 o_in=$((20 + 107)) o_out=$((50 + 50))
 # USD: a at 3 and 15 per million, o at 1 and 2
 a_usd=$(python3 -c "print('%.4f' % (($a_in * 3 + $a_out * 15) / 1e6))")

@@ -11,9 +11,10 @@ start_llm mock
 P=$MOCK_PORT
 # pick: 3 replicas and a judge asked at most twice: 5 calls on claude,
 # each prompt 18 bytes (5 tokens) + 100 out; the judge 256 + 3 * 32 + 18
-# bytes (93 tokens) + 300; at 3 and 15 per million:
-# 3 * (5 * 3 + 100 * 15) + 2 * (393 * 3 + 100 * 15) = 4545 + 5358 = 9903
-# per million, $0.0099
+# = 370 bytes (93 tokens) + 300 in, asked again 626 bytes (157 tokens) +
+# 300; at 3 and 15 per million: 3 * (5 * 3 + 100 * 15) + (393 * 3 + 100 *
+# 15) + (457 * 3 + 100 * 15) = 4545 + 2679 + 2871 = 10095 per million,
+# $0.0101
 {
 	backends "$P" 'max_tokens = 100'
 	cat <<'INI'
@@ -55,14 +56,14 @@ with 'confirm_usd = 0.005' c.ini
 n0=$(requests)
 drove run c.ini </dev/null
 expect_eq "$rc" 2 "confirm_usd, no terminal: exit 2"
-expect_has "$err" "worst case of this run is \$0.0099 (5 calls)" "confirm_usd: the estimate named"
+expect_has "$err" "worst case of this run is \$0.0101 (5 calls)" "confirm_usd: the estimate named"
 expect_has "$err" "c.ini:$L: over confirm_usd = 0.005" "confirm_usd: the key named with file:line"
 expect_has "$err" "--yes" "confirm_usd: says how to proceed"
 expect_eq "$(requests)" "$n0" "confirm_usd: no request made"
 drove run c.ini --yes </dev/null
 expect_eq "$rc" 0 "confirm_usd with --yes: runs"
 expect_eq "$(requests)" "$((n0 + 4))" "confirm_usd with --yes: the calls made"
-with 'confirm_usd = 0.01' c2.ini
+with 'confirm_usd = 0.02' c2.ini
 drove run c2.ini </dev/null
 expect_eq "$rc" 0 "worst case under confirm_usd: runs without asking"
 
@@ -94,7 +95,7 @@ if command -v tmux >/dev/null 2>&1; then
 	}
 	n0=$(requests)
 	ask n
-	expect_has "$(screen)" "worst case of this run is \$0.0099 (5 calls)" "tty: the question shows the estimate"
+	expect_has "$(screen)" "worst case of this run is \$0.0101 (5 calls)" "tty: the question shows the estimate"
 	expect_has "$(screen)" "EXIT=2" "tty: n: not started, exit 2"
 	expect_has "$(screen)" "not started" "tty: n: says so"
 	expect_eq "$(requests)" "$n0" "tty: n: no request made"
