@@ -120,17 +120,41 @@ call_jlog(struct call *c, json_t *ev, int sync)
 
 /* --- lifecycle ---------------------------------------------------------- */
 
+/* Ends the attempt's live copy (no fsync: it is a view, tasks/TASK.out
+ * is the record). */
+static void
+call_live_close(struct call *c)
+{
+	if (c->live_fd >= 0)
+		close(c->live_fd);
+	c->live_fd = -1;
+}
+
 static void call_backend_done(struct host_call *hc,
     const struct drove_result *res);
 
-/* The backend streamed len bytes more of the answer. */
+/*
+ * The backend streamed len bytes more of the answer (redacted by it):
+ * appended to the task's live copy, which each attempt starts afresh at
+ * its first byte.  A small page-cache write, as spawn's tee of an agent's
+ * stdout; a copy that fails just stops.
+ */
 static void
 call_progressed(struct host_call *hc, const char *text, size_t len)
 {
 	struct call *c = (struct call *)hc;
 
-	(void)text;
-	if (c->state == CALL_RUNNING && c->env->progress != NULL)
+	if (c->state != CALL_RUNNING)
+		return;
+	if (c->live_new && hc->ctx.live_path != NULL && len > 0) {
+		c->live_new = 0;
+		c->live_fd = open(hc->ctx.live_path, O_WRONLY | O_CREAT |
+		    O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	}
+	if (c->live_fd >= 0 && text != NULL &&
+	    write_all(c->live_fd, text, len) < 0)
+		call_live_close(c);
+	if (c->env->progress != NULL)
 		c->env->progress(c->env->progress_arg, c, len);
 }
 
@@ -196,6 +220,7 @@ call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
 	c->owner = owner;
 	c->be = c->be0 = be;
 	c->replica = -1;
+	c->live_fd = -1;
 }
 
 void
@@ -205,6 +230,7 @@ call_release(struct call *c)
 	free(c->error);
 	free(c->job);
 	c->text = c->error = c->job = NULL;
+	call_live_close(c);
 }
 
 double
@@ -342,6 +368,8 @@ call_start(struct call *c)
 	c->attempts++;
 	c->state = CALL_RUNNING;
 	c->cancel_sent = 0;
+	call_live_close(c);
+	c->live_new = 1;
 	c->attempt_start = call_rel(c);
 	if (c->attempts == 1)
 		c->start_s = c->attempt_start;
@@ -424,6 +452,7 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 
 	if (c->state != CALL_RUNNING)
 		return;
+	call_live_close(c);
 	loop_timer_stop(e->loop, &c->timer);
 	e->running--;
 	c->be->inflight--;

@@ -123,6 +123,9 @@ struct call {
 	double busy_s;		/* time spent in attempts */
 	double attempt_start;
 	struct loop_timer timer;	/* backoff, timeout backstop, ending */
+	int live_fd;		/* the attempt's live copy (hc.ctx.live_path)
+				 * of streamed text, or -1 */
+	int live_new;		/* made (emptied) at the next byte */
 	struct reservation res;	/* budget and tpm held by the attempt */
 	struct drove_call dc;
 };

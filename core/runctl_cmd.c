@@ -616,12 +616,13 @@ static void
 logs_usage(FILE *f)
 {
 	fprintf(f, "usage: drove logs [RUN] [TASK] [-f] [--run-dir DIR]\n"
-	    "  Prints what a task's agent has written to stdout so far "
-	    "(tasks/TASK.live;\n"
-	    "  once the task has ended without one, its output, "
-	    "tasks/TASK.out), or with\n"
-	    "  no TASK the run's own log (RUNDIR/drove.log, what a "
-	    "detached run said).\n"
+	    "  Prints what a task's agent has written to stdout (or an API "
+	    "backend has\n"
+	    "  streamed, redacted) so far (tasks/TASK.live; once the task "
+	    "has ended\n"
+	    "  without one, its output, tasks/TASK.out), or with no TASK "
+	    "the run's own\n"
+	    "  log (RUNDIR/drove.log, what a detached run said).\n"
 	    "  A task of several replicas: replica 0's.\n"
 	    "  RUN is a run id, a run directory, or 'last' (default: the "
 	    "newest).\n"
@@ -700,7 +701,7 @@ cmd_logs(int argc, char **argv)
 		rc = follow_run(&f);
 	else
 		rc = follow_copy(&f);
-	/* an API backend's answer has no live copy: its output, once in */
+	/* a task that wrote nothing as it ran: its output, once in */
 	if (rc == 0 && !f.copied && f.task != NULL) {
 		free(f.live);
 		f.live = xasprintf("%s/tasks/%s.out", in.dir, f.task);

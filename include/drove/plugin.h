@@ -257,8 +257,11 @@ struct drove_host {
 	void *(*timer_start)(double after_s, void (*cb)(void *arg), void *arg);
 	void (*timer_stop)(void *timer);
 
-	/* Optional progress of a running call (text copied).  Only between
-	 * start and call_done. */
+	/* Optional progress of a running call (text copied): the next len
+	 * bytes of the answer as it may be shown, so with any secret the
+	 * final text would not hold already removed; the host appends them
+	 * to the task's live copy (tasks/TASK.live).  Only between start and
+	 * call_done. */
 	void (*call_progress)(struct drove_call *c, const char *text,
 	    size_t len);
 	/* Ends a call the backend started: exactly once per start that

@@ -52,11 +52,13 @@ llm_buf_add(const struct drove_host *h, struct llm_buf *b, const char *p,
 
 /*
  * Length of the copy of key[from..] that starts at s[0] (at most n bytes),
- * skipping line breaks inside it; *klen gets how many key bytes matched.
+ * skipping line breaks inside it; *klen gets how many key bytes matched,
+ * *open whether the copy ran into the end of s with key bytes still to
+ * match (more text could make it longer).
  */
 static size_t
 llm_key_run(const char *s, size_t n, const char *key, size_t kl,
-    size_t from, size_t *klen)
+    size_t from, size_t *klen, int *open)
 {
 	size_t i = 0, k = from, end = 0;
 
@@ -72,25 +74,37 @@ llm_key_run(const char *s, size_t n, const char *key, size_t kl,
 		}
 	}
 	*klen = k - from;
+	*open = i == n && k < kl;
 	return end;
 }
 
 /*
- * Replaces, in place, every copy of the key in s[0..*len) by "***": whole,
+ * Replaces, in place, every copy of the key in s[0..n) by "***": whole,
  * broken by line breaks, or cut (any LLM_KEY_MIN_CUT or more bytes of it in
  * a row).  Server text passes through here before drove writes it
- * anywhere.  *len shrinks; s stays NUL-terminated when it was.
+ * anywhere.  With more (the text goes on after n), stops at the first
+ * byte whose fate more text could change: a byte that may begin or
+ * continue a copy of the key.  *used gets the bytes of s consumed; returns
+ * the length of what replaced them (s[0..return)).
+ *
+ * A stop is a position the scan of the whole text passes too (the scan
+ * goes left to right and nothing before the stop depends on what
+ * follows), so the pieces of a stream scanned one after the other add up
+ * to exactly the scan of the whole.
  */
-static void
-llm_redact(const struct llm_backend *b, char *s, size_t *len)
+static size_t
+llm_redact_scan(const struct llm_backend *b, char *s, size_t n, int more,
+    size_t *used)
 {
 	const char *key = b->key;
-	size_t kl, n = *len, i, o = 0, j, run, best, got;
+	size_t kl, i, o = 0, j, run, best, got;
 	size_t head[256], *nxt;
 	unsigned char c;
+	int open, held;
 
+	*used = n;
 	if (key == NULL || (kl = strlen(key)) < 4 || n == 0)
-		return;
+		return n;
 	/* the key's positions of each byte value, as linked lists */
 	nxt = b->h->alloc(kl * sizeof(*nxt));
 	for (j = 0; j < 256; j++)
@@ -102,13 +116,18 @@ llm_redact(const struct llm_backend *b, char *s, size_t *len)
 	}
 	for (i = 0; i < n; ) {
 		best = 0;
+		held = 0;
 		for (j = head[(unsigned char)s[i]]; j < kl; j = nxt[j]) {
-			run = llm_key_run(s + i, n - i, key, kl, j, &got);
+			run = llm_key_run(s + i, n - i, key, kl, j, &got,
+			    &open);
+			held |= open;
 			/* a short key counts only whole */
 			if ((got >= LLM_KEY_MIN_CUT || (j == 0 && got == kl)) &&
 			    run > best)
 				best = run;
 		}
+		if (more && held)
+			break;
 		if (best == 0) {
 			s[o++] = s[i++];
 			continue;
@@ -118,9 +137,45 @@ llm_redact(const struct llm_backend *b, char *s, size_t *len)
 		i += best;
 	}
 	b->h->free(nxt);
-	if (o < n)
+	*used = i;
+	return o;
+}
+
+/* llm_redact_scan of all of s[0..*len): *len shrinks; s stays
+ * NUL-terminated when it was. */
+static void
+llm_redact(const struct llm_backend *b, char *s, size_t *len)
+{
+	size_t used, o;
+
+	o = llm_redact_scan(b, s, *len, 0, &used);
+	if (o < *len)
 		s[o] = '\0';
 	*len = o;
+}
+
+/*
+ * Hands the streamed text not shown yet to call_progress, redacted: all
+ * of it at the end (more 0), else up to the first byte that could still
+ * turn out to be part of a copy of the key, which waits for the next
+ * piece.  What goes out adds up to the final redacted text.
+ */
+static void
+llm_stream_out(struct llm_call *lc, int more)
+{
+	const struct drove_host *h = lc->b->h;
+	size_t n = lc->text.len - lc->shown, used, o;
+	char *p;
+
+	if (n == 0 || h->call_progress == NULL)
+		return;
+	p = h->alloc(n);
+	memcpy(p, lc->text.p + lc->shown, n);
+	o = llm_redact_scan(lc->b, p, n, more, &used);
+	lc->shown += used;
+	if (o > 0)
+		h->call_progress(lc->call, p, o);
+	h->free(p);
 }
 
 /* Copies server text s into buf on one line: the key redacted first (so a
@@ -717,15 +772,11 @@ llm_on_sse(void *arg, const struct drove_sse_event *ev)
 			return;
 		}
 	}
-	size_t before = lc->text.len;
-
 	lc->b->proto->event(lc, ev->event, data, ev->data, ev->data_len);
 	if (data)
 		json_decref(data);
-	/* the live view counts what has streamed so far */
-	if (lc->text.len > before && lc->b->h->call_progress != NULL)
-		lc->b->h->call_progress(lc->call, lc->text.p + before,
-		    lc->text.len - before);
+	/* the live view and tasks/TASK.live get what has streamed so far */
+	llm_stream_out(lc, 1);
 	if (lc->text.len > lc->b->max_output) {
 		snprintf(msg, sizeof(msg), "the answer is larger than "
 		    "max_output (%zu bytes): stopped reading it",
@@ -941,6 +992,7 @@ llm_finish(struct llm_call *lc, int err, const char *errtext)
 		r.retryable = 1;
 	} else {
 		r.status = 0;
+		llm_stream_out(lc, 0);
 		if (lc->text.p != NULL)
 			llm_redact(lc->b, lc->text.p, &lc->text.len);
 		r.text = lc->text.p ? lc->text.p : "";

@@ -81,6 +81,7 @@ struct llm_call {
 	int should_retry;	/* x-should-retry: -1 absent, 0, 1 */
 	int got_body;		/* any byte of a 2xx body */
 	struct llm_buf text;	/* the result */
+	size_t shown;		/* bytes of text given to call_progress */
 	struct llm_buf errbody;	/* a non-2xx body */
 	struct drove_usage usage;
 	int done;		/* the stream said it is complete */

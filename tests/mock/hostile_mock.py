@@ -18,6 +18,10 @@ POST .../v1/messages: the prompt's directive [[MODE]] picks the answer:
   extra      the answer "answer to: PROMPT", then at once a second,
              unasked answer "EXTRA" on the same connection (over TLS as
              a record of its own)
+  stream     "[[stream]] GATE": "first streamed words ", then, once the
+             file GATE exists (at most 60 s), the key whole, split by a
+             line break and cut to 13 characters, each copy spread over
+             several text deltas 0.15 s apart, then the end
   ok         a normal answer "fine"
 GET /redirect: 302 to /elsewhere with an empty body.
 """
@@ -139,6 +143,20 @@ def handle(c, method, target, hdrs, body):
     if mode == "echo":
         answer(c, "whole %s; split %s\n%s; cut %s." % (
             key, key[:10], key[10:], key[:12]))
+        return True
+    if mode == "stream":
+        gate = prompt.split("]]", 1)[1].strip()
+        c.sendall(stream_head() + b"".join(chunk(e) for e in start_events())
+                  + chunk(delta("first streamed words ")))
+        deadline = time.time() + 60
+        while not os.path.exists(gate) and time.time() < deadline:
+            time.sleep(0.05)
+        for p in ["whole ", key[:3], key[3:9], key[9:17], key[17:],
+                  "; split ", key[:6], key[6:10] + "\n", key[10:],
+                  "; cut ", key[:5], key[5:13], ".\n"]:
+            c.sendall(chunk(delta(p)))
+            time.sleep(0.15)
+        c.sendall(b"".join(chunk(e) for e in end_events()) + b"0\r\n\r\n")
         return True
     if mode == "echoerr":
         msg = "invalid x-api-key %s\n%s (cut: %s)" % (key[:5], key[5:],
