@@ -26,6 +26,7 @@ struct commit_item {
 	const void *data;
 	size_t len;
 	char *line;
+	char *drop;		/* removed once path is durable, or NULL */
 	void (*done)(void *arg, int rc);
 	void *arg;
 	int rc;
@@ -76,6 +77,38 @@ fsync_path_and_dir(const char *path)
 	free(dir);
 }
 #endif
+
+/* Removes path when it holds exactly data[0..len): a copy that the
+ * output just written makes redundant, not one that says more. */
+static void
+drop_copy(const char *path, const char *data, size_t len)
+{
+	char buf[65536];
+	struct stat st;
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size != len) {
+		close(fd);
+		return;
+	}
+	while (off < len && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (size_t)n > len - off ||
+		    memcmp(buf, data + off, (size_t)n) != 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	if (off == len)
+		(void)unlink(path);
+}
 
 /* One flush for everything written so far; 0 or -errno. */
 static int
@@ -174,6 +207,10 @@ write_batch(struct commit *cm, struct commit_item *batch)
 			if (it->rc == 0 && it->line != NULL)
 				it->rc = rc;
 	buf_release(&lines);
+	/* a reader of drop finds path whole, and its record, first */
+	for (it = batch; it != NULL; it = it->next)
+		if (it->rc == 0 && it->drop != NULL)
+			drop_copy(it->drop, it->data, it->len);
 }
 
 static void *
@@ -220,6 +257,7 @@ item_free(struct commit_item *it)
 {
 	free(it->path);
 	free(it->line);
+	free(it->drop);
 	free(it);
 }
 
@@ -383,7 +421,8 @@ commit_stop(struct commit *cm)
 
 void
 commit_output(struct commit *cm, const char *path, const void *data,
-    size_t len, char *line, void (*done)(void *arg, int rc), void *arg)
+    size_t len, char *line, const char *drop,
+    void (*done)(void *arg, int rc), void *arg)
 {
 	struct commit_item *it;
 	int rc;
@@ -401,6 +440,8 @@ commit_output(struct commit *cm, const char *path, const void *data,
 				rc = -errno;
 			buf_release(&b);
 		}
+		if (rc == 0 && drop != NULL)
+			drop_copy(drop, data, len);
 		free(line);
 		done(arg, rc);
 		return;
@@ -410,6 +451,7 @@ commit_output(struct commit *cm, const char *path, const void *data,
 	it->data = data;
 	it->len = len;
 	it->line = line;
+	it->drop = drop != NULL ? xstrdup(drop) : NULL;
 	it->done = done;
 	it->arg = arg;
 	*cm->turn_tail = it;

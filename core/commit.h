@@ -76,11 +76,14 @@ void commit_stop(struct commit *cm);
 /*
  * Queues data (len bytes, borrowed until done runs) for path, and line
  * (a journal line without its newline, taken over; NULL: none) to append
- * once path is durable.  done(arg, rc) runs on the loop thread with rc 0
- * or -errno (the line was not written then).
+ * once path is durable; then drop (a copy that path makes redundant, or
+ * NULL) is removed, on the writer too.  done(arg, rc) runs on the loop
+ * thread with rc 0 or -errno (the line was not written and drop is kept
+ * then).
  */
 void commit_output(struct commit *cm, const char *path, const void *data,
-    size_t len, char *line, void (*done)(void *arg, int rc), void *arg);
+    size_t len, char *line, const char *drop,
+    void (*done)(void *arg, int rc), void *arg);
 /*
  * Writes path now (beside it, then renamed in), without a flush of its
  * own: the next group flush covers it.  Returns 0 or -errno.

@@ -618,11 +618,12 @@ logs_usage(FILE *f)
 	fprintf(f, "usage: drove logs [RUN] [TASK] [-f] [--run-dir DIR]\n"
 	    "  Prints what a task's agent has written to stdout (or an API "
 	    "backend has\n"
-	    "  streamed, redacted) so far (tasks/TASK.live; once the task "
-	    "has ended\n"
-	    "  without one, its output, tasks/TASK.out), or with no TASK "
-	    "the run's own\n"
-	    "  log (RUNDIR/drove.log, what a detached run said).\n"
+	    "  streamed, redacted) so far (tasks/TASK.live; once the task's "
+	    "output is\n"
+	    "  on disk, that copy goes and its output, tasks/TASK.out, is "
+	    "shown), or with\n"
+	    "  no TASK the run's own log (RUNDIR/drove.log, what a "
+	    "detached run said).\n"
 	    "  A task of several replicas: replica 0's.\n"
 	    "  RUN is a run id, a run directory, or 'last' (default: the "
 	    "newest).\n"
@@ -701,7 +702,9 @@ cmd_logs(int argc, char **argv)
 		rc = follow_run(&f);
 	else
 		rc = follow_copy(&f);
-	/* a task that wrote nothing as it ran: its output, once in */
+	/* no live copy (the task wrote nothing as it ran, or its output
+	 * replaced it): its output, once in.  A follower that had the copy
+	 * open read it to the end: nothing is shown twice */
 	if (rc == 0 && !f.copied && f.task != NULL) {
 		free(f.live);
 		f.live = xasprintf("%s/tasks/%s.out", in.dir, f.task);

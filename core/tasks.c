@@ -154,8 +154,11 @@ task_committed(void *arg, size_t i, int rc, const char *err)
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 	r->committing++;
+	/* one replica: its live copy (an API answer redacted alike) is the
+	 * output over again; it goes once the output is durable, if it
+	 * holds just that.  Replicas keep theirs: the output is a merge */
 	commit_output(&r->commit, t->out_path, t->text, t->len, line,
-	    task_durable, t);
+	    t->njobs == 1 ? t->jobs[0].live_path : NULL, task_durable, t);
 }
 
 /* wt_finish's end, from the loop. */

@@ -73,8 +73,11 @@ wait "$spid"
 want="first streamed words whole ***; split ***; cut ***."
 expect_eq "$(cat "$dir/tasks/t.out")" "$want" "the output, redacted"
 expect_eq "$(cat f.out)" "$want" "logs -f printed the answer once"
+[ ! -e "$dir/tasks/t.live" ] &&
+    ok "the live copy is gone once the output is durable" ||
+    fail "t.live is left after the run"
 drove logs "$id" t
-expect_eq "$out" "$want" "logs prints the answer once"
+expect_eq "$out" "$want" "logs prints the answer once (from the output)"
 if python3 - "$KEY" "$dir/tasks/t.out" samples.txt <<'PY'
 import sys
 key = sys.argv[1]

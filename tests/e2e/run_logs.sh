@@ -1,5 +1,7 @@
 # drove logs: a task's output as its agent writes it; -f follows it and
 # ends when the task ends (not the run); with no task, the run's own log.
+# Once a task's output is durable its live copy goes, and a follower
+# started before, during or after that switch prints every byte once.
 . "$(dirname "$0")/lib.sh"
 
 cat >s.ini <<'INI'
@@ -80,4 +82,40 @@ drove run p.ini
 expect_eq "$rc" 0 "a run with a planted link ends ok"
 expect_eq "$(cat victim)" keep "the link's target is untouched"
 expect_has "$err" "later.live" "drove names the file it did not write"
+# more than a pipe buffer, followed across the switch from the live copy
+# to the output: followers started before the end and around it
+cat >b.ini <<'INI'
+[backend big]
+type = exec
+command = sh -c 'i=0; seq 1 30000; while [ ! -e go3 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done; seq 30001 90000'
+[task big]
+backend = big
+prompt = x
+INI
+seq 1 90000 >want.txt
+drove run -d b.ini
+id=$out
+"$DROVE" logs "$id" big -f >b1.out 2>b1.err &
+bpids=($!)
+wait_for 'grep -qx 30000 b1.out' 20 && ok "logs -f shows the first 170 KB" ||
+    fail "logs -f of big: $(tail -c 200 b1.out; cat b1.err)"
+touch go3
+for k in 2 3 4 5 6 7; do
+	"$DROVE" logs "$id" big -f >b$k.out 2>b$k.err &
+	bpids+=($!)
+	sleep 0.1
+done
+for p in "${bpids[@]}"; do wait "$p"; done
+drove wait "$id"
+expect_eq "$rc" 0 "the big run ends ok"
+"$DROVE" logs "$id" big >b8.out 2>b8.err
+for k in 1 2 3 4 5 6 7 8; do
+	cmp -s b$k.out want.txt && ok "follower $k printed every byte once" ||
+	    fail "follower $k: $(wc -c <b$k.out) bytes, $(cat b$k.err)"
+done
+cmp -s ".drove/runs/$id/tasks/big.out" want.txt &&
+    ok "the output is the agent's stdout" || fail "big.out differs"
+[ ! -e ".drove/runs/$id/tasks/big.live" ] &&
+    ok "the live copy is gone once the output is durable" ||
+    fail "big.live is left after the run"
 finish
