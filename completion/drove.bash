@@ -39,7 +39,7 @@ _drove()
 	    -d --detach --help" ;;
 	status) opts="--json --run-dir --help" ;;
 	wait|stop|ls) opts="--run-dir --help" ;;
-	logs) opts="-f --follow --run-dir --help" ;;
+	logs) opts="-f --follow --replica --run-dir --help" ;;
 	graph) opts="--dot -c --config --help" ;;
 	plan) opts="-b --backend --task-backend -o --output -f --force
 	    -c --config --help" ;;

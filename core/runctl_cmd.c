@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -615,7 +616,8 @@ follow_run(struct follow *f)
 static void
 logs_usage(FILE *f)
 {
-	fprintf(f, "usage: drove logs [RUN] [TASK] [-f] [--run-dir DIR]\n"
+	fprintf(f, "usage: drove logs [RUN] [TASK] [-f] [--replica N] "
+	    "[--run-dir DIR]\n"
 	    "  Prints what a task's agent has written to stdout (or an API "
 	    "backend has\n"
 	    "  streamed, redacted) so far (tasks/TASK.live; once the task's "
@@ -624,26 +626,43 @@ logs_usage(FILE *f)
 	    "shown), or with\n"
 	    "  no TASK the run's own log (RUNDIR/drove.log, what a "
 	    "detached run said).\n"
-	    "  A task of several replicas: replica 0's.\n"
+	    "  A task of several replicas: replica 0's, unless --replica.\n"
 	    "  RUN is a run id, a run directory, or 'last' (default: the "
 	    "newest).\n"
 	    "  -f, --follow   keep printing as it is written, until the "
 	    "task (or the run)\n"
 	    "                 ends\n"
+	    "  --replica N    replica N's (tasks/TASK.N.live), kept after "
+	    "the run, since\n"
+	    "                 the output is the replicas' merge\n"
 	    "  --run-dir DIR  where runs are kept (default .drove/runs)\n"
 	    "exit status: 0, 1 nothing to show (no such task output, or no "
 	    "log: the run was\n"
 	    "not detached), 2 usage error or no such run.\n");
 }
 
-/* The file to show for task (NULL: the run's log) in dir. */
+/*
+ * The file to show for task (NULL: the run's log) in dir: replica's live
+ * copy (< 0: replica 0's, or the task's when it has one replica).  *apart
+ * says it is one replica's of several, asked for: the task's output (their
+ * merge) is no stand-in for it.
+ */
 static char *
-logs_file(const char *dir, const char *task)
+logs_file(const char *dir, const char *task, long replica, int *apart)
 {
 	char *p;
 
+	*apart = 0;
 	if (task == NULL)
 		return xasprintf("%s/drove.log", dir);
+	if (replica >= 0) {
+		p = xasprintf("%s/tasks/%s.%ld.live", dir, task, replica);
+		if (replica > 0 || access(p, F_OK) == 0) {
+			*apart = 1;
+			return p;
+		}
+		free(p);
+	}
 	p = xasprintf("%s/tasks/%s.live", dir, task);
 	if (access(p, F_OK) == 0)
 		return p;
@@ -660,6 +679,7 @@ cmd_logs(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "follow", no_argument, NULL, 'f' },
+		{ "replica", required_argument, NULL, 'n' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -667,12 +687,24 @@ cmd_logs(int argc, char **argv)
 	const char *root = DEFAULT_ROOT, *which = "last";
 	struct follow f;
 	struct runinfo in;
-	int c, follow = 0, rc;
+	char *end;
+	long replica = -1;
+	int c, follow = 0, apart, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': follow = 1; break;
+		case 'n':
+			errno = 0;
+			replica = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    replica < 0 || replica > INT_MAX) {
+				log_warnx("logs: --replica '%s': not a "
+				    "number from 0 to %d", optarg, INT_MAX);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'r': root = optarg; break;
 		case 'h': logs_usage(stdout); return 0;
 		default: logs_usage(stderr); return EXIT_USAGE;
@@ -687,6 +719,10 @@ cmd_logs(int argc, char **argv)
 		log_warnx("logs: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (replica >= 0 && f.task == NULL) {
+		log_warnx("logs: --replica needs a TASK");
+		return EXIT_USAGE;
+	}
 	if (f.task != NULL && !valid_name(f.task)) {
 		log_warnx("logs: '%s' is not a task name", f.task);
 		return EXIT_USAGE;
@@ -697,7 +733,7 @@ cmd_logs(int argc, char **argv)
 	f.fd = -1;
 	f.jfd = -1;
 	f.te.task = f.task;
-	f.live = logs_file(in.dir, f.task);
+	f.live = logs_file(in.dir, f.task, replica, &apart);
 	if (follow && in.state == RUN_RUNNING)
 		rc = follow_run(&f);
 	else
@@ -705,7 +741,7 @@ cmd_logs(int argc, char **argv)
 	/* no live copy (the task wrote nothing as it ran, or its output
 	 * replaced it): its output, once in.  A follower that had the copy
 	 * open read it to the end: nothing is shown twice */
-	if (rc == 0 && !f.copied && f.task != NULL) {
+	if (rc == 0 && !f.copied && f.task != NULL && !apart) {
 		free(f.live);
 		f.live = xasprintf("%s/tasks/%s.out", in.dir, f.task);
 		if (f.fd >= 0)

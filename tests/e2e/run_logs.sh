@@ -118,4 +118,33 @@ cmp -s ".drove/runs/$id/tasks/big.out" want.txt &&
 [ ! -e ".drove/runs/$id/tasks/big.live" ] &&
     ok "the live copy is gone once the output is durable" ||
     fail "big.live is left after the run"
+# replicas: logs shows replica 0's unless --replica N; their live copies
+# stay (the output is their merge); a replica that is not there is exit 1
+cat >rep.ini <<'INI'
+[backend sh]
+type = exec
+command = sh -c 'echo "replica $DROVE_REPLICA"'
+[task r]
+backend = sh
+prompt = x
+replicas = 3
+INI
+drove run -q rep.ini
+expect_eq "$rc" 0 "replicas run"
+drove logs last r
+expect_eq "$out" "replica 0" "logs of a task of replicas: replica 0's"
+for k in 0 1 2; do
+	drove logs last r --replica $k
+	expect_eq "$out" "replica $k" "logs --replica $k"
+done
+drove logs last r --replica 3
+expect_eq "$rc" 1 "no replica 3: exit 1"
+expect_not_has "$out" "replica" "and not the merged output"
+drove logs last r --replica x
+expect_eq "$rc" 2 "--replica x is a usage error"
+drove logs last --replica 1
+expect_eq "$rc" 2 "--replica without a task is a usage error"
+drove logs "$id" big --replica 0
+cmp -s "$T/.out" want.txt && ok "--replica 0 of a one-replica task: its output" ||
+    fail "--replica 0 of big: $(wc -c <"$T/.out") bytes"
 finish
