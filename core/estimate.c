@@ -32,6 +32,11 @@ struct ebe {
 	const struct conf_section *sec;
 	struct be_limits lim;	/* max_tokens, prices, bytes_per_token */
 	const char *system;	/* the section's system prompt, or NULL */
+	struct ebe *fallback;	/* where its calls may move, or NULL */
+	/* the dearest along its fallback chain: a call may end anywhere
+	 * on it, at that backend's prices and max_tokens */
+	double price_in, price_out;
+	long max_tokens;
 	struct est_line line;
 };
 
@@ -50,6 +55,42 @@ find_be(struct est *st, const char *name)
 		if (strcmp(st->be[i].sec->name, name) == 0)
 			return &st->be[i];
 	return NULL;
+}
+
+/* b's prices, max_tokens and whether it costs tokens, at the dearest of
+ * b and its fallbacks (fallback_check refused cycles at load; the walk is
+ * bounded all the same). */
+static void
+chain_worst(const struct est *st, struct ebe *b)
+{
+	const struct ebe *m = b;
+
+	b->price_in = quota_price_in_max(&b->lim);
+	b->price_out = b->lim.price_out;
+	b->max_tokens = b->lim.max_tokens;
+	for (size_t k = 0; k < st->nbe && (m = m->fallback) != NULL; k++) {
+		if (quota_price_in_max(&m->lim) > b->price_in)
+			b->price_in = quota_price_in_max(&m->lim);
+		if (m->lim.price_out > b->price_out)
+			b->price_out = m->lim.price_out;
+		if (m->lim.max_tokens > b->max_tokens)
+			b->max_tokens = m->lim.max_tokens;
+		b->line.tokens |= m->line.tokens;
+	}
+}
+
+/* Tokens of bytes of prompt on b: the most along its fallback chain (the
+ * fewest bytes_per_token). */
+static double
+chain_tokens(const struct est *st, const struct ebe *b, size_t bytes)
+{
+	double n = quota_be_tokens(&b->lim, bytes);
+	const struct ebe *m = b;
+
+	for (size_t k = 0; k < st->nbe && (m = m->fallback) != NULL; k++)
+		if (quota_be_tokens(&m->lim, bytes) > n)
+			n = quota_be_tokens(&m->lim, bytes);
+	return n;
 }
 
 /* Reads every [backend] section: limits, and whether it is an API
@@ -79,6 +120,11 @@ load_backends(struct est *st, const struct conf *c,
 		b->line.tokens = p != NULL &&
 		    registry_default_base_url(p) != NULL;
 	}
+	for (size_t i = 0; i < st->nbe; i++)
+		st->be[i].fallback = find_be(st, conf_get(st->be[i].sec,
+		    "fallback"));
+	for (size_t i = 0; i < st->nbe; i++)
+		chain_worst(st, &st->be[i]);
 	return 0;
 }
 
@@ -95,9 +141,9 @@ add_calls(struct ebe *b, unsigned long n, double in, double out,
 	e->total.calls += n;
 	if (!b->line.tokens)
 		return;
-	/* each input token at its dearest: sent, read or written to a cache */
-	usd = n * (in * quota_price_in_max(&b->lim) + out * b->lim.price_out) /
-	    1e6;
+	/* each input token at its dearest: sent, read or written to a
+	 * cache, on b or a fallback */
+	usd = n * (in * b->price_in + out * b->price_out) / 1e6;
 	b->line.tokens_in += n * in;
 	b->line.tokens_out += n * out;
 	b->line.usd += usd;
@@ -168,9 +214,8 @@ replica_calls(struct est *st, size_t i, double *part, struct estimate *e)
 			continue;
 		bytes = pbytes + (t->system ? sbytes : len0(b->system));
 		out = (double)(t->max_tokens > 0 ? t->max_tokens :
-		    b->lim.max_tokens);
-		add_calls(b, 1, quota_be_tokens(&b->lim, bytes) + refs, out,
-		    e);
+		    b->max_tokens);
+		add_calls(b, 1, chain_tokens(st, b, bytes) + refs, out, e);
 		part[k] = out;
 		e->task_calls++;
 	}
@@ -201,10 +246,10 @@ merge_calls(struct est *st, size_t i, const double *part, size_t n,
 		bytes = MERGE_WORDING_BYTES + n * MERGE_PART_BYTES +
 		    len0(conf_get(s, "judge_prompt")) +
 		    len0(conf_get(s, "prompt"));
-		add_calls(b, 1, quota_be_tokens(&b->lim, bytes) + sum,
-		    (double)b->lim.max_tokens, e);
-		add_calls(b, JUDGE_ASKS - 1, quota_be_tokens(&b->lim, bytes +
-		    JUDGE_REASK_BYTES) + sum, (double)b->lim.max_tokens, e);
+		add_calls(b, 1, chain_tokens(st, b, bytes) + sum,
+		    (double)b->max_tokens, e);
+		add_calls(b, JUDGE_ASKS - 1, chain_tokens(st, b, bytes +
+		    JUDGE_REASK_BYTES) + sum, (double)b->max_tokens, e);
 		e->judge_calls += JUDGE_ASKS;
 	}
 	if (strcmp(t->merge, "competitive") == 0 ||
@@ -220,10 +265,10 @@ merge_calls(struct est *st, size_t i, const double *part, size_t n,
 		return sum + quota_est_tokens(bytes);
 	bytes += MERGE_WORDING_BYTES + n * MERGE_PART_BYTES +
 	    len0(conf_get(s, "summarize_prompt"));
-	add_calls(b, 1, quota_be_tokens(&b->lim, bytes) + sum,
-	    (double)b->lim.max_tokens, e);
+	add_calls(b, 1, chain_tokens(st, b, bytes) + sum,
+	    (double)b->max_tokens, e);
 	e->summary_calls++;
-	return (double)b->lim.max_tokens;
+	return (double)b->max_tokens;
 }
 
 int

@@ -4,8 +4,11 @@
  * an aggregative merge's summary), their input tokens (prompt bytes at the
  * backend's bytes_per_token; a {{ref}} at its producer's worst-case
  * result), their output tokens (each answer at its max_tokens), and what
- * that costs at the backend's prices.  `drove graph` and `drove run
- * --dry-run` print it; [drove] max_calls and confirm_usd act on it.
+ * that costs at the backend's prices; a call on a backend with a fallback
+ * chain is counted on that backend's line at the worst along the chain
+ * (dearest prices, fewest bytes_per_token, largest max_tokens).
+ * `drove graph` and `drove run --dry-run` print it; [drove] max_calls and
+ * confirm_usd act on it.
  */
 #ifndef DROVE_ESTIMATE_H
 #define DROVE_ESTIMATE_H

@@ -97,6 +97,65 @@ expect_py_many -f est.json \
     "s['backends']['a'] == {'calls': $a_calls, 'tokens_in': $a_in, 'tokens_out': $a_out, 'cost_usd': s['backends']['a']['cost_usd']}" "json: backend a" \
     "s['backends']['sh'] == {'calls': 2}" "json: exec backend, calls only"
 
+# A call that may move along a fallback chain is counted on the row of the
+# backend it is sent to first, at the worst along the chain: the dearest
+# input price (cache prices included) and output price, the fewest
+# bytes_per_token, the largest max_tokens.  A fallback's own row counts
+# only the calls sent to it first (mid has none, so no row).
+cat >f.ini <<'INI'
+[backend cheap]
+type = openai
+base_url = http://127.0.0.1:9/v1
+max_tokens = 10
+price_in = 1
+price_out = 1
+fallback = mid
+
+[backend mid]
+type = openai
+base_url = http://127.0.0.1:9/v1
+max_tokens = 40
+bytes_per_token = 2
+price_in = 2
+price_cache_write = 5
+price_out = 8
+fallback = dear
+
+[backend dear]
+type = anthropic
+api_key_env = DROVE_TEST_KEY
+base_url = http://127.0.0.1:9
+max_tokens = 20
+price_in = 4
+price_out = 6
+
+[task t]
+backend = cheap
+replicas = 2
+prompt = 0123456789012345678901234567890123456789
+
+[task u]
+backend = dear
+prompt = 12345678
+INI
+# t on cheap, per call: in max(40/4, 40/2, 40/4) = 20, out max(10, 40,
+#   20) = 40, at max(1, 5, 4) = 5 and max(1, 8, 6) = 8 per million:
+#   (20 * 5 + 40 * 8) / 1e6 = 420e-6; two calls 840e-6.
+# u on dear (no fallback): 8/4 = 2 in, 20 out: (2 * 4 + 20 * 6) / 1e6 =
+#   128e-6.
+drove graph f.ini
+expect_eq "$rc" 0 "fallback: graph exit 0"
+expect_has "$out" "$(row cheap 2 40 80 '$0.0008')" "fallback: cheap row at the chain's worst"
+expect_has "$out" "$(row dear 1 2 20 '$0.0001')" "fallback: dear row its own"
+expect_not_has "$out" "  mid " "fallback: mid has no calls of its own"
+drove run f.ini --dry-run --json
+expect_eq "$rc" 0 "fallback: dry run --json exit 0"
+printf '%s\n' "$out" >fest.json
+expect_py_many -f fest.json \
+    "s['calls'] == 3 and s['tokens_in'] == 42 and s['tokens_out'] == 100" "fallback json: totals" \
+    "abs(s['backends']['cheap']['cost_usd'] - 840e-6) < 1e-12" "fallback json: cheap at the chain's prices" \
+    "abs(s['cost_usd'] - 968e-6) < 1e-12" "fallback json: total cost"
+
 # bytes_per_token is checked like any number
 sed -e 's/^bytes_per_token = 2$/bytes_per_token = 0/' e.ini >bad.ini
 drove graph bad.ini
