@@ -120,42 +120,100 @@ call_jlog(struct call *c, json_t *ev, int sync)
 
 /* --- lifecycle ---------------------------------------------------------- */
 
-/* Ends the attempt's live copy (no fsync: it is a view, tasks/TASK.out
- * is the record). */
+/*
+ * The live copy of a running call's streamed text (hc.ctx.live_path):
+ * chunks gather in c->live and one timer for all the env's calls writes
+ * each one's gathered text every CALL_LIVE_MS, and what is left at the
+ * attempt's end.  So a stream of many small events costs one write per
+ * call per interval, and the file, which each attempt starts afresh, is
+ * made at its first write, not at its first byte.  No fsync: it is a
+ * view, tasks/TASK.out is the record.  A copy that fails just stops.
+ */
+static void
+call_live_unlink(struct call *c)
+{
+	if (c->live_prevp == NULL)
+		return;
+	if (c->live_next != NULL)
+		c->live_next->live_prevp = c->live_prevp;
+	*c->live_prevp = c->live_next;
+	c->live_next = NULL;
+	c->live_prevp = NULL;
+}
+
+static void
+call_live_flush(struct call *c)
+{
+	call_live_unlink(c);
+	if (c->live.len == 0)
+		return;
+	if (c->live_new) {
+		c->live_new = 0;
+		c->live_fd = open(c->hc.ctx.live_path, O_WRONLY | O_CREAT |
+		    O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	}
+	if (c->live_fd >= 0) {
+		c->env->live_writes++;
+		if (write_all(c->live_fd, c->live.data, c->live.len) < 0) {
+			close(c->live_fd);
+			c->live_fd = -1;
+		}
+	}
+	buf_reset(&c->live);
+}
+
+static void
+call_live_tick(struct loop *l, struct loop_timer *t)
+{
+	struct call_env *e = t->data;
+
+	(void)l;
+	while (e->live_dirty != NULL)
+		call_live_flush(e->live_dirty);
+}
+
+/* Ends the attempt's live copy: what it gathered written, the file
+ * closed. */
 static void
 call_live_close(struct call *c)
 {
+	call_live_flush(c);
+	buf_release(&c->live);
 	if (c->live_fd >= 0)
 		close(c->live_fd);
 	c->live_fd = -1;
+	if (c->env->live_dirty == NULL)
+		loop_timer_stop(c->env->loop, &c->env->live_timer);
 }
 
 static void call_backend_done(struct host_call *hc,
     const struct drove_result *res);
 
-/*
- * The backend streamed len bytes more of the answer (redacted by it):
- * appended to the task's live copy, which each attempt starts afresh at
- * its first byte.  A small page-cache write, as spawn's tee of an agent's
- * stdout; a copy that fails just stops.
- */
+/* The backend streamed len bytes more of the answer (redacted by it). */
 static void
 call_progressed(struct host_call *hc, const char *text, size_t len)
 {
 	struct call *c = (struct call *)hc;
+	struct call_env *e = c->env;
 
 	if (c->state != CALL_RUNNING)
 		return;
-	if (c->live_new && hc->ctx.live_path != NULL && len > 0) {
-		c->live_new = 0;
-		c->live_fd = open(hc->ctx.live_path, O_WRONLY | O_CREAT |
-		    O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (hc->ctx.live_path != NULL && text != NULL && len > 0 &&
+	    (c->live_new || c->live_fd >= 0)) {
+		buf_add(&c->live, text, len);
+		if (c->live_prevp == NULL) {
+			c->live_next = e->live_dirty;
+			if (c->live_next != NULL)
+				c->live_next->live_prevp = &c->live_next;
+			e->live_dirty = c;
+			c->live_prevp = &e->live_dirty;
+			if (!e->live_timer.active)
+				loop_timer_start(e->loop, &e->live_timer,
+				    CALL_LIVE_MS, call_live_tick, e);
+		}
 	}
-	if (c->live_fd >= 0 && text != NULL &&
-	    write_all(c->live_fd, text, len) < 0)
-		call_live_close(c);
-	if (c->env->progress != NULL)
-		c->env->progress(c->env->progress_arg, c, len);
+	if (e->progress != NULL)
+		e->progress(e->progress_arg, c, len);
 }
 
 /* A launch's job name: drove-<run>-<task>, so the scheduler's queue
@@ -230,7 +288,13 @@ call_release(struct call *c)
 	free(c->error);
 	free(c->job);
 	c->text = c->error = c->job = NULL;
-	call_live_close(c);
+	if (c->env == NULL)	/* never readied */
+		return;
+	call_live_unlink(c);
+	buf_release(&c->live);
+	if (c->live_fd >= 0)
+		close(c->live_fd);
+	c->live_fd = -1;
 }
 
 double

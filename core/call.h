@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "loop.h"
 #include "quota.h"
+#include "util.h"
 
 /* Rate-limit answers one call may get before it fails: each requeues it
  * without using an attempt. */
@@ -34,6 +35,11 @@
  * running: enough for a backend's own timer at the same moment to end it
  * first, and no more. */
 #define CALL_TIMEOUT_GRACE_MS 100
+
+/* How often a running call's streamed text reaches its live copy: one
+ * write per call per interval however many chunks came, so a stream of
+ * small events costs the loop no write each. */
+#define CALL_LIVE_MS 100
 
 struct call;
 
@@ -59,6 +65,11 @@ struct call_env {
 	 * NULL). */
 	void (*progress)(void *arg, struct call *c, size_t len);
 	void *progress_arg;
+	/* calls with streamed text not in their live copy yet, written
+	 * together by one timer at most every CALL_LIVE_MS */
+	struct call *live_dirty;
+	struct loop_timer live_timer;
+	unsigned long live_writes;	/* for tests */
 };
 
 enum call_state {
@@ -125,7 +136,9 @@ struct call {
 	struct loop_timer timer;	/* backoff, timeout backstop, ending */
 	int live_fd;		/* the attempt's live copy (hc.ctx.live_path)
 				 * of streamed text, or -1 */
-	int live_new;		/* made (emptied) at the next byte */
+	int live_new;		/* made (emptied) at the next write */
+	struct buf live;	/* streamed, not written yet */
+	struct call *live_next, **live_prevp;	/* in env->live_dirty */
 	struct reservation res;	/* budget and tpm held by the attempt */
 	struct drove_call dc;
 };

@@ -2,11 +2,14 @@
  * Tests of a backend call's lifecycle (core/call.h) on a real loop, with a
  * scripted backend plugin: retries, rate limits that use no attempt, the
  * timeout backstop against a backend that ignores its timeout, the
- * backoff and its jitter, and call_once.  Every case arms alarm().
+ * backoff and its jitter, the live copy of streamed text, and call_once.
+ * Every case arms alarm().
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "call.h"
@@ -330,6 +333,58 @@ test_cancel_running(void)
 	teardown();
 }
 
+/* Many chunks streamed in one turn reach the live copy in one write, at
+ * the flush timer, not as they come; what is left goes at the end. */
+static void
+test_live_batched(void)
+{
+	static const struct step s[] = { { HANG, 0, 0, NULL } };
+	char path[] = "/tmp/drove-test-live-XXXXXX";
+	char want[1007], got[1100];
+	struct stat st;
+	struct call c;
+	FILE *f;
+	size_t n;
+	int fd, i;
+
+	setup(s, 1);
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	unlink(path);
+	call_init(&c, &ENV, &owner_ops, NULL, &BE);
+	c.task = "t";
+	c.prompt = "p";
+	c.hc.ctx.live_path = path;
+	call_start(&c);
+	for (i = 0; i < 500; i++)
+		c.hc.progress(&c.hc, "ab", 2);
+	CHECK(stat(path, &st) < 0);	/* nothing on disk in the turn */
+	CHECK_INT(ENV.live_writes, 0);
+	loop_run(F.loop);		/* until the flush timer */
+	CHECK_INT(ENV.live_writes, 1);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, 1000);
+	c.hc.progress(&c.hc, "cde", 3);
+	c.hc.progress(&c.hc, "fgh", 3);
+	call_cancel(&c);		/* the attempt's end writes the rest */
+	CHECK_INT(owner_done, 1);
+	CHECK_INT(ENV.live_writes, 2);
+	CHECK(!ENV.live_timer.active);
+	for (i = 0; i < 500; i++)
+		memcpy(want + 2 * i, "ab", 2);
+	memcpy(want + 1000, "cdefgh", 7);
+	f = fopen(path, "rb");
+	CHECK(f != NULL);
+	n = fread(got, 1, sizeof(got), f);
+	fclose(f);
+	CHECK_INT(n, 1006);
+	CHECK(memcmp(got, want, 1006) == 0);
+	unlink(path);
+	call_release(&c);
+	teardown();
+}
+
 static void
 test_backoff(void)
 {
@@ -383,6 +438,7 @@ static const struct t_case cases[] = {
 	{ "stopping_ends_backoff", test_stopping_ends_backoff },
 	{ "timeout_backstop", test_timeout_backstop },
 	{ "cancel_running", test_cancel_running },
+	{ "live_batched", test_live_batched },
 	{ "backoff", test_backoff },
 	{ "once", test_once },
 	{ NULL, NULL },
