@@ -126,8 +126,11 @@ call_jlog(struct call *c, json_t *ev, int sync)
  * each one's gathered text every CALL_LIVE_MS, and what is left at the
  * attempt's end.  So a stream of many small events costs one write per
  * call per interval, and the file, which each attempt starts afresh, is
- * made at its first write, not at its first byte.  No fsync: it is a
- * view, tasks/TASK.out is the record.  A copy that fails just stops.
+ * made at its first write, not at its first byte.  An answer that came
+ * whole between two writes makes none: the output, tasks/TASK.out, is
+ * its whole copy (drove logs prints that), and a file made for it would
+ * cost the loop more than the call's own I/O.  No fsync: it is a view,
+ * tasks/TASK.out is the record.  A copy that fails just stops.
  */
 static void
 call_live_unlink(struct call *c)
@@ -151,6 +154,7 @@ call_live_flush(struct call *c)
 		c->live_new = 0;
 		c->live_fd = open(c->hc.ctx.live_path, O_WRONLY | O_CREAT |
 		    O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+		c->live_made = 1;
 	}
 	if (c->live_fd >= 0) {
 		c->env->live_writes++;
@@ -516,6 +520,13 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 
 	if (c->state != CALL_RUNNING)
 		return;
+	if (res->status == 0 && !c->live_made && c->live.len > 0) {
+		/* came whole: TASK.out is its copy; a live copy an earlier
+		 * run left (a resumed task's) would be no prefix of it */
+		buf_reset(&c->live);
+		if (c->hc.ctx.live_path != NULL)
+			(void)unlink(c->hc.ctx.live_path);
+	}
 	call_live_close(c);
 	loop_timer_stop(e->loop, &c->timer);
 	e->running--;

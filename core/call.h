@@ -137,6 +137,7 @@ struct call {
 	int live_fd;		/* the attempt's live copy (hc.ctx.live_path)
 				 * of streamed text, or -1 */
 	int live_new;		/* made (emptied) at the next write */
+	int live_made;		/* by this attempt or an earlier one */
 	struct buf live;	/* streamed, not written yet */
 	struct call *live_next, **live_prevp;	/* in env->live_dirty */
 	struct reservation res;	/* budget and tpm held by the attempt */

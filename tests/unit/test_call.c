@@ -385,6 +385,40 @@ test_live_batched(void)
 	teardown();
 }
 
+/* An answer that came whole between two writes makes no live copy (its
+ * output is one), and one an earlier run left goes. */
+static void
+test_live_whole(void)
+{
+	static const struct step s[] = { { HANG, 0, 0, NULL } };
+	static const struct step ok = { 0, 0, 0, "abc" };
+	char path[] = "/tmp/drove-test-live-XXXXXX";
+	struct stat st;
+	struct call c;
+	int fd;
+
+	setup(s, 1);
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK_INT(write(fd, "stale", 5), 5);
+	close(fd);
+	call_init(&c, &ENV, &owner_ops, NULL, &BE);
+	c.task = "t";
+	c.prompt = "p";
+	c.hc.ctx.live_path = path;
+	call_start(&c);
+	c.hc.progress(&c.hc, "abc", 3);
+	fake_answer(F.cur, &ok);
+	CHECK_INT(owner_done, 1);
+	CHECK_STR(c.text, "abc");
+	CHECK_INT(ENV.live_writes, 0);
+	CHECK(stat(path, &st) < 0);
+	CHECK(!ENV.live_timer.active);
+	unlink(path);
+	call_release(&c);
+	teardown();
+}
+
 static void
 test_backoff(void)
 {
@@ -439,6 +473,7 @@ static const struct t_case cases[] = {
 	{ "timeout_backstop", test_timeout_backstop },
 	{ "cancel_running", test_cancel_running },
 	{ "live_batched", test_live_batched },
+	{ "live_whole", test_live_whole },
 	{ "backoff", test_backoff },
 	{ "once", test_once },
 	{ NULL, NULL },
