@@ -3,7 +3,8 @@
 # as it arrives (tests/mock/hostile_mock.py, mode stream), with the key
 # redacted even where a copy of it is spread over several stream chunks:
 # sampled all along, the live copy never holds anything but a prefix of
-# the final, redacted answer.
+# the final, redacted answer; with the key fuzzed over random chunks, the
+# streamed copy ends up the output byte for byte.
 . "$DROVE_ROOT/tests/e2e/lib/http.bash"
 
 KEY=sk-hostile-$RANDOM$RANDOM$RANDOM-Zq7Wx
@@ -97,5 +98,34 @@ then
 	ok "no sample of the live copy held a piece of the key"
 else
 	fail "the live copy held what the output does not"
+fi
+# random copies and bytes of the key cut at random into deltas: every
+# live copy ends up the output byte for byte (else it would be left:
+# the live copy goes only when it holds just the output), and the output
+# holds no 8 bytes of the key in a row
+{
+	sed -n '/^\[backend h\]/,/^retries/p' a.ini
+	for s in $(seq 1 20); do
+		printf '\n[task f%d]\nbackend = h\nprompt = [[fuzz]] %d\n' "$s" "$s"
+	done
+} >fuzz.ini
+drove run -q fuzz.ini -j 4
+expect_eq "$rc" 0 "the fuzz run ends ok: $err"
+left=$(ls .drove/runs/last/tasks/ | grep -c '\.live$')
+expect_eq "$left" 0 "each streamed copy equals its output"
+if python3 - "$KEY" .drove/runs/last/tasks <<'PY'
+import os, sys
+key = sys.argv[1]
+pieces = {key[i:i + 8] for i in range(len(key) - 7)}
+for f in os.listdir(sys.argv[2]):
+    data = open(os.path.join(sys.argv[2], f)).read()
+    data = data.replace("\n", "").replace("\r", "")
+    if any(p in data for p in pieces):
+        sys.exit("%s holds a piece of the key" % f)
+PY
+then
+	ok "no output holds 8 bytes of the key"
+else
+	fail "a fuzzed output holds a piece of the key"
 fi
 finish

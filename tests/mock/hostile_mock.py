@@ -22,12 +22,16 @@ POST .../v1/messages: the prompt's directive [[MODE]] picks the answer:
              file GATE exists (at most 60 s), the key whole, split by a
              line break and cut to 13 characters, each copy spread over
              several text deltas 0.15 s apart, then the end
+  fuzz       "[[fuzz]] SEED": text with copies of the key (whole, cut,
+             split by line breaks) and bytes of it, cut at random into
+             text deltas of 1 to 9 bytes (random.Random(SEED))
   ok         a normal answer "fine"
 GET /redirect: 302 to /elsewhere with an empty body.
 """
 import gzip
 import json
 import os
+import random
 import socket
 import ssl
 import sys
@@ -157,6 +161,27 @@ def handle(c, method, target, hdrs, body):
             c.sendall(chunk(delta(p)))
             time.sleep(0.15)
         c.sendall(b"".join(chunk(e) for e in end_events()) + b"0\r\n\r\n")
+        return True
+    if mode == "fuzz":
+        rnd = random.Random(prompt.split("]]", 1)[1].strip())
+        text = ""
+        for _ in range(40):
+            a = rnd.randrange(len(key))
+            b = rnd.randrange(a, len(key) + 1)
+            piece = key if rnd.random() < 0.3 else key[a:b]
+            if rnd.random() < 0.3 and len(piece) > 2:
+                k = rnd.randrange(1, len(piece))
+                piece = piece[:k] + rnd.choice(["\n", "\r\n", "\n\n"]) + \
+                    piece[k:]
+            text += piece + rnd.choice(["", " ", "x", "-", "\n", key[-1]])
+        ev = start_events()
+        i = 0
+        while i < len(text):
+            n = rnd.randrange(1, 10)
+            ev.append(delta(text[i:i + n]))
+            i += n
+        c.sendall(stream_head() + b"".join(chunk(e) for e in ev +
+                                           end_events()) + b"0\r\n\r\n")
         return True
     if mode == "echoerr":
         msg = "invalid x-api-key %s\n%s (cut: %s)" % (key[:5], key[5:],
