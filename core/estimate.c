@@ -46,6 +46,7 @@ struct est {
 	const struct graph *g;
 	double *out;		/* per task: its result's worst case, tokens */
 	double ref_tokens;	/* scratch of ref_size */
+	int done;		/* the task at hand is done: no calls count */
 };
 
 static struct ebe *
@@ -128,15 +129,17 @@ load_backends(struct est *st, const struct conf *c,
 	return 0;
 }
 
-/* One call (or n) on b: in and out are tokens each. */
+/* One call (or n) on b, of the kind *kind counts: in and out are tokens
+ * each. */
 static void
-add_calls(struct ebe *b, unsigned long n, double in, double out,
-    struct estimate *e)
+add_calls(struct est *st, struct ebe *b, unsigned long n, double in,
+    double out, unsigned long *kind, struct estimate *e)
 {
 	double usd;
 
-	if (b == NULL)
+	if (b == NULL || st->done)
 		return;		/* no such backend: the run fails, no call */
+	*kind += n;
 	b->line.calls += n;
 	e->total.calls += n;
 	if (!b->line.tokens)
@@ -215,9 +218,9 @@ replica_calls(struct est *st, size_t i, double *part, struct estimate *e)
 		bytes = pbytes + (t->system ? sbytes : len0(b->system));
 		out = (double)(t->max_tokens > 0 ? t->max_tokens :
 		    b->max_tokens);
-		add_calls(b, 1, chain_tokens(st, b, bytes) + refs, out, e);
+		add_calls(st, b, 1, chain_tokens(st, b, bytes) + refs, out,
+		    &e->task_calls, e);
 		part[k] = out;
-		e->task_calls++;
 	}
 }
 
@@ -246,11 +249,11 @@ merge_calls(struct est *st, size_t i, const double *part, size_t n,
 		bytes = MERGE_WORDING_BYTES + n * MERGE_PART_BYTES +
 		    len0(conf_get(s, "judge_prompt")) +
 		    len0(conf_get(s, "prompt"));
-		add_calls(b, 1, chain_tokens(st, b, bytes) + sum,
-		    (double)b->max_tokens, e);
-		add_calls(b, JUDGE_ASKS - 1, chain_tokens(st, b, bytes +
-		    JUDGE_REASK_BYTES) + sum, (double)b->max_tokens, e);
-		e->judge_calls += JUDGE_ASKS;
+		add_calls(st, b, 1, chain_tokens(st, b, bytes) + sum,
+		    (double)b->max_tokens, &e->judge_calls, e);
+		add_calls(st, b, JUDGE_ASKS - 1, chain_tokens(st, b, bytes +
+		    JUDGE_REASK_BYTES) + sum, (double)b->max_tokens,
+		    &e->judge_calls, e);
 	}
 	if (strcmp(t->merge, "competitive") == 0 ||
 	    strcmp(t->merge, "consensus") == 0)
@@ -265,16 +268,15 @@ merge_calls(struct est *st, size_t i, const double *part, size_t n,
 		return sum + quota_est_tokens(bytes);
 	bytes += MERGE_WORDING_BYTES + n * MERGE_PART_BYTES +
 	    len0(conf_get(s, "summarize_prompt"));
-	add_calls(b, 1, chain_tokens(st, b, bytes) + sum,
-	    (double)b->max_tokens, e);
-	e->summary_calls++;
+	add_calls(st, b, 1, chain_tokens(st, b, bytes) + sum,
+	    (double)b->max_tokens, &e->summary_calls, e);
 	return (double)b->max_tokens;
 }
 
 int
 estimate_build(struct estimate *e, const struct conf *c,
-    const struct graph *g, const struct registry *reg, char *err,
-    size_t errlen)
+    const struct graph *g, const struct registry *reg,
+    const unsigned char *done, char *err, size_t errlen)
 {
 	struct est st;
 	int rc;
@@ -292,6 +294,9 @@ estimate_build(struct estimate *e, const struct conf *c,
 		size_t n = t->ninputs ? t->ninputs : (size_t)t->replicas;
 		double *part = xcalloc(n + 1, sizeof(*part));
 
+		/* a done task makes no call; a reference to its result
+		 * still counts at its worst case */
+		st.done = done != NULL && done[i];
 		if (t->ninputs) {
 			for (size_t k = 0; k < n; k++) {
 				long s = graph_find(g, t->inputs[k]);
@@ -395,13 +400,13 @@ estimate_json(const struct estimate *e)
 
 int
 estimate_show(FILE *f, const struct conf *c, const struct graph *g,
-    const struct registry *reg, int json)
+    const struct registry *reg, const unsigned char *done, int json)
 {
 	struct estimate e;
 	char err[1024];
 	json_t *o, *est;
 
-	if (estimate_build(&e, c, g, reg, err, sizeof(err)) < 0) {
+	if (estimate_build(&e, c, g, reg, done, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
@@ -444,7 +449,8 @@ estimate_check_conf(const struct conf *c, const struct graph *g,
 		return DROVE_EINVAL;
 	if (max == 0)
 		return 0;
-	rc = estimate_build(&e, c, g, reg, err, errlen);
+	/* the graph's calls, however many of them a resume leaves */
+	rc = estimate_build(&e, c, g, reg, NULL, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (e.total.calls > (unsigned long)max) {
@@ -482,7 +488,7 @@ ask_tty(int fd, const char *what)
 
 int
 estimate_confirm(const struct conf *c, const struct graph *g,
-    const struct registry *reg, int yes)
+    const struct registry *reg, const unsigned char *done, int yes)
 {
 	const struct conf_section *d = conf_find(c, "drove", "");
 	char err[1024], where[256], what[512];
@@ -493,14 +499,14 @@ estimate_confirm(const struct conf *c, const struct graph *g,
 	if (d == NULL || conf_get_double(d, "confirm_usd", 0, 0, 1e12, &limit,
 	    err, sizeof(err)) < 0 || limit <= 0 || yes)
 		return 0;	/* a bad value was refused at load */
-	if (estimate_build(&e, c, g, reg, err, sizeof(err)) < 0) {
+	if (estimate_build(&e, c, g, reg, done, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
 	conf_where(d, "confirm_usd", where, sizeof(where));
 	snprintf(what, sizeof(what), "%s: over confirm_usd = %g: the worst "
-	    "case of this run is $%.4f (%lu calls)", where, limit,
-	    e.total.usd, e.total.calls);
+	    "case of this run is $%.4f (%lu calls%s)", where, limit,
+	    e.total.usd, e.total.calls, done ? " still to make" : "");
 	if (e.total.usd <= limit) {
 		estimate_release(&e);
 		return 0;

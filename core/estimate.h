@@ -37,12 +37,15 @@ struct estimate {
 
 /*
  * Computes the estimate of graph g under the backends of c (their plugins
- * in reg).  Returns 0, or DROVE_EINVAL with "file:line: ..." in err (a bad
- * price or max_tokens).  Borrows everything; estimate_release frees.
+ * in reg).  done, when not NULL, marks the tasks (by index) a resumed run
+ * has finished: they make no calls, and a reference to one still counts
+ * at its worst case.  Returns 0, or DROVE_EINVAL with "file:line: ..." in
+ * err (a bad price or max_tokens).  Borrows everything; estimate_release
+ * frees.
  */
 int estimate_build(struct estimate *e, const struct conf *c,
-    const struct graph *g, const struct registry *reg, char *err,
-    size_t errlen);
+    const struct graph *g, const struct registry *reg,
+    const unsigned char *done, char *err, size_t errlen);
 void estimate_release(struct estimate *e);
 
 /* The estimate as a small table. */
@@ -52,15 +55,16 @@ void estimate_print(FILE *f, const struct estimate *e);
  * cost_usd, and the same per backend under "backends". */
 struct json_t *estimate_json(const struct estimate *e);
 
-/* Builds the estimate and prints it to f, as the table or (json) as one
- * JSON line {"event": "estimate", ...}.  Returns 0, or 2 (EXIT_USAGE)
- * after printing the error. */
+/* Builds the estimate (done as for estimate_build) and prints it to f, as
+ * the table or (json) as one JSON line {"event": "estimate", ...}.
+ * Returns 0, or 2 (EXIT_USAGE) after printing the error. */
 int estimate_show(FILE *f, const struct conf *c, const struct graph *g,
-    const struct registry *reg, int json);
+    const struct registry *reg, const unsigned char *done, int json);
 
 /*
  * Checks [drove] confirm_usd and max_calls: a bad value, or a graph that
- * would make more calls than max_calls (0: no cap), is DROVE_EINVAL with
+ * would make more calls than max_calls (0: no cap; the whole graph, even
+ * on a resume: the cap is on the graph's size), is DROVE_EINVAL with
  * "file:line: ..." naming the count in err.  Borrows everything.
  */
 int estimate_check_conf(const struct conf *c, const struct graph *g,
@@ -71,9 +75,9 @@ int estimate_check_conf(const struct conf *c, const struct graph *g,
  * confirm_usd, a worst case within it, yes set, or y typed at the question
  * on the terminal), else 2 (EXIT_USAGE) after saying why on stderr.  Not
  * on a terminal (stdin is none, or /dev/tty cannot be opened) it never
- * asks.
+ * asks.  done as for estimate_build: a resume is asked about what is left.
  */
 int estimate_confirm(const struct conf *c, const struct graph *g,
-    const struct registry *reg, int yes);
+    const struct registry *reg, const unsigned char *done, int yes);
 
 #endif /* DROVE_ESTIMATE_H */

@@ -175,7 +175,7 @@ cmd_graph(int argc, char **argv)
 		print_graph_dot(stdout, &s.graph);
 	} else {
 		graph_print_text(stdout, &s.graph, argv[optind], 1);
-		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, 0);
+		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, NULL, 0);
 	}
 	setup_release(&s);
 	return rc;

@@ -223,6 +223,16 @@ int rundir_setup(struct run *r, char *err, size_t errlen);
 /* Closes the journal and gives the run directory up. */
 void rundir_close(struct run *r);
 int rundir_replay(struct run *r, char *err, size_t errlen);
+/* The directory (*dir, caller frees) of the run `which` names under root:
+ * 'last', a run id or a path.  Returns 0, or DROVE_EINVAL with the reason
+ * in err. */
+int rundir_resume_dir(const char *root, const char *which, char **dir,
+    char *err, size_t errlen);
+/* The tasks of g the run in dir has finished, as rundir_replay finds them:
+ * g->n bytes, 1 for done (caller frees); NULL with the reason in err when
+ * its journal cannot be read.  Borrows dir and g. */
+unsigned char *rundir_done(const char *dir, const struct graph *g,
+    char *err, size_t errlen);
 json_t *rundir_task_json(struct run *r, size_t i);
 json_t *rundir_summary(struct run *r, double wall);
 void rundir_print_sinks(struct run *r);

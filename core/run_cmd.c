@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "estimate.h"
+#include "run.h"
 #include "runctl.h"
 #include "sched.h"
 #include "setup.h"
@@ -77,6 +78,32 @@ run_usage(FILE *f)
 	    "the run started, 2 it could not start.\n");
 }
 
+/* With --resume, the tasks of g the run finished (*done, caller frees),
+ * so its estimate covers what is left; else *done is NULL.  Returns 0, or
+ * 2 (EXIT_USAGE) after saying why. */
+static int
+resume_done(const struct run_opts *o, const struct graph *g,
+    unsigned char **done)
+{
+	char err[1024], *dir;
+
+	*done = NULL;
+	if (o->resume == NULL)
+		return 0;
+	if (rundir_resume_dir(o->run_root ? o->run_root : ".drove/runs",
+	    o->resume, &dir, err, sizeof(err)) < 0) {
+		log_warnx("run: %s", err);
+		return EXIT_USAGE;
+	}
+	*done = rundir_done(dir, g, err, sizeof(err));
+	free(dir);
+	if (*done == NULL) {
+		log_warnx("run: %s", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 int
 cmd_run(int argc, char **argv)
 {
@@ -101,6 +128,7 @@ cmd_run(int argc, char **argv)
 	const char *config = NULL;
 	struct setup s;
 	int c, dry = 0, detach = 0, yes = 0, rc;
+	unsigned char *done;
 	char *end;
 
 	memset(&o, 0, sizeof(o));
@@ -157,17 +185,25 @@ cmd_run(int argc, char **argv)
 
 		o.run_root = d ? conf_get(d, "run_dir") : NULL;
 	}
+	/* a resume's estimate is of the tasks still to run */
+	if ((rc = resume_done(&o, &s.graph, &done)) != 0) {
+		setup_release(&s);
+		return rc;
+	}
 	if (dry) {
 		if (!o.json)
 			graph_print_text(stdout, &s.graph, o.task_file, 1);
-		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, o.json);
+		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, done,
+		    o.json);
 		if (!o.json && rc == 0)
 			printf("dry run: nothing was run\n");
+		free(done);
 		setup_release(&s);
 		return rc;
 	}
 	/* asked here, while the terminal is ours: a detached run has none */
-	rc = estimate_confirm(&s.conf, &s.graph, &s.reg, yes);
+	rc = estimate_confirm(&s.conf, &s.graph, &s.reg, done, yes);
+	free(done);
 	if (rc) {
 		setup_release(&s);
 		return rc;

@@ -32,29 +32,30 @@ make_run_id(void)
 	return xasprintf("%s-%04x", ts, x & 0xffff);
 }
 
-static int
-resolve_resume(struct run *r, const char *which, char *err, size_t errlen)
+int
+rundir_resume_dir(const char *root, const char *which, char **dirp,
+    char *err, size_t errlen)
 {
 	struct stat st;
 	char *dir;
 
 	if (strcmp(which, "last") == 0) {
-		char *link = xasprintf("%s/last", r->root);
+		char *link = xasprintf("%s/last", root);
 		char target[PATH_MAX];
 		ssize_t n = readlink(link, target, sizeof(target) - 1);
 
 		free(link);
 		if (n < 0) {
-			errf(err, errlen, "no run to resume in '%s'", r->root);
+			errf(err, errlen, "no run to resume in '%s'", root);
 			return DROVE_EINVAL;
 		}
 		target[n] = '\0';
 		dir = target[0] == '/' ? xstrdup(target) :
-		    xasprintf("%s/%s", r->root, target);
+		    xasprintf("%s/%s", root, target);
 	} else if (strchr(which, '/')) {
 		dir = xstrdup(which);
 	} else {
-		dir = xasprintf("%s/%s", r->root, which);
+		dir = xasprintf("%s/%s", root, which);
 	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		errf(err, errlen, "no run '%s' to resume ('%s' is not a "
@@ -62,17 +63,33 @@ resolve_resume(struct run *r, const char *which, char *err, size_t errlen)
 		free(dir);
 		return DROVE_EINVAL;
 	}
-	r->dir = dir;
-	const char *slash = strrchr(dir, '/');
-
-	r->id = xstrdup(slash ? slash + 1 : dir);
+	*dirp = dir;
 	return 0;
 }
+
+static int
+resolve_resume(struct run *r, const char *which, char *err, size_t errlen)
+{
+	int rc = rundir_resume_dir(r->root, which, &r->dir, err, errlen);
+	const char *slash;
+
+	if (rc < 0)
+		return rc;
+	slash = strrchr(r->dir, '/');
+	r->id = xstrdup(slash ? slash + 1 : r->dir);
+	return 0;
+}
+
+/* What journal_replay reads into: the tasks of g with an ok record. */
+struct replay {
+	const struct graph *g;
+	unsigned char *ok;
+};
 
 static void
 replay_event(json_t *ev, void *arg)
 {
-	struct run *r = arg;
+	struct replay *rp = arg;
 	const char *type = json_string_value(json_object_get(ev, "ev"));
 	const char *task = json_string_value(json_object_get(ev, "task"));
 	const char *st = json_string_value(json_object_get(ev, "status"));
@@ -80,29 +97,74 @@ replay_event(json_t *ev, void *arg)
 
 	if (type == NULL || strcmp(type, "task") != 0 || !task || !st)
 		return;
-	i = graph_find(r->g, task);
+	i = graph_find(rp->g, task);
 	if (i < 0)
 		return;
-	r->t[i].resumed = strcmp(st, "ok") == 0;
+	rp->ok[i] = strcmp(st, "ok") == 0;
+}
+
+/* The journal of the run in dir: ok[i] set for each task of g whose last
+ * record is ok; torn lines are told of when say.  Returns 0 (no journal
+ * yet: none), or DROVE_EIO. */
+static int
+replay_ok(const char *dir, const struct graph *g, unsigned char *ok,
+    int say, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/journal.jsonl", dir);
+	struct replay rp = { g, ok };
+	int torn = 0, rc;
+
+	rc = journal_replay(path, replay_event, &rp, &torn);
+	free(path);
+	if (rc < 0 && rc != -ENOENT) {
+		errf(err, errlen, "cannot read the journal of '%s': %s", dir,
+		    strerror(-rc));
+		return DROVE_EIO;
+	}
+	if (torn && say)
+		log_info("resume: ignored %d torn journal line(s)", torn);
+	return 0;
+}
+
+unsigned char *
+rundir_done(const char *dir, const struct graph *g, char *err,
+    size_t errlen)
+{
+	unsigned char *ok = xcalloc(g->n + 1, 1);
+
+	/* the resume itself tells of torn lines */
+	if (replay_ok(dir, g, ok, 0, err, errlen) < 0) {
+		free(ok);
+		return NULL;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		char *out;
+		struct stat st;
+
+		if (!ok[i])
+			continue;
+		/* as rundir_replay: the output file must be there too */
+		out = xasprintf("%s/tasks/%s.out", dir, g->tasks[i].name);
+		ok[i] = lstat(out, &st) == 0 && S_ISREG(st.st_mode);
+		free(out);
+	}
+	return ok;
 }
 
 /* Marks the tasks a resumed run finished before as done. */
 int
 rundir_replay(struct run *r, char *err, size_t errlen)
 {
-	char *path = xasprintf("%s/journal.jsonl", r->dir);
-	int torn = 0, rc;
+	unsigned char *ok = xcalloc(r->g->n + 1, 1);
 	size_t n = 0;
+	int rc;
 
-	rc = journal_replay(path, replay_event, r, &torn);
-	free(path);
-	if (rc < 0 && rc != -ENOENT) {
-		errf(err, errlen, "cannot read the journal of '%s': %s",
-		    r->dir, strerror(-rc));
-		return DROVE_EIO;
-	}
-	if (torn)
-		log_info("resume: ignored %d torn journal line(s)", torn);
+	rc = replay_ok(r->dir, r->g, ok, 1, err, errlen);
+	for (size_t i = 0; i < r->g->n; i++)
+		r->t[i].resumed = ok[i];
+	free(ok);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < r->g->n; i++) {
 		struct trun *t = &r->t[i];
 
