@@ -267,6 +267,19 @@ call_job(struct host_call *hc, const char *launcher, const char *job,
 	call_jlog(c, ev, 0);
 }
 
+/* A launched attempt's agent ended: its exit status as a shell gives it
+ * (128 + a signal), or -1 when none ran (it could not be started). */
+static void
+call_exited(struct host_call *hc, int status, int err)
+{
+	struct call *c = (struct call *)hc;
+
+	if (err != 0 && status == 0)
+		c->exit_code = -1;
+	else
+		c->exit_code = status >= 0 ? status : 128 - status;
+}
+
 void
 call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
     void *owner, struct backend *be)
@@ -277,6 +290,8 @@ call_init(struct call *c, struct call_env *env, const struct call_ops *ops,
 	c->hc.progress = call_progressed;
 	c->hc.job_name = call_job_name;
 	c->hc.job = call_job;
+	c->hc.exited = call_exited;
+	c->exit_code = -1;
 	c->env = env;
 	c->ops = ops;
 	c->owner = owner;
@@ -436,6 +451,7 @@ call_start(struct call *c)
 	c->attempts++;
 	c->state = CALL_RUNNING;
 	c->cancel_sent = 0;
+	c->exit_code = -1;
 	call_live_close(c);
 	c->live_new = 1;
 	c->attempt_start = call_rel(c);

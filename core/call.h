@@ -123,6 +123,9 @@ struct call {
 	int held;		/* ending, still counted in env->backoff */
 	int status;		/* final: 0 ok or DROVE_E* */
 	int http_status;	/* of the last attempt */
+	int exit_code;		/* the last attempt's agent: its exit status,
+				 * 128 + a signal, or -1 (none: not launched,
+				 * or never ran) */
 	char *text;
 	size_t len;
 	char *error;

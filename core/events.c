@@ -190,7 +190,7 @@ on_event(void *arg, json_t *ev)
 	if (strcmp(type, "task_done") == 0 && sget(ev, "status") != NULL)
 		notify_task(r->notify, run_task_name(r, (size_t)i),
 		    sget(ev, "status"), nget(ev, "end_s") - nget(ev,
-		    "start_s"), nget(ev, "cost_usd"));
+		    "start_s"), nget(ev, "cost_usd"), r->t[i].exit_code);
 }
 
 /* A running call streamed len bytes more (call_env.progress). */

@@ -45,6 +45,10 @@ struct host_call {
 	void (*job_name)(struct host_call *hc, char *buf, size_t len);
 	void (*job)(struct host_call *hc, const char *launcher,
 	    const char *job, const char *pending, int ended);
+	/* launches, or NULL: the attempt's agent ended with status (as
+	 * spawn's on_exit gives it: an exit code, or minus a signal) and
+	 * err (0, or why drove could not run or had to end it) */
+	void (*exited)(struct host_call *hc, int status, int err);
 };
 
 struct host_merge;

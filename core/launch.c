@@ -181,6 +181,8 @@ launch_exited(void *arg, int status, int err, const char *out, size_t len)
 
 	if (lc->job != NULL && lc->hc != NULL && lc->hc->job != NULL)
 		lc->hc->job(lc->hc, launcher_name(lc->l), lc->job, NULL, 1);
+	if (lc->hc != NULL && lc->hc->exited != NULL)
+		lc->hc->exited(lc->hc, status, err);
 	lc->on_exit(lc->arg, status, err, out, len);
 	launch_free(lc);
 }

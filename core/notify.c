@@ -234,10 +234,15 @@ hook_start(struct notify *n, const char *task, const char *status,
 
 void
 notify_task(struct notify *n, const char *task, const char *status,
-    double wall_s, double cost_usd)
+    double wall_s, double cost_usd, int exit_code)
 {
-	hook_start(n, task, status, wall_s, cost_usd,
-	    strcmp(status, "ok") == 0 ? 0 : 1);
+	/* a failure with no agent's status of its own (an API call, a
+	 * merge) is 1 */
+	if (strcmp(status, "ok") == 0)
+		exit_code = 0;
+	else if (exit_code <= 0)
+		exit_code = 1;
+	hook_start(n, task, status, wall_s, cost_usd, exit_code);
 }
 
 /* A signal while the run's end waits for the hooks: they go at once. */

@@ -47,10 +47,10 @@ void notify_bind(struct notify *n, const char *id, const char *dir,
     struct journal *j);
 
 /* Starts the hook for a task that ran and ended (status ok, failed or
- * cancelled, wall_s seconds, cost_usd) and returns at once.  n may be
- * NULL. */
+ * cancelled, wall_s seconds, cost_usd; exit_code, when not ok and not 0,
+ * its agent's exit status) and returns at once.  n may be NULL. */
 void notify_task(struct notify *n, const char *task, const char *status,
-    double wall_s, double cost_usd);
+    double wall_s, double cost_usd, int exit_code);
 
 /*
  * The run ended with status (ok, failed, interrupted) and exit code code:

@@ -73,6 +73,8 @@ struct trun {
 	char *text;
 	size_t len;
 	char *error;
+	int exit_code;		/* failed: its agent's exit status (128 + a
+				 * signal), or 0: none known */
 	double start_s, end_s;
 	int started;
 	int resumed;

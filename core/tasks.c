@@ -366,6 +366,10 @@ replicas_done(struct run *r, size_t i)
 	if (ok == 0) {
 		struct job *jb = &t->jobs[0];
 
+		/* the failure reported is the first replica's: so is its
+		 * agent's exit status */
+		if (jb->c.exit_code > 0)
+			t->exit_code = jb->c.exit_code;
 		task_failed(r, i, jb->c.error ? jb->c.error : "failed");
 		return;
 	}

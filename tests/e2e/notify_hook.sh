@@ -2,7 +2,8 @@
 # the end, with the facts in DROVE_* variables and the environment filter
 # every child gets; a failing, missing or hanging hook never fails or holds
 # up the run (a hanging one is killed at notify_timeout), and each hook's
-# end is in the journal.
+# end is in the journal.  A failed exec task's DROVE_EXIT_CODE is its
+# agent's exit status (128 + a signal).
 . "$(dirname "$0")/lib.sh"
 
 cat >hook.sh <<'SH'
@@ -16,7 +17,7 @@ notify = sh '$T/hook.sh' '$T/events log'
 
 [backend sh]
 type = exec
-command = sh -c 'cat; [ "\$DROVE_TASK" != b ]'
+command = sh -c 'cat; [ "\$DROVE_TASK" != b ] || exit 7; [ "\$DROVE_TASK" != d ] || kill -TERM \$\$'
 
 [task a]
 prompt = alpha
@@ -27,6 +28,9 @@ prompt = beta
 [task c]
 after = b
 prompt = gamma
+
+[task d]
+prompt = delta
 INI
 export NOTIFY_TEST_API_KEY=secret
 drove run t.ini -k
@@ -35,24 +39,25 @@ expect_eq "$rc" 1 "the run fails as its task b does"
 run=$(basename "$(readlink .drove/runs/last)")
 dir=$(python3 -c 'import json; print(json.load(open(".drove/runs/last/summary.json"))["run_dir"])')
 log=$(cat "events log" 2>/dev/null)
-expect_eq "$(printf '%s\n' "$log" | grep -c '^task|')" 2 \
-    "one hook for each task that ran (a and b; c was skipped)"
+expect_eq "$(printf '%s\n' "$log" | grep -c '^task|')" 3 \
+    "one hook for each task that ran (a, b and d; c was skipped)"
 expect_has "$log" "task|$run|a|ok|0|$dir|" "a: its event, run, status, exit code and run directory"
-expect_has "$log" "task|$run|b|failed|1|$dir|" "b: failed, exit code 1"
+expect_has "$log" "task|$run|b|failed|7|$dir|" "b: failed, its agent's exit code 7"
+expect_has "$log" "task|$run|d|failed|143|$dir|" "d: killed by SIGTERM, 128 + 15"
 expect_eq "$(printf '%s\n' "$log" | tail -n 1 | cut -d'|' -f1-6)" \
     "run|$run||failed|1|$dir" "the run's hook comes last, with no task and drove's exit code"
-expect_eq "$(printf '%s\n' "$log" | cut -d'|' -f7 | grep -cE '^[0-9]+\.[0-9]{3}$')" 3 \
+expect_eq "$(printf '%s\n' "$log" | cut -d'|' -f7 | grep -cE '^[0-9]+\.[0-9]{3}$')" 4 \
     "DROVE_WALL_S is seconds"
-expect_eq "$(printf '%s\n' "$log" | cut -d'|' -f8 | grep -cE '^[0-9]+\.[0-9]+$')" 3 \
+expect_eq "$(printf '%s\n' "$log" | cut -d'|' -f8 | grep -cE '^[0-9]+\.[0-9]+$')" 4 \
     "DROVE_COST_USD is a number"
 expect_not_has "$log" "secret" "a hook does not get the variables that look like secrets"
-expect_eq "$(grep -c '"ev":"notify"' .drove/runs/last/journal.jsonl)" 3 \
+expect_eq "$(grep -c '"ev":"notify"' .drove/runs/last/journal.jsonl)" 4 \
     "each hook's end is in the journal"
 
 # --notify replaces the key; '' turns it off
 rm -f "events log" other
 drove run t.ini -k --notify "sh '$T/hook.sh' '$T/other'"
-expect_eq "$(wc -l <other 2>/dev/null | tr -d ' ')" 3 "--notify CMD replaces [drove] notify"
+expect_eq "$(wc -l <other 2>/dev/null | tr -d ' ')" 4 "--notify CMD replaces [drove] notify"
 [ -e "events log" ] && fail "the key's hook ran too" || ok "only --notify's hook ran"
 rm -f other
 drove run t.ini -k --notify ''
