@@ -48,10 +48,12 @@ usage(FILE *f)
 	    "  doctor           check each backend: key, CA bundle, network\n"
 	    "  version          print the version\n"
 	    "\n"
-	    "\n"
 	    "  --plugin-dir DIR  (with any command, repeatable) also load the "
 	    "plugins in DIR\n"
-	    "'drove COMMAND --help' describes a command.\n");
+	    "'drove COMMAND --help' describes a command.\n"
+	    "exit status: that of the command (0 success, 1 a task or the "
+	    "command failed,\n"
+	    "2 usage or config error); 2 for an unknown command.\n");
 }
 
 /*

@@ -123,6 +123,7 @@ def exit_codes(text, word):
 # --- commands ----------------------------------------------------------
 top = subprocess.run([drove, "--help"], capture_output=True, text=True)
 say(top.returncode == 0, "drove --help exits 0")
+say(exit_codes(top.stdout, "exit status"), "drove --help states its exit status")
 cmds, in_cmds = [], False
 for l in top.stdout.splitlines():
     if l.strip().lower().startswith("commands:"):
