@@ -108,6 +108,7 @@ struct run {
 	long merging;		/* tasks whose merge runs */
 	long committing;	/* tasks in TS_COMMIT */
 	struct commit commit;	/* results and their records to disk */
+	int save_tasks;		/* tasks.json to write (rundir_setup) */
 	struct call_env jenv;	/* replicas' calls: running, backoff */
 	struct call_env menv;	/* merges' calls */
 	struct host_env host;	/* the loop and HTTP client plugins use */

@@ -229,9 +229,8 @@ rundir_setup(struct run *r, char *err, size_t errlen)
 		(void)rename(tmp, link);
 	free(link);
 	free(tmp);
-	if (copy != 0 && (rc = taskcopy_save(r->dir, r->g)) < 0)
-		log_warnx("cannot write '%s/tasks.json': %s; a resume will "
-		    "not compare its tasks", r->dir, strerror(-rc));
+	/* tasks.json goes to the commit writer once it runs (sched.c) */
+	r->save_tasks = copy != 0;
 	char *jp = xasprintf("%s/journal.jsonl", r->dir);
 
 	rc = journal_open(&r->j, jp);

@@ -23,6 +23,7 @@
 #include "report.h"
 #include "run.h"
 #include "spawn.h"
+#include "taskcopy.h"
 #include "util.h"
 #include "worktree.h"
 
@@ -236,6 +237,8 @@ sched_run(const struct conf *c, const struct graph *g,
 	if ((rc = commit_start(&r->commit, r->loop, &r->j)) < 0)
 		log_warnx("writing results on the loop thread: %s",
 		    strerror(-rc));
+	if (r->save_tasks)
+		taskcopy_save(&r->commit, r->dir, g);
 	r->t0 = now_mono();
 	r->t0_wall = now_wall();
 	call_env_init(&r->jenv, r->loop, &r->budget, &r->j, r->t0, o->quiet);

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "commit.h"
 #include "drove/plugin.h"
 #include "util.h"
 
@@ -50,23 +51,39 @@ copy_of(const struct graph *g)
 	return o;
 }
 
-int
-taskcopy_save(const char *dir, const struct graph *g)
+struct saved {
+	char *path;
+	char *txt;
+};
+
+static void
+saved(void *arg, int rc)
+{
+	struct saved *sv = arg;
+
+	if (rc < 0)
+		log_warnx("cannot write '%s': %s; a resume will not compare "
+		    "its tasks", sv->path, strerror(-rc));
+	free(sv->txt);
+	free(sv->path);
+	free(sv);
+}
+
+void
+taskcopy_save(struct commit *cm, const char *dir, const struct graph *g)
 {
 	json_t *o = copy_of(g);
-	char *txt = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	char *path = xasprintf("%s/tasks.json", dir);
-	int rc;
+	struct saved *sv = xcalloc(1, sizeof(*sv));
 
+	sv->txt = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	sv->path = xasprintf("%s/tasks.json", dir);
 	json_decref(o);
-	if (txt == NULL) {
-		free(path);
-		return -ENOMEM;
+	if (sv->txt == NULL) {
+		saved(sv, -ENOMEM);
+		return;
 	}
-	rc = write_file_atomic(path, txt, strlen(txt));
-	free(txt);
-	free(path);
-	return rc;
+	commit_output(cm, sv->path, sv->txt, strlen(sv->txt), NULL, NULL,
+	    saved, sv);
 }
 
 /* Appends to b the names of the keys whose values differ between the

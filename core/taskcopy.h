@@ -11,9 +11,17 @@
 
 #include "graph.h"
 
-/* Writes the copy of g's tasks into dir (atomically).  Borrows both.
- * Returns 0 or a negative errno. */
-int taskcopy_save(const char *dir, const struct graph *g);
+struct commit;
+
+/*
+ * Writes the copy of g's tasks into dir (atomically), through cm's writer
+ * (commit.h): off the loop thread and flushed with the group, so no disk
+ * wait stands between a run's start and its first call.  The writer takes
+ * its batches in order, so every task's ok record is appended after a
+ * flush that made the copy durable; a failure is logged.  Borrows all
+ * three (g only during the call).
+ */
+void taskcopy_save(struct commit *cm, const char *dir, const struct graph *g);
 
 /*
  * Compares g's tasks with the copy in dir, printing one line for each task
