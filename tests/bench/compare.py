@@ -431,12 +431,49 @@ def exec_case(title, command, n, jobs, floor):
     return rows
 
 
+def spawn_bare(argv, env, cwd):
+    """runs argv to its end as it is, not under time(1), in its own
+    process group; returns (rc, t0, stdout, stderr), t0 the CLOCK_REALTIME
+    seconds just before the spawn, rc None when it overran LIMIT_S.
+    Without a preexec_fn, Python (3.10 and later) spawns with vfork, so
+    the harness adds one vfork before the client's execve and nothing
+    else."""
+    out = open(os.path.join(ARGS.tmp, "client.out"), "w+b")
+    err = open(os.path.join(ARGS.tmp, "client.err"), "w+b")
+    t0 = time.clock_gettime(time.CLOCK_REALTIME)
+    p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                         stdout=out, stderr=err, start_new_session=True)
+    CURRENT["pgid"] = p.pid
+    try:
+        rc = p.wait(timeout=LIMIT_S)
+    except subprocess.TimeoutExpired:
+        rc = None
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if rc is None:
+        p.wait()
+    CURRENT["pgid"] = None
+    out.seek(0)
+    err.seek(0)
+    o, e = out.read(), err.read()
+    out.close()
+    err.close()
+    return rc, t0, o, e
+
+
 def first_byte(clients):
     """milliseconds from spawning each client (one call) to the first
-    byte it sends, as the probe relay in front of nginx sees it"""
+    byte it sends: from just before the harness's spawn (no time(1) in
+    between) to the moment the kernel received that byte on the probe
+    relay's socket (its receive timestamp, so not the relay's own wake-up);
+    the median and the least of BENCH_FIRST_REPS runs (15)"""
+    reps = int(os.environ.get("BENCH_FIRST_REPS", "15"))
     res = {c: [] for c in clients}
-    for rep in range(ARGS.reps):
-        for c in clients:
+    for rep in range(reps):
+        k = rep % len(clients)
+        for c in clients[k:] + clients[:k]:
             argv, cwd, check = http_client(c, 1, ARGS.probe)
             if c.startswith("drove"):
                 # its own file: the N = 1 file of the HTTP cases points at
@@ -445,8 +482,7 @@ def first_byte(clients):
                 drove_ini(ini, "anthropic", 1, ARGS.probe)
                 argv[2] = ini
             http_get(ARGS.upstream + "/probe?reset")
-            t0 = time.monotonic()
-            rc, wall, cpu, rss, o, e = measure(argv, env_for(c), cwd)
+            rc, t0, o, e = spawn_bare(argv, env_for(c), cwd)
             fb = http_get(ARGS.upstream + "/probe")["first_byte"]
             clear_runs()
             if rc != 0 or not fb or check(o):
@@ -455,14 +491,16 @@ def first_byte(clients):
                 continue
             res[c].append((min(fb) - t0) * 1000)
     print("\n### start to first request byte, one call (median of %d)\n"
-          % ARGS.reps)
-    print("| client | ms | x |")
-    print("|---|---:|---:|")
+          % reps)
+    print("| client | ms | least | x |")
+    print("|---|---:|---:|---:|")
     d = statistics.median(res["drove"]) if res.get("drove") else None
     for c in clients:
         v = statistics.median(res[c]) if res[c] else None
-        print("| %s | %s | %s |" % (c, fmt(v, ".1f"), ratio(v, d)))
-    print("  target for drove: at most 5 ms")
+        print("| %s | %s | %s | %s |" % (c, fmt(v, ".1f"),
+              fmt(min(res[c]) if res[c] else None, ".1f"), ratio(v, d)))
+    print("  target for drove: at most 5 ms (load average %s)"
+          % " ".join(open("/proc/loadavg").read().split()[:3]))
 
 
 def per_call(tables, clients):

@@ -9,18 +9,22 @@ usage: upstream.py PORTFILE [--latency S] [--probe-to PORT] [--seconds S]
 
 PORTFILE gets "HTTP_PORT PROBE_PORT" once both listen (PROBE_PORT 0
 without --probe-to).  The probe is a TCP relay to 127.0.0.1:PORT (nginx)
-that notes the CLOCK_MONOTONIC time of each connection's first byte: the
+that notes the time the kernel received each connection's first byte
+(SO_TIMESTAMPNS, CLOCK_REALTIME seconds): the
 benchmark's "start to first request byte" (--probe-to self: to this
 server's own HTTP port, for the smoke test).
 GET /stats    {"requests", "inflight", "max_inflight", "errors"}; ?reset
               zeroes the counters (max_inflight restarts from inflight)
-GET /probe    {"first_byte": [monotonic seconds...]}; ?reset empties it
+GET /probe    {"first_byte": [CLOCK_REALTIME seconds...]}; ?reset empties it
 Connections are kept alive.  The server exits after --seconds (600).
 """
 import asyncio
 import json
 import os
+import socket
+import struct
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # nothing written into the tree
@@ -160,36 +164,73 @@ class Http(asyncio.Protocol):
         self.next_request()
 
 
-async def pipe(r, w):
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux
+
+
+def probe_conn(cs, to_port):
+    """one relayed connection: the first byte's kernel receive time
+    (SO_TIMESTAMPNS, CLOCK_REALTIME; the clock on return where there is
+    none), then bytes both ways until either side closes"""
     try:
-        while True:
-            d = await r.read(65536)
-            if not d:
-                break
-            w.write(d)
-            await w.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        try:
-            w.close()
-        except (ConnectionError, OSError):
-            pass
-
-
-def probe_handler(to_port):
-    async def handle(cr, cw):
-        first = await cr.read(65536)
-        if first:
-            PROBE.append(time.monotonic())
-        try:
-            ur, uw = await asyncio.open_connection("127.0.0.1", to_port)
-        except OSError:
-            cw.close()
+        cs.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        first, anc, _, _ = cs.recvmsg(65536, socket.CMSG_SPACE(16))
+        now = time.clock_gettime(time.CLOCK_REALTIME)
+        if not first:
+            cs.close()
             return
-        uw.write(first)
-        await asyncio.gather(pipe(cr, uw), pipe(ur, cw))
-    return handle
+        t = now
+        for lvl, typ, d in anc:
+            if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and \
+                    len(d) >= 16:
+                sec, ns = struct.unpack("qq", d[:16])
+                t = sec + ns / 1e9
+        PROBE.append(t)
+        us = socket.create_connection(("127.0.0.1", to_port))
+    except OSError:
+        cs.close()
+        return
+    us.sendall(first)
+
+    def pump(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+    t = threading.Thread(target=pump, args=(us, cs), daemon=True)
+    t.start()
+    pump(cs, us)
+    t.join()
+    cs.close()
+    us.close()
+
+
+def probe_listen(to_port):
+    """the probe relay, on threads and blocking sockets (off the asyncio
+    loop, whose wake-up would add to what it measures); returns its
+    port"""
+    ls = socket.socket()
+    # set on the listener too: receive timestamps are taken only while
+    # some socket asked for them
+    ls.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(128)
+
+    def accept():
+        while True:
+            cs, _ = ls.accept()
+            threading.Thread(target=probe_conn, args=(cs, to_port),
+                             daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    return ls.getsockname()[1]
 
 
 async def main():
@@ -213,10 +254,7 @@ async def main():
     port = srv.sockets[0].getsockname()[1]
     pport = 0
     if probe_to:
-        psrv = await asyncio.start_server(probe_handler(
-            port if probe_to < 0 else probe_to),
-                                          "127.0.0.1", 0)
-        pport = psrv.sockets[0].getsockname()[1]
+        pport = probe_listen(port if probe_to < 0 else probe_to)
     with open(portfile + ".tmp", "w") as f:
         f.write("%d %d\n" % (port, pport))
     os.rename(portfile + ".tmp", portfile)
