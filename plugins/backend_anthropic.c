@@ -14,6 +14,7 @@
  * drove/plugin.h, libc and jansson.
  */
 #include "lib/llm_common.h"
+#include "lib/llm_json.h"
 #include "plugin_util.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
@@ -146,6 +147,49 @@ anthropic_event(struct llm_call *lc, const char *event, json_t *d,
 	/* ping, content_block_stop and types added later: nothing to do */
 }
 
+/* What the fast path reads: type, and delta's type and text. */
+enum { A_TYPE, A_DELTA, A_DTYPE, A_DTEXT, A_N };
+
+static const struct lj_field anthropic_delta_fields[] = {
+	{ "type", A_DTYPE, NULL, 0 },
+	{ "text", A_DTEXT, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct lj_field anthropic_fields[] = {
+	{ "type", A_TYPE, NULL, 0 },
+	{ "delta", A_DELTA, anthropic_delta_fields, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * The events of every answer, without jansson: a content_block_delta
+ * (nearly all of a stream), ping and content_block_stop, read as
+ * anthropic_event reads them.  Anything else, or any event lj_scan gives
+ * up on, is anthropic_event's.
+ */
+static int
+anthropic_fast_event(struct llm_call *lc, const char *event,
+    const char *data, size_t len)
+{
+	struct lj_val v[A_N];
+
+	(void)event;
+	if (lj_scan(data, len, anthropic_fields, v, A_N) != 0)
+		return 0;
+	if (lj_is(&v[A_TYPE], "content_block_delta")) {
+		/* a delta's type escaped: jansson compares it */
+		if (v[A_DTYPE].kind == LJ_STRING && v[A_DTYPE].esc)
+			return 0;
+		if (lj_is(&v[A_DTYPE], "text_delta") &&
+		    v[A_DTEXT].kind == LJ_STRING)
+			llm_buf_add_json(lc->b->h, &lc->text, &v[A_DTEXT]);
+		return 1;
+	}
+	return lj_is(&v[A_TYPE], "ping") ||
+	    lj_is(&v[A_TYPE], "content_block_stop");
+}
+
 #define ANTHROPIC_BASE_URL "https://api.anthropic.com"
 #define ANTHROPIC_KEY_ENV "ANTHROPIC_API_KEY"
 
@@ -160,6 +204,7 @@ static const struct llm_proto anthropic_proto = {
 	.headers = anthropic_headers,
 	.body = anthropic_body,
 	.event = anthropic_event,
+	.fast_event = anthropic_fast_event,
 };
 
 static int

@@ -15,6 +15,7 @@
  * Built against drove/plugin.h, libc and jansson.
  */
 #include "lib/llm_common.h"
+#include "lib/llm_json.h"
 #include "plugin_util.h"
 
 static const char *const openai_keys[] = {
@@ -140,6 +141,65 @@ openai_event(struct llm_call *lc, const char *event, json_t *d,
 	}
 }
 
+/* What the fast path reads: error, usage, and of the first choice its
+ * index, delta.content and finish_reason. */
+enum { O_ERROR, O_CHOICES, O_INDEX, O_DELTA, O_CONTENT, O_FINISH, O_USAGE,
+	O_N };
+
+static const struct lj_field openai_delta_fields[] = {
+	{ "content", O_CONTENT, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct lj_field openai_choice_fields[] = {
+	{ "index", O_INDEX, NULL, 0 },
+	{ "delta", O_DELTA, openai_delta_fields, 0 },
+	{ "finish_reason", O_FINISH, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct lj_field openai_fields[] = {
+	{ "error", O_ERROR, NULL, 0 },
+	{ "choices", O_CHOICES, openai_choice_fields, 1 },
+	{ "usage", O_USAGE, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * The chunks of every answer, without jansson: [DONE], and a chunk with
+ * at most one choice, no error and no usage object, read as openai_event
+ * reads them.  Anything else is openai_event's.
+ */
+static int
+openai_fast_event(struct llm_call *lc, const char *event, const char *data,
+    size_t len)
+{
+	struct lj_val v[O_N];
+	const struct lj_val *fr = &v[O_FINISH];
+
+	(void)event;
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		lc->done = 1;
+		return 1;
+	}
+	if (lj_scan(data, len, openai_fields, v, O_N) != 0 ||
+	    (v[O_ERROR].kind != LJ_ABSENT && v[O_ERROR].kind != LJ_NULL) ||
+	    v[O_USAGE].kind == LJ_OBJECT ||
+	    (v[O_CHOICES].kind == LJ_ARRAY && v[O_CHOICES].count > 1) ||
+	    (fr->kind == LJ_STRING && fr->n >= sizeof(lc->stop_reason)))
+		return 0;
+	/* one completion is asked for: index 0 */
+	if (v[O_INDEX].kind == LJ_INT && v[O_INDEX].i != 0)
+		return 1;
+	if (v[O_CONTENT].kind == LJ_STRING)
+		llm_buf_add_json(lc->b->h, &lc->text, &v[O_CONTENT]);
+	if (fr->kind == LJ_STRING) {
+		lc->finish_seen = 1;
+		lc->stop_reason[lj_decode(fr, lc->stop_reason)] = '\0';
+	}
+	return 1;
+}
+
 #define OPENAI_BASE_URL "https://api.openai.com/v1"
 #define OPENAI_KEY_ENV "OPENAI_API_KEY"
 
@@ -154,6 +214,7 @@ static const struct llm_proto openai_proto = {
 	.headers = NULL,
 	.body = openai_body,
 	.event = openai_event,
+	.fast_event = openai_fast_event,
 };
 
 static int

@@ -50,6 +50,22 @@ llm_buf_add(const struct drove_host *h, struct llm_buf *b, const char *p,
 	b->p[b->len] = '\0';
 }
 
+void
+llm_buf_add_json(const struct drove_host *h, struct llm_buf *b,
+    const struct lj_val *v)
+{
+	if (b->len + v->n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+
+		while (cap < b->len + v->n + 1)
+			cap *= 2;
+		b->p = h->realloc(b->p, cap);
+		b->cap = cap;
+	}
+	b->len += lj_decode(v, b->p + b->len);
+	b->p[b->len] = '\0';
+}
+
 /*
  * Length of the copy of key[from..] that starts at s[0] (at most n bytes),
  * skipping line breaks inside it; *klen gets how many key bytes matched,
@@ -757,6 +773,9 @@ llm_on_sse(void *arg, const struct drove_sse_event *ev)
 	lc->got_body = 1;
 	if (lc->done || lc->stream_err || lc->abort_status)
 		return;
+	if (ev->data_len > 0 && lc->b->proto->fast_event != NULL &&
+	    lc->b->proto->fast_event(lc, ev->event, ev->data, ev->data_len))
+		goto out;	/* a common event, read without jansson */
 	if (ev->data_len > 0) {
 		data = json_loadb(ev->data, ev->data_len, 0, &je);
 		/* OpenAI ends its stream with a bare [DONE] */
@@ -775,6 +794,7 @@ llm_on_sse(void *arg, const struct drove_sse_event *ev)
 	lc->b->proto->event(lc, ev->event, data, ev->data, ev->data_len);
 	if (data)
 		json_decref(data);
+out:
 	/* the live view and tasks/TASK.live get what has streamed so far */
 	llm_stream_out(lc, 1);
 	if (lc->text.len > lc->b->max_output) {

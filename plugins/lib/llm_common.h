@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "drove/plugin.h"
+#include "llm_json.h"
 
 /* Output cap sent when neither the task nor the backend sets one and the
  * API needs one (the scheduler reserves budgets with the same number). */
@@ -47,6 +48,11 @@ struct llm_proto {
 	/* one event of a successful response's stream */
 	void (*event)(struct llm_call *lc, const char *event,
 	    json_t *data, const char *raw, size_t rawlen);
+	/* the same without jansson, for the common events (llm_json.h):
+	 * returns 1 when it took the event, 0 (having changed nothing) to
+	 * leave it to event; may be NULL */
+	int (*fast_event)(struct llm_call *lc, const char *event,
+	    const char *data, size_t len);
 };
 
 struct llm_backend {
@@ -101,6 +107,10 @@ struct llm_call {
 /* Appends n bytes of p to b (host allocations; b stays NUL-terminated). */
 void llm_buf_add(const struct drove_host *h, struct llm_buf *b,
     const char *p, size_t n);
+
+/* Appends string value v (from lj_scan), decoded, to b. */
+void llm_buf_add_json(const struct drove_host *h, struct llm_buf *b,
+    const struct lj_val *v);
 
 /* The backend ops: open reads the [backend] section for proto (returns 0,
  * or < 0 with a reason in err); close frees the state; start and cancel
