@@ -153,16 +153,46 @@ field(struct sse_parser *p, const char *name, size_t nl, const char *v,
 	/* anything else is ignored */
 }
 
+/* Whether s[0..n) is valid UTF-8 (then it is its own decoding). */
 static int
-process_line(struct sse_parser *p)
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	int ok;
+
+	uint64_t w;
+
+	while (i < n) {
+		/* ASCII eight bytes at a time */
+		if (n - i >= 8) {
+			memcpy(&w, u + i, 8);
+			if ((w & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		i += utf8_next(u + i, n - i, &ok);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* One whole line, s[0..n) (the line buffer's, or straight from the
+ * bytes fed when the line lies whole in them). */
+static int
+process_line(struct sse_parser *p, const char *s, size_t n)
 {
 	struct buf *u = &p->scratch;
-	const char *s, *colon, *v;
-	size_t n, vl;
+	const char *colon, *v;
+	size_t vl;
 	int rc = 0;
 
-	s = p->line.data;
-	n = p->line.len;
 	if (!p->seen_start) {
 		/* one leading BOM is part of no line */
 		p->seen_start = 1;
@@ -177,10 +207,12 @@ process_line(struct sse_parser *p)
 		p->comments++;	/* a keep-alive, as servers send them */
 		goto out;
 	}
-	u->len = 0;
-	add_utf8(u, s, n);
-	s = u->data;
-	n = u->len;
+	if (!utf8_valid(s, n)) {
+		u->len = 0;
+		add_utf8(u, s, n);
+		s = u->data;
+		n = u->len;
+	}
 	colon = memchr(s, ':', n);
 	if (colon == NULL) {
 		field(p, s, n, "", 0);
@@ -201,6 +233,7 @@ out:
 int
 sse_feed(struct sse_parser *p, const char *buf, size_t len)
 {
+	const char *nl, *cr;
 	size_t i = 0, j;
 	int rc;
 
@@ -212,18 +245,29 @@ sse_feed(struct sse_parser *p, const char *buf, size_t len)
 				continue;
 			}
 		}
-		for (j = i; j < len && buf[j] != '\n' && buf[j] != '\r'; j++)
-			;
+		/* the line's end: the first LF, or a CR before it */
+		nl = memchr(buf + i, '\n', len - i);
+		j = nl ? (size_t)(nl - buf) : len;
+		cr = memchr(buf + i, '\r', j - i);
+		if (cr != NULL)
+			j = (size_t)(cr - buf);
 		if (p->line.len + (j - i) > SSE_MAX_EVENT)
 			return DROVE_EPROTO;
-		buf_add(&p->line, buf + i, j - i);
-		if (j == len)
+		if (j == len) {
+			buf_add(&p->line, buf + i, j - i);
 			break;
+		}
 		if (buf[j] == '\r')
 			p->after_cr = 1;
-		i = j + 1;
-		if ((rc = process_line(p)) != 0)
+		if (p->line.len == 0) {
+			rc = process_line(p, buf + i, j - i);
+		} else {
+			buf_add(&p->line, buf + i, j - i);
+			rc = process_line(p, p->line.data, p->line.len);
+		}
+		if (rc != 0)
 			return rc;
+		i = j + 1;
 	}
 	return 0;
 }
