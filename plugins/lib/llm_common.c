@@ -94,6 +94,27 @@ llm_key_run(const char *s, size_t n, const char *key, size_t kl,
 	return end;
 }
 
+/* The key's positions of each byte value, as linked lists, for
+ * llm_redact_scan: none for a key shorter than 4 bytes (never redacted). */
+static void
+llm_key_table(struct llm_backend *b)
+{
+	size_t kl = strlen(b->key), j;
+	unsigned char c;
+
+	if (kl < 4)
+		return;
+	b->key_len = kl;
+	b->key_next = b->h->alloc(kl * sizeof(*b->key_next));
+	for (j = 0; j < 256; j++)
+		b->key_head[j] = kl;
+	for (j = kl; j-- > 0; ) {
+		c = (unsigned char)b->key[j];
+		b->key_next[j] = b->key_head[c];
+		b->key_head[c] = j;
+	}
+}
+
 /*
  * Replaces, in place, every copy of the key in s[0..n) by "***": whole,
  * broken by line breaks, or cut (any LLM_KEY_MIN_CUT or more bytes of it in
@@ -113,23 +134,13 @@ llm_redact_scan(const struct llm_backend *b, char *s, size_t n, int more,
     size_t *used)
 {
 	const char *key = b->key;
-	size_t kl, i, o = 0, j, run, best, got;
-	size_t head[256], *nxt;
-	unsigned char c;
+	const size_t *head = b->key_head, *nxt = b->key_next;
+	size_t kl = b->key_len, i, o = 0, j, run, best, got;
 	int open, held;
 
 	*used = n;
-	if (key == NULL || (kl = strlen(key)) < 4 || n == 0)
+	if (nxt == NULL || n == 0)
 		return n;
-	/* the key's positions of each byte value, as linked lists */
-	nxt = b->h->alloc(kl * sizeof(*nxt));
-	for (j = 0; j < 256; j++)
-		head[j] = kl;
-	for (j = kl; j-- > 0; ) {
-		c = (unsigned char)key[j];
-		nxt[j] = head[c];
-		head[c] = j;
-	}
 	for (i = 0; i < n; ) {
 		best = 0;
 		held = 0;
@@ -152,7 +163,6 @@ llm_redact_scan(const struct llm_backend *b, char *s, size_t n, int more,
 		o += 3;
 		i += best;
 	}
-	b->h->free(nxt);
 	*used = i;
 	return o;
 }
@@ -183,15 +193,18 @@ llm_stream_out(struct llm_call *lc, int more)
 	size_t n = lc->text.len - lc->shown, used, o;
 	char *p;
 
+	char small[1024];
+
 	if (n == 0 || h->call_progress == NULL)
 		return;
-	p = h->alloc(n);
+	p = n <= sizeof(small) ? small : h->alloc(n);
 	memcpy(p, lc->text.p + lc->shown, n);
 	o = llm_redact_scan(lc->b, p, n, more, &used);
 	lc->shown += used;
 	if (o > 0)
 		h->call_progress(lc->call, p, o);
-	h->free(p);
+	if (p != small)
+		h->free(p);
 }
 
 /* Copies server text s into buf on one line: the key redacted first (so a
@@ -430,6 +443,11 @@ llm_close(void *state)
 		h->free(b->headers[i]);
 	}
 	h->free(b->headers);
+	if (b->key_next != NULL) {
+		memset(b->key_next, 0, b->key_len * sizeof(*b->key_next));
+		memset(b->key_head, 0, sizeof(b->key_head));
+		h->free(b->key_next);
+	}
 	if (b->key != NULL) {
 		memset(b->key, 0, strlen(b->key));
 		h->free(b->key);
@@ -527,6 +545,7 @@ llm_open(const struct llm_proto *proto, const struct drove_host *h,
 			goto fail;
 		}
 		b->key = h->strdup(env);
+		llm_key_table(b);
 	} else if (proto->key_required || (v != NULL && *v != '\0')) {
 		snprintf(err, errlen, "no API key: the environment variable "
 		    "%s (api_key_env) is not set", b->key_env);

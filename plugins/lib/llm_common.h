@@ -66,6 +66,12 @@ struct llm_backend {
 	double temperature;
 	int has_temperature;
 	char *key;		/* from the environment; never logged */
+	/* where each byte value occurs in the key, for the redaction scan:
+	 * key_head[c] its first position, key_next[j] the next after j,
+	 * key_len for none (made once, when the key is 4 bytes or more) */
+	size_t key_len;
+	size_t *key_next;
+	size_t key_head[256];
 	char *key_env;
 	char **headers;		/* NULL-ended "Name: value", auth included */
 	size_t nheaders;
