@@ -147,47 +147,117 @@ anthropic_event(struct llm_call *lc, const char *event, json_t *d,
 	/* ping, content_block_stop and types added later: nothing to do */
 }
 
-/* What the fast path reads: type, and delta's type and text. */
-enum { A_TYPE, A_DELTA, A_DTYPE, A_DTEXT, A_N };
+/* What the fast path reads. */
+enum {
+	A_TYPE, A_DELTA, A_DTYPE, A_DTEXT, A_DSTOP, A_BLOCK, A_BTYPE, A_BTEXT,
+	A_MSG, A_USAGE, A_IN, A_OUT, A_CWRITE, A_CREAD,
+	A_MUSAGE, A_MIN, A_MOUT, A_MCWRITE, A_MCREAD, A_N
+};
 
 static const struct lj_field anthropic_delta_fields[] = {
 	{ "type", A_DTYPE, NULL, 0 },
 	{ "text", A_DTEXT, NULL, 0 },
+	{ "stop_reason", A_DSTOP, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct lj_field anthropic_block_fields[] = {
+	{ "type", A_BTYPE, NULL, 0 },
+	{ "text", A_BTEXT, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct lj_field anthropic_usage_fields[] = {
+	{ "input_tokens", A_IN, NULL, 0 },
+	{ "output_tokens", A_OUT, NULL, 0 },
+	{ "cache_creation_input_tokens", A_CWRITE, NULL, 0 },
+	{ "cache_read_input_tokens", A_CREAD, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct lj_field anthropic_musage_fields[] = {
+	{ "input_tokens", A_MIN, NULL, 0 },
+	{ "output_tokens", A_MOUT, NULL, 0 },
+	{ "cache_creation_input_tokens", A_MCWRITE, NULL, 0 },
+	{ "cache_read_input_tokens", A_MCREAD, NULL, 0 },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct lj_field anthropic_msg_fields[] = {
+	{ "usage", A_MUSAGE, anthropic_musage_fields, 0 },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const struct lj_field anthropic_fields[] = {
 	{ "type", A_TYPE, NULL, 0 },
 	{ "delta", A_DELTA, anthropic_delta_fields, 0 },
+	{ "content_block", A_BLOCK, anthropic_block_fields, 0 },
+	{ "message", A_MSG, anthropic_msg_fields, 0 },
+	{ "usage", A_USAGE, anthropic_usage_fields, 0 },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* anthropic_usage on the four slots from first: an integer >= 0 counts,
+ * as llm_get_u64 reads it. */
+static void
+anthropic_fast_usage(struct llm_call *lc, const struct lj_val *v)
+{
+	uint64_t *to[4] = { &lc->usage.tokens_in, &lc->usage.tokens_out,
+	    &lc->usage.cache_write, &lc->usage.cache_read };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (v[i].kind == LJ_INT && v[i].i >= 0)
+			*to[i] = (uint64_t)v[i].i;
+}
+
 /*
- * The events of every answer, without jansson: a content_block_delta
- * (nearly all of a stream), ping and content_block_stop, read as
- * anthropic_event reads them.  Anything else, or any event lj_scan gives
- * up on, is anthropic_event's.
+ * Every event of a usual answer, without jansson, read as
+ * anthropic_event reads it: the deltas (nearly all of a stream),
+ * message_start, content_block_start and _stop, message_delta,
+ * message_stop and ping.  An error, an unknown type or any event lj_scan
+ * gives up on is anthropic_event's.
  */
 static int
 anthropic_fast_event(struct llm_call *lc, const char *event,
     const char *data, size_t len)
 {
 	struct lj_val v[A_N];
+	const struct lj_val *t = &v[A_TYPE];
 
 	(void)event;
 	if (lj_scan(data, len, anthropic_fields, v, A_N) != 0)
 		return 0;
-	if (lj_is(&v[A_TYPE], "content_block_delta")) {
-		/* a delta's type escaped: jansson compares it */
-		if (v[A_DTYPE].kind == LJ_STRING && v[A_DTYPE].esc)
-			return 0;
+	/* a type jansson would compare after decoding escapes: its call */
+	if ((v[A_DTYPE].kind == LJ_STRING && v[A_DTYPE].esc) ||
+	    (v[A_BTYPE].kind == LJ_STRING && v[A_BTYPE].esc))
+		return 0;
+	if (lj_is(t, "content_block_delta")) {
+		/* thinking_delta, signature_delta and input_json_delta
+		 * belong to blocks that are not the text result */
 		if (lj_is(&v[A_DTYPE], "text_delta") &&
 		    v[A_DTEXT].kind == LJ_STRING)
 			llm_buf_add_json(lc->b->h, &lc->text, &v[A_DTEXT]);
-		return 1;
+	} else if (lj_is(t, "content_block_start")) {
+		if (lj_is(&v[A_BTYPE], "text") &&
+		    v[A_BTEXT].kind == LJ_STRING)
+			llm_buf_add_json(lc->b->h, &lc->text, &v[A_BTEXT]);
+	} else if (lj_is(t, "message_start")) {
+		anthropic_fast_usage(lc, &v[A_MIN]);
+	} else if (lj_is(t, "message_delta")) {
+		const struct lj_val *sr = &v[A_DSTOP];
+
+		if (sr->kind == LJ_STRING && sr->n >= sizeof(lc->stop_reason))
+			return 0;	/* snprintf's cut is anthropic_event's */
+		anthropic_fast_usage(lc, &v[A_IN]);
+		if (sr->kind == LJ_STRING)
+			lc->stop_reason[lj_decode(sr, lc->stop_reason)] = '\0';
+	} else if (lj_is(t, "message_stop")) {
+		lc->done = 1;
+	} else if (!lj_is(t, "ping") && !lj_is(t, "content_block_stop")) {
+		return 0;
 	}
-	return lj_is(&v[A_TYPE], "ping") ||
-	    lj_is(&v[A_TYPE], "content_block_stop");
+	return 1;
 }
 
 #define ANTHROPIC_BASE_URL "https://api.anthropic.com"

@@ -86,6 +86,21 @@ lj_utf8(const unsigned char *p, size_t n)
 	return need + 1;
 }
 
+/* The bytes a string holds as they are: printable ASCII but the quote
+ * and the backslash. */
+#define LJ_R4(x) x, x, x, x
+#define LJ_R16(x) LJ_R4(x), LJ_R4(x), LJ_R4(x), LJ_R4(x)
+static const unsigned char lj_plain[256] = {
+	LJ_R16(0), LJ_R16(0),				/* 0x00-0x1f */
+	1, 1, 0, 1, LJ_R4(1), LJ_R4(1), LJ_R4(1),	/* 0x20-0x2f: '"' */
+	LJ_R16(1),					/* 0x30-0x3f */
+	LJ_R16(1),					/* 0x40-0x4f */
+	LJ_R4(1), LJ_R4(1), LJ_R4(1), 0, 1, 1, 1,	/* 0x50-0x5f: '\\' */
+	LJ_R16(1), LJ_R16(1),				/* 0x60-0x7f */
+	LJ_R16(0), LJ_R16(0), LJ_R16(0), LJ_R16(0),	/* 0x80-0xbf */
+	LJ_R16(0), LJ_R16(0), LJ_R16(0), LJ_R16(0),	/* 0xc0-0xff */
+};
+
 /* A string at j->p (a quote). */
 static int
 lj_string(struct lj *j, struct lj_val *v)
@@ -98,8 +113,7 @@ lj_string(struct lj *j, struct lj_val *v)
 	v->p = (const char *)p;
 	for (;;) {
 		/* the plain bytes, the common case, first */
-		while (p < e && *p >= 0x20 && *p != '"' && *p != '\\' &&
-		    *p < 0x80)
+		while (p < e && lj_plain[*p])
 			p++;
 		if (p >= e || *p < 0x20)
 			return -1;
@@ -226,7 +240,6 @@ lj_object(struct lj *j, const struct lj_field *fields, struct lj_val *v)
 		if (j->p >= j->e || *j->p != ':')
 			return -1;
 		j->p++;
-		memset(&tmp, 0, sizeof(tmp));
 		dst = &tmp;
 		if (f != NULL) {
 			if (f->slot < 0 || (size_t)f->slot >= j->nout)
@@ -270,7 +283,6 @@ lj_array(struct lj *j, const struct lj_field *sub, struct lj_val *v)
 		goto done;
 	}
 	for (;;) {
-		memset(&tmp, 0, sizeof(tmp));
 		/* only the first element's members are looked for */
 		if (lj_value(j, v->count == 0 ? sub : NULL, 0, &tmp) != 0)
 			return -1;
