@@ -3,6 +3,7 @@
  */
 #include "envfilter.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -88,4 +89,24 @@ env_filtered(const char *const *pass, const char *const *drop)
 			v[k++] = environ[i];
 	v[k] = NULL;
 	return v;
+}
+
+const char *const *
+env_default(void)
+{
+	static const char **cached;
+	static char **from;
+	static size_t nfrom;
+	size_t n = 0;
+
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	/* filtered again only when environ is another array or length */
+	if (cached == NULL || from != environ || nfrom != n) {
+		free(cached);
+		cached = env_filtered(NULL, NULL);
+		from = environ;
+		nfrom = n;
+	}
+	return cached;
 }

@@ -24,4 +24,9 @@ int env_passes(const char *entry, const char *const *pass,
  * own strings (free the array only, before environ changes). */
 const char **env_filtered(const char *const *pass, const char *const *drop);
 
+/* env_filtered(NULL, NULL), made once and kept (made again if environ
+ * becomes another array): what a child without an env of its own gets.
+ * Not to be freed. */
+const char *const *env_default(void);
+
 #endif /* DROVE_ENVFILTER_H */

@@ -140,7 +140,6 @@ h_spawn(const struct drove_spawn *req, void **handle)
 {
 	struct drove_spawn r;
 	const struct host_ctx *ctx;
-	const char **env = NULL;
 	struct spawn *sp;
 	struct loop *l;
 	char err[256];
@@ -157,9 +156,8 @@ h_spawn(const struct drove_spawn *req, void **handle)
 	memcpy(&r, req, req->size < sizeof(r) ? req->size : sizeof(r));
 	r.size = sizeof(r);
 	if (r.env == NULL)
-		r.env = env = env_filtered(NULL, NULL);
+		r.env = env_default();
 	rc = spawn_start(l, &r, &sp, err, sizeof(err));
-	free(env);
 	if (rc < 0) {
 		/* out of descriptors: the call waits its turn, no news */
 		if (rc != DROVE_ENOFD)
