@@ -348,27 +348,35 @@ on_child(struct loop *l, struct loop_child *c, int wstatus)
 	maybe_finish(s);
 }
 
-static void
-on_stdin(struct loop *l, struct loop_io *w, unsigned ev)
+/* Writes data[*off..len) to the pipe fd as far as it takes it now.  1
+ * when done (all written, or the child wants no more), 0 when full. */
+static int
+pipe_feed(int fd, const char *data, size_t len, size_t *off)
 {
-	struct spawn *s = w->data;
-
-	while (s->in_off < s->in_len) {
-		ssize_t n = write(s->in_fd, s->in_data + s->in_off,
-		    s->in_len - s->in_off);
+	while (*off < len) {
+		ssize_t n = write(fd, data + *off, len - *off);
 
 		if (n > 0) {
-			s->in_off += (size_t)n;
+			*off += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
+			return 0;
 		/* EPIPE: the child does not want the rest */
-		break;
+		return 1;
 	}
-	stop_stdin(s);
+	return 1;
+}
+
+static void
+on_stdin(struct loop *l, struct loop_io *w, unsigned ev)
+{
+	struct spawn *s = w->data;
+
+	if (pipe_feed(s->in_fd, s->in_data, s->in_len, &s->in_off))
+		stop_stdin(s);
 }
 
 static void
@@ -468,6 +476,8 @@ on_stderr(struct loop *l, struct loop_io *w, unsigned ev)
 	maybe_finish(s);
 }
 
+static void child_failed(struct spawn *);
+
 static void
 on_errpipe(struct loop *l, struct loop_io *w, unsigned ev)
 {
@@ -490,7 +500,17 @@ on_errpipe(struct loop *l, struct loop_io *w, unsigned ev)
 			return;
 		break;
 	}
-	if (s->ce_len == sizeof(s->ce)) {
+	if (s->ce_len == sizeof(s->ce))
+		child_failed(s);
+	stop_errpipe(s);
+	maybe_finish(s);
+}
+
+/* The child reported s->ce: it failed before exec, and says why. */
+static void
+child_failed(struct spawn *s)
+{
+	{
 		const char *why = strerror(s->ce.errnum);
 
 		/* the child ran out of descriptors opening its stderr: a
@@ -517,8 +537,6 @@ on_errpipe(struct loop *l, struct loop_io *w, unsigned ev)
 			break;
 		}
 	}
-	stop_errpipe(s);
-	maybe_finish(s);
 }
 
 /* Same variable name: "A=1" and "A=2" (or "A"). */
@@ -578,21 +596,35 @@ env_path(char *const *envp)
 }
 
 /*
+ * Where the child reports a failure before exec: the parent's memory when
+ * the child shares it (clone with CLONE_VM | CLONE_VFORK: the parent reads
+ * it once the child has gone), else the error pipe ep.
+ */
+struct child_report {
+	int ep;				/* -1 with shared */
+	volatile struct child_err *shared;
+};
+
+/*
  * The child between fork and exec: async-signal-safe calls only.  Reports
- * the failing stage and errno through ep and exits 127.
+ * the failing stage and errno and exits 127.
  */
 static void __attribute__((noreturn))
-child_fail(int ep, int stage)
+child_fail(const struct child_report *r, int stage)
 {
 	struct child_err ce = { stage, errno };
 
-	(void)!write(ep, &ce, sizeof(ce));
+	if (r->shared != NULL) {
+		r->shared->errnum = ce.errnum;
+		r->shared->stage = ce.stage;
+	} else
+		(void)!write(r->ep, &ce, sizeof(ce));
 	_exit(127);
 }
 
 /* Moves fd above the standard descriptors so dup2 cannot clobber it. */
 static int
-above_std(int fd, int ep)
+above_std(int fd, const struct child_report *r)
 {
 	int nfd;
 
@@ -600,7 +632,7 @@ above_std(int fd, int ep)
 		return fd;
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 	if (nfd < 0)
-		child_fail(ep, STAGE_SETUP);
+		child_fail(r, STAGE_SETUP);
 	return nfd;
 }
 
@@ -724,7 +756,8 @@ resolve_exe(const char *name, const char *path)
 
 static void __attribute__((noreturn))
 child(struct loop *l, const struct drove_spawn *req, char *const envp[],
-    const char *path, const char *exe, int in, int out, int err, int ep)
+    const char *path, const char *exe, int in, int out, int err,
+    struct child_report *r)
 {
 	sigset_t none;
 	int fd = err;
@@ -737,23 +770,24 @@ child(struct loop *l, const struct drove_spawn *req, char *const envp[],
 	/* the core ignores SIGPIPE; the child gets the usual default */
 	signal(SIGPIPE, SIG_DFL);
 	(void)setpgid(0, 0);
-	ep = above_std(ep, ep);
+	if (r->ep >= 0)
+		r->ep = above_std(r->ep, r);
 	/* stderr kept: the pipe to the parent, which makes the file */
 	if (fd < 0 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
-		child_fail(ep, STAGE_STDERR);
-	in = above_std(in, ep);
-	out = above_std(out, ep);
-	fd = above_std(fd, ep);
+		child_fail(r, STAGE_STDERR);
+	in = above_std(in, r);
+	out = above_std(out, r);
+	fd = above_std(fd, r);
 	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
 	    dup2(fd, STDERR_FILENO) < 0)
-		child_fail(ep, STAGE_SETUP);
+		child_fail(r, STAGE_SETUP);
 	if (req->cwd != NULL && chdir(req->cwd) < 0)
-		child_fail(ep, STAGE_CHDIR);
+		child_fail(r, STAGE_CHDIR);
 	if (exe != NULL)
 		execve(exe, (char *const *)req->argv, envp);
 	/* not found by the parent, or gone since: the search says why */
 	exec_search((char *const *)req->argv, envp, path);
-	child_fail(ep, STAGE_EXEC);
+	child_fail(r, STAGE_EXEC);
 }
 
 #if defined(SPAWN_CLONE)
@@ -761,8 +795,10 @@ child(struct loop *l, const struct drove_spawn *req, char *const envp[],
  * The child shares the parent's memory until it execs (CLONE_VM |
  * CLONE_VFORK, as posix_spawn does): no page tables are copied, and the
  * parent waits the few microseconds until exec.  The child writes only to
- * its own stack and the error pipe.  The loop thread blocks every signal it
- * handles (signalfd), so no handler runs on the shared memory.
+ * its own stack and, when it fails before exec, to a struct child_err the
+ * parent reads once clone returns: no error pipe.  The loop thread blocks
+ * every signal it handles (signalfd), so no handler runs on the shared
+ * memory.
  */
 #define CHILD_STACK (64 * 1024)
 
@@ -771,7 +807,8 @@ struct child_args {
 	const struct drove_spawn *req;
 	char *const *envp;
 	const char *path, *exe;
-	int in, out, err, ep;
+	int in, out, err;
+	struct child_report r;
 };
 
 static int
@@ -780,7 +817,7 @@ child_entry(void *arg)
 	struct child_args *a = arg;
 
 	child(a->l, a->req, a->envp, a->path, a->exe, a->in, a->out, a->err,
-	    a->ep);
+	    &a->r);
 }
 #endif
 
@@ -829,6 +866,13 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	size_t i;
 	pid_t pid;
 	int rc, e, fail = DROVE_ESPAWN;
+#if defined(SPAWN_CLONE)
+	/* the child's stack: the parent waits while it runs, so one does
+	 * for every spawn */
+	static char *stack;
+	/* written by a child that fails before exec */
+	volatile struct child_err ce = { 0, 0 };
+#endif
 
 	if (req == NULL || !DROVE_HAS(req, arg) || req->argv == NULL ||
 	    req->argv[0] == NULL || req->on_exit == NULL) {
@@ -847,8 +891,10 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	if (req->stderr_path != NULL)
 		(void)empty_stale(req->stderr_path);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0 ||
-	    set_nonblock(out[0]) < 0 || set_nonblock(ep[0]) < 0 ||
+#if !defined(SPAWN_CLONE)
+	    pipe2(ep, O_CLOEXEC) < 0 || set_nonblock(ep[0]) < 0 ||
+#endif
+	    set_nonblock(in[1]) < 0 || set_nonblock(out[0]) < 0 ||
 	    (req->stderr_path != NULL && (pipe2(er, O_CLOEXEC) < 0 ||
 	    set_nonblock(er[0]) < 0))) {
 		e = errno;
@@ -863,18 +909,21 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 #if defined(SPAWN_CLONE)
 	{
 		struct child_args ca = { l, req, envp, path, exe, in[0],
-		    out[1], er[1], ep[1] };
-		char *stack = xmalloc(CHILD_STACK);
+		    out[1], er[1], { -1, &ce } };
 
+		if (stack == NULL)
+			stack = xmalloc(CHILD_STACK);
 		pid = clone(child_entry, stack + CHILD_STACK, CLONE_VM |
 		    CLONE_VFORK | SIGCHLD, &ca);
 		e = errno;
-		free(stack);
 	}
 #else
 	pid = fork();
-	if (pid == 0)
-		child(l, req, envp, path, exe, in[0], out[1], er[1], ep[1]);
+	if (pid == 0) {
+		struct child_report r = { ep[1], NULL };
+
+		child(l, req, envp, path, exe, in[0], out[1], er[1], &r);
+	}
 	e = errno;
 #endif
 	free(envp);
@@ -912,11 +961,29 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	s->arg = req->arg;
 	buf_init(&s->out);
 	buf_init(&s->err_hold);
-	if (req->stdin_data != NULL && req->stdin_len > 0) {
-		s->in_data = xmalloc(req->stdin_len);
-		memcpy(s->in_data, req->stdin_data, req->stdin_len);
-		s->in_len = req->stdin_len;
+#if defined(SPAWN_CLONE)
+	if (ce.stage != 0) {
+		s->ce.stage = ce.stage;
+		s->ce.errnum = ce.errnum;
+		child_failed(s);
+		close_fd(&s->in_fd);
 	}
+#endif
+	/* stdin is written now, as much as the pipe takes; the loop
+	 * writes the rest */
+	if (s->in_fd >= 0 && req->stdin_data != NULL && req->stdin_len > 0) {
+		size_t off = 0;
+
+		if (pipe_feed(s->in_fd, req->stdin_data, req->stdin_len,
+		    &off) == 0) {
+			s->in_len = req->stdin_len - off;
+			s->in_data = xmalloc(s->in_len);
+			memcpy(s->in_data, (const char *)req->stdin_data + off,
+			    s->in_len);
+		}
+	}
+	if (s->in_data == NULL)
+		stop_stdin(s);
 
 	if ((rc = loop_child_start(l, &s->child, pid, on_child, s)) < 0) {
 		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
@@ -926,19 +993,17 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	}
 	if ((rc = loop_io_start(l, &s->out_io, s->out_fd, LOOP_READ,
 	    on_stdout, s)) < 0 ||
-	    (rc = loop_io_start(l, &s->ep_io, s->ep_fd, LOOP_READ,
-	    on_errpipe, s)) < 0 ||
+	    (s->ep_fd >= 0 && (rc = loop_io_start(l, &s->ep_io, s->ep_fd,
+	    LOOP_READ, on_errpipe, s)) < 0) ||
 	    (s->err_fd >= 0 && (rc = loop_io_start(l, &s->err_io, s->err_fd,
 	    LOOP_READ, on_stderr, s)) < 0) ||
-	    (s->in_len > 0 && (rc = loop_io_start(l, &s->in_io, s->in_fd,
+	    (s->in_fd >= 0 && (rc = loop_io_start(l, &s->in_io, s->in_fd,
 	    LOOP_WRITE, on_stdin, s)) < 0)) {
 		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
 		    strerror(-rc));
 		loop_child_stop(l, &s->child);
 		goto fail_child;
 	}
-	if (s->in_len == 0)
-		stop_stdin(s);
 	if (req->timeout_s > 0)
 		loop_timer_start(l, &s->timer, secs_to_ms(req->timeout_s),
 		    on_timer, s);

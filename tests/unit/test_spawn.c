@@ -233,6 +233,43 @@ t_big_stdin(void)
 	teardown();
 }
 
+/* stdin_data is borrowed for spawn_start only: what the pipe took at once
+ * and the rest the loop writes later are both right after the caller has
+ * overwritten and freed its buffer. */
+static void
+t_stdin_borrowed(void)
+{
+	const char *argv[] = { "cat", NULL };
+	size_t sizes[] = { 5, 200000 }, n, i, k;
+	struct res r = { 0 };
+	struct drove_spawn q;
+	struct spawn *sp = NULL;
+	char err[256] = "", *data, *want;
+
+	setup();
+	for (k = 0; k < 2; k++) {
+		n = sizes[k];
+		data = xmalloc(n);
+		want = xmalloc(n);
+		for (i = 0; i < n; i++)
+			data[i] = want[i] = (char)('a' + i % 23);
+		q = req_of(argv, &r);
+		q.stdin_data = data;
+		q.stdin_len = n;
+		CHECK_INT(spawn_start(L, &q, &sp, err, sizeof(err)), 0);
+		memset(data, '#', n);
+		free(data);
+		CHECK_INT(loop_run(L), 0);
+		CHECK_INT(r.done, 1);
+		CHECK_INT(r.status, 0);
+		CHECK_INT(r.len, n);
+		CHECK(r.len == n && memcmp(r.out, want, n) == 0);
+		res_release(&r);
+		free(want);
+	}
+	teardown();
+}
+
 /* A child that exits without reading its input is not an error. */
 static void
 t_child_ignores_stdin(void)
@@ -1098,6 +1135,7 @@ t_child_signal_state(void)
 static const struct t_case cases[] = {
 	{ "echo_stdin", t_echo_stdin },
 	{ "big_stdin", t_big_stdin },
+	{ "stdin_borrowed", t_stdin_borrowed },
 	{ "child_ignores_stdin", t_child_ignores_stdin },
 	{ "exit_codes", t_exit_codes },
 	{ "killed_by_signal", t_killed_by_signal },
