@@ -1,5 +1,6 @@
 #include "host.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +140,7 @@ static int
 h_spawn(const struct drove_spawn *req, void **handle)
 {
 	struct drove_spawn r;
-	const struct host_ctx *ctx;
+	struct host_ctx *ctx;
 	struct spawn *sp;
 	struct loop *l;
 	char err[256];
@@ -157,15 +158,22 @@ h_spawn(const struct drove_spawn *req, void **handle)
 	r.size = sizeof(r);
 	if (r.env == NULL)
 		r.env = env_default();
-	rc = spawn_start(l, &r, &sp, err, sizeof(err));
+	ctx = DROVE_HAS(req, core) ? req->core : NULL;
+	if (ctx != NULL && ctx->fresh) {
+		rc = spawn_start_fresh(l, &r, &sp, err, sizeof(err));
+		ctx->fresh = 0;
+	} else
+		rc = spawn_start(l, &r, &sp, err, sizeof(err));
 	if (rc < 0) {
+		int e = errno;
+
 		/* out of descriptors: the call waits its turn, no news */
 		if (rc != DROVE_ENOFD)
 			log_warnx("%s", err);
+		errno = e;	/* for the plugin's message */
 		return rc;
 	}
 	/* a task's agent: its output can be followed as it is written */
-	ctx = DROVE_HAS(req, core) ? req->core : NULL;
 	if (ctx != NULL && ctx->live_path != NULL &&
 	    (rc = spawn_tee(sp, ctx->live_path)) < 0)
 		log_warnx("cannot write '%s': %s", ctx->live_path,

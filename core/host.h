@@ -30,6 +30,9 @@ struct host_ctx {
 	/* a task's call: where its agent's stdout is copied as it comes
 	 * (spawn_tee), or NULL */
 	const char *live_path;
+	/* a new run's task: its first spawn finds no earlier attempt's
+	 * files to empty (host.c clears it then, for the next attempt) */
+	int fresh;
 };
 
 /* What drove_call.core points to: host->call_done runs done. */

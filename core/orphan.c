@@ -73,8 +73,11 @@ orphan_start_time(long pid)
 	return read_pstat(pid, &ps) == 0 ? ps.start : 0;
 }
 
+/* drove's pid, for the proc records: read once per run */
+static long owner_pid;
+
 static void
-on_started(void *arg, long pid)
+on_started(void *arg, long pid, unsigned long long start)
 {
 	struct journal *j = arg;
 	json_t *ev = json_object();
@@ -83,9 +86,12 @@ on_started(void *arg, long pid)
 	json_object_set_new(ev, "ev", json_string("proc"));
 	json_object_set_new(ev, "pid", json_integer(pid));
 	json_object_set_new(ev, "pgid", json_integer(pid));
-	json_object_set_new(ev, "pstart", json_integer(
-	    (json_int_t)orphan_start_time(pid)));
-	json_object_set_new(ev, "owner", json_integer((json_int_t)getpid()));
+	/* spawn read the clock around the start; /proc only when that
+	 * spanned a clock tick */
+	if (start == 0)
+		start = orphan_start_time(pid);
+	json_object_set_new(ev, "pstart", json_integer((json_int_t)start));
+	json_object_set_new(ev, "owner", json_integer((json_int_t)owner_pid));
 	/* no fsync: the record has to outlive this process, not the
 	 * machine, whose crash takes the agents along */
 	if ((rc = journal_append(j, ev, 0)) < 0)
@@ -108,6 +114,7 @@ on_ended(void *arg, long pid)
 void
 orphan_watch(struct spawn_watch *w, struct journal *j)
 {
+	owner_pid = (long)getpid();
 	w->started = on_started;
 	w->ended = on_ended;
 	w->arg = j;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 /*
  * Linux starts children with clone(CLONE_VM | CLONE_VFORK); under
@@ -72,6 +73,7 @@ struct spawn {
 	struct loop_timer timer;
 	enum phase phase;
 	int reaped;
+	int fresh;		/* spawn_start_fresh: no earlier files */
 	int status;
 	int err;
 	char reason[512];
@@ -821,6 +823,32 @@ child_entry(void *arg)
 }
 #endif
 
+/*
+ * CLOCK_BOOTTIME in the clock ticks of /proc/<pid>/stat's start time
+ * (which the kernel takes from the same clock when it makes the process),
+ * or 0.  Read before and after a clone, equal values are the child's start
+ * time: no /proc read per child.  A read of the vDSO, no system call.
+ */
+static unsigned long long
+boot_ticks(void)
+{
+#if defined(__linux__)
+	static long hz;
+	struct timespec ts;
+
+	if (hz == 0)
+		hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0 || 1000000000L % hz != 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return 0;
+	return (unsigned long long)ts.tv_sec * (unsigned long long)hz +
+	    (unsigned long long)ts.tv_nsec / (unsigned long long)(1000000000L /
+	    hz);
+#else
+	return 0;
+#endif
+}
+
 /* A pipe end drove made: its only status flag is the access mode,
  * which F_SETFL leaves as it is. */
 static int
@@ -854,9 +882,26 @@ empty_stale(const char *path)
 	return 0;
 }
 
+static int start(struct loop *, const struct drove_spawn *, int,
+    struct spawn **, char *, size_t);
+
 int
 spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
     char *err, size_t errlen)
+{
+	return start(l, req, 0, sp, err, errlen);
+}
+
+int
+spawn_start_fresh(struct loop *l, const struct drove_spawn *req,
+    struct spawn **sp, char *err, size_t errlen)
+{
+	return start(l, req, 1, sp, err, errlen);
+}
+
+static int
+start(struct loop *l, const struct drove_spawn *req, int fresh,
+    struct spawn **sp, char *err, size_t errlen)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	int er[2] = { -1, -1 };
@@ -866,6 +911,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	size_t i;
 	pid_t pid;
 	int rc, e, fail = DROVE_ESPAWN;
+	unsigned long long t0 = 0, t1 = 0;
 #if defined(SPAWN_CLONE)
 	/* the child's stack: the parent waits while it runs, so one does
 	 * for every spawn */
@@ -877,6 +923,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	if (req == NULL || !DROVE_HAS(req, arg) || req->argv == NULL ||
 	    req->argv[0] == NULL || req->on_exit == NULL) {
 		errf(err, errlen, "bad spawn request");
+		errno = EINVAL;
 		return DROVE_EINVAL;
 	}
 	for (i = 0; req->env_add != NULL && req->env_add[i] != NULL; i++) {
@@ -885,10 +932,11 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 		if (eq == NULL || eq == req->env_add[i]) {
 			errf(err, errlen, "bad environment entry '%s'",
 			    req->env_add[i]);
+			errno = EINVAL;
 			return DROVE_EINVAL;
 		}
 	}
-	if (req->stderr_path != NULL)
+	if (req->stderr_path != NULL && !fresh)
 		(void)empty_stale(req->stderr_path);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 #if !defined(SPAWN_CLONE)
@@ -913,11 +961,15 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 
 		if (stack == NULL)
 			stack = xmalloc(CHILD_STACK);
+		if (watch != NULL)
+			t0 = boot_ticks();
 		pid = clone(child_entry, stack + CHILD_STACK, CLONE_VM |
 		    CLONE_VFORK | SIGCHLD, &ca);
 		e = errno;
 	}
 #else
+	if (watch != NULL)
+		t0 = boot_ticks();
 	pid = fork();
 	if (pid == 0) {
 		struct child_report r = { ep[1], NULL };
@@ -926,6 +978,8 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	}
 	e = errno;
 #endif
+	if (watch != NULL && pid > 0)
+		t1 = boot_ticks();
 	free(envp);
 	if (pid < 0) {
 		rc = DROVE_ESPAWN;
@@ -953,6 +1007,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	s->err_fd = er[0];
 	s->err_file = -1;
 	s->phase = PHASE_RUN;
+	s->fresh = fresh;
 	s->argv0 = xstrdup(req->argv[0]);
 	s->cwd = req->cwd ? xstrdup(req->cwd) : NULL;
 	s->stderr_path = xstrdup(req->stderr_path ? req->stderr_path :
@@ -986,6 +1041,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 		stop_stdin(s);
 
 	if ((rc = loop_child_start(l, &s->child, pid, on_child, s)) < 0) {
+		e = -rc;
 		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
 		    strerror(-rc));
 		fail = out_of_fds(-rc) ? DROVE_ENOFD : DROVE_ESPAWN;
@@ -999,6 +1055,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	    LOOP_READ, on_stderr, s)) < 0) ||
 	    (s->in_fd >= 0 && (rc = loop_io_start(l, &s->in_io, s->in_fd,
 	    LOOP_WRITE, on_stdin, s)) < 0)) {
+		e = -rc;
 		errf(err, errlen, "cannot watch '%s': %s", s->argv0,
 		    strerror(-rc));
 		loop_child_stop(l, &s->child);
@@ -1015,7 +1072,7 @@ spawn_start(struct loop *l, const struct drove_spawn *req, struct spawn **sp,
 	nlive++;
 	*sp = s;
 	if (watch != NULL && watch->started != NULL)
-		watch->started(watch->arg, (long)pid);
+		watch->started(watch->arg, (long)pid, t0 == t1 ? t0 : 0);
 	return 0;
 
 fail_child:
@@ -1029,6 +1086,7 @@ fail_child:
 	stop_errpipe(s);
 	stop_stderr(s);
 	spawn_free(s);
+	errno = e;
 	return fail;
 
 fail_pipes:
@@ -1038,6 +1096,7 @@ fail_pipes:
 		close_fd(&ep[i]);
 		close_fd(&er[i]);
 	}
+	errno = e;
 	return rc;
 }
 
@@ -1049,7 +1108,7 @@ spawn_tee(struct spawn *s, const char *path)
 	close_fd(&s->tee_fd);
 	free(s->tee_path);
 	s->tee_path = NULL;
-	if ((rc = empty_stale(path)) < 0)
+	if (!s->fresh && (rc = empty_stale(path)) < 0)
 		return rc;
 	s->tee_path = xstrdup(path);
 	return 0;

@@ -43,10 +43,17 @@ extern size_t spawn_max_output;
  * (the same, when the child ran out of file descriptors before exec) or
  * DROVE_EIO (output over spawn_max_output; out holds the reason).
  * Otherwise returns < 0 (DROVE_EINVAL, DROVE_ESPAWN, or DROVE_ENOFD when
- * drove is out of file descriptors) with a reason in err and never calls
- * on_exit.
+ * drove is out of file descriptors) with a reason in err and errno set to
+ * the cause, and never calls on_exit.
  */
 int spawn_start(struct loop *l, const struct drove_spawn *req,
+    struct spawn **sp, char *err, size_t errlen);
+
+/* spawn_start when the caller knows that nothing is at stderr_path nor at
+ * a later spawn_tee's path (a new run's first attempt): no earlier
+ * attempt's file is looked for there (a stat each).  The files are still
+ * made at their first byte, never through a link. */
+int spawn_start_fresh(struct loop *l, const struct drove_spawn *req,
     struct spawn **sp, char *err, size_t errlen);
 
 /*
@@ -72,14 +79,16 @@ void spawn_kill_all(int sig_now);
 size_t spawn_count(void);
 
 /*
- * Who hears of every child: started(arg, pid) once the child runs (pid is
- * also its process group), ended(arg, pid) once it is reaped, or when a
- * failed start killed it.  The run journals them so that a later resume
- * finds the agents a dead drove left behind.  w is borrowed until the next
- * call; NULL stops it.
+ * Who hears of every child: started(arg, pid, start) once the child runs
+ * (pid is also its process group; start is its start time as field 22 of
+ * /proc/<pid>/stat says, in clock ticks since boot, or 0 when spawn cannot
+ * tell), ended(arg, pid) once it is reaped, or when a failed start killed
+ * it.  The run journals them so that a later resume finds the agents a
+ * dead drove left behind.  w is borrowed until the next call; NULL stops
+ * it.
  */
 struct spawn_watch {
-	void (*started)(void *arg, long pid);
+	void (*started)(void *arg, long pid, unsigned long long start);
 	void (*ended)(void *arg, long pid);
 	void *arg;
 };

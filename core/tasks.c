@@ -480,6 +480,8 @@ start_jobs(struct run *r, size_t i)
 		jb->c.workdir = wt_workdir(r->wt, i);
 		jb->c.stderr_path = jb->stderr_path;
 		jb->c.hc.ctx.live_path = jb->live_path;
+		/* a new run: no earlier attempt left files to empty */
+		jb->c.hc.ctx.fresh = r->o->resume == NULL;
 		jb->c.task_conf = (const struct drove_conf *)gt->sec;
 		/* a task's own retries, else its backend's default */
 		jb->c.own_retries = conf_get(gt->sec, "retries") != NULL;

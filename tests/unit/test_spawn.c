@@ -270,6 +270,79 @@ t_stdin_borrowed(void)
 	teardown();
 }
 
+/* The start time spawn_watch gets is the one /proc/<pid>/stat has (the
+ * orphan record's pstart), without reading /proc. */
+struct starts {
+	int n, known, same;
+};
+
+static unsigned long long
+proc_start(long pid)
+{
+	char path[64], *data = NULL, *p;
+	unsigned long long v = 0;
+	size_t len;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (read_file(path, &data, &len) < 0)
+		return 0;
+	if ((p = strrchr(data, ')')) != NULL) {
+		for (field = 2, p++; field < 22 && *p != '\0'; p++)
+			if (*p == ' ')
+				field++;
+		v = strtoull(p, NULL, 10);
+	}
+	free(data);
+	return v;
+}
+
+static void
+on_started(void *arg, long pid, unsigned long long start)
+{
+	struct starts *st = arg;
+
+	st->n++;
+	if (start == 0)
+		return;
+	st->known++;
+	st->same += start == proc_start(pid);
+}
+
+static void
+t_start_time(void)
+{
+	const char *argv[] = { "sleep", "0.2", NULL };
+	struct starts st = { 0, 0, 0 };
+	struct spawn_watch w = { on_started, NULL, &st };
+	struct res r[20];
+	struct drove_spawn q;
+	struct spawn *sp;
+	char err[256];
+	int i;
+
+	if (access("/proc/self/stat", R_OK) < 0)
+		return;
+	setup();
+	memset(r, 0, sizeof(r));
+	spawn_set_watch(&w);
+	for (i = 0; i < 20; i++) {
+		q = req_of(argv, &r[i]);
+		CHECK_INT(spawn_start(L, &q, &sp, err, sizeof(err)), 0);
+	}
+	CHECK_INT(loop_run(L), 0);
+	spawn_set_watch(NULL);
+	CHECK_INT(st.n, 20);
+	/* a start that spans a clock tick leaves it to /proc */
+	CHECK(st.known >= 10);
+	CHECK_INT(st.same, st.known);
+	for (i = 0; i < 20; i++) {
+		CHECK_INT(r[i].status, 0);
+		res_release(&r[i]);
+	}
+	teardown();
+}
+
 /* A child that exits without reading its input is not an error. */
 static void
 t_child_ignores_stdin(void)
@@ -1136,6 +1209,7 @@ static const struct t_case cases[] = {
 	{ "echo_stdin", t_echo_stdin },
 	{ "big_stdin", t_big_stdin },
 	{ "stdin_borrowed", t_stdin_borrowed },
+	{ "start_time", t_start_time },
 	{ "child_ignores_stdin", t_child_ignores_stdin },
 	{ "exit_codes", t_exit_codes },
 	{ "killed_by_signal", t_killed_by_signal },
