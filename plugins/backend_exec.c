@@ -570,7 +570,7 @@ exec_start(void *state, struct drove_call *call)
 	struct exec_call *ec;
 	char msg[512];
 	size_t i, k;
-	int rc;
+	int rc, e;
 
 	ec = h->alloc(sizeof(*ec));
 	memset(ec, 0, sizeof(*ec));
@@ -634,8 +634,10 @@ exec_start(void *state, struct drove_call *call)
 	req.on_exit = exec_exit;
 	req.arg = ec;
 	req.core = call->core;		/* the call's context (ABI 1.4) */
+	errno = 0;
 	rc = b->launcher != NULL ? h->launch(b->launcher, &req, &ec->handle) :
 	    h->spawn(&req, &ec->handle);
+	e = errno;
 	if (rc == DROVE_ENOFD) {
 		/* the core queues the call until a descriptor frees */
 		snprintf(msg, sizeof(msg), "cannot start command '%s': out of "
@@ -643,8 +645,10 @@ exec_start(void *state, struct drove_call *call)
 		return fail_now(ec, DROVE_ENOFD, msg);
 	}
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "cannot start command '%s' "
-		    "(error %d)", b->argv[0], rc);
+		/* the host leaves the system's reason in errno */
+		snprintf(msg, sizeof(msg), "cannot start command '%s': %s",
+		    b->argv[0], e != 0 ? strerror(e) : rc == DROVE_ENOMEM ?
+		    "out of memory" : "drove could not start a process");
 		return fail_now(ec, DROVE_ESPAWN, msg);
 	}
 	return 0;

@@ -1,4 +1,5 @@
 /* The exec backend plugin, through a small host table of the test's own. */
+#include <errno.h>
 #include <dirent.h>
 #include <limits.h>
 #include <signal.h>
@@ -96,6 +97,10 @@ h_conf_name(const struct drove_conf *c)
 	return c->name;
 }
 
+/* when not 0: spawn fails, as the host's does when the system refuses a
+ * process (errno says why) */
+static int spawn_fail_errno;
+
 static int
 h_spawn(const struct drove_spawn *req, void **handle)
 {
@@ -103,6 +108,10 @@ h_spawn(const struct drove_spawn *req, void **handle)
 	char err[256];
 	int rc;
 
+	if (spawn_fail_errno != 0) {
+		errno = spawn_fail_errno;
+		return DROVE_ESPAWN;
+	}
 	rc = spawn_start(L, req, &sp, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "spawn: %s\n", err);
@@ -548,6 +557,32 @@ t_missing_program(void)
 	teardown();
 }
 
+/* A start the system refuses: the message names the command and the
+ * system's reason, not a number. */
+static void
+t_spawn_refused(void)
+{
+	const char *kv[] = { "command", "cat", NULL };
+	struct drove_conf conf = { "sh", kv };
+	struct drove_call c;
+	char err[256] = "";
+	void *st = NULL;
+
+	setup();
+	CHECK_INT(ops()->open(&host, &conf, &st, err, sizeof(err)), 0);
+	init_call(&c, "hello");
+	spawn_fail_errno = EAGAIN;
+	D.n = 0;
+	CHECK_INT(ops()->start(st, &c), 0);
+	spawn_fail_errno = 0;
+	CHECK_INT(D.n, 1);
+	CHECK_INT(D.status, DROVE_ESPAWN);
+	CHECK_STR(D.error, "cannot start command 'cat': Resource "
+	    "temporarily unavailable");
+	ops()->close(st);
+	teardown();
+}
+
 struct canceller {
 	struct loop_timer t;
 	void *st;
@@ -603,6 +638,7 @@ static const struct t_case cases[] = {
 	{ "long_stderr", t_long_stderr },
 	{ "timeout", t_timeout },
 	{ "missing_program", t_missing_program },
+	{ "spawn_refused", t_spawn_refused },
 	{ "cancel", t_cancel },
 	{ NULL, NULL },
 };
