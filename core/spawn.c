@@ -409,6 +409,11 @@ tee_write(struct spawn *s, const char *data, size_t len)
 	if (s->tee_path != NULL) {
 		s->tee_fd = open(s->tee_path, O_WRONLY | O_CREAT | O_TRUNC |
 		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+		/* a link planted there (spawn_tee did not look, on a new
+		 * run) is named, as spawn_tee names it */
+		if (s->tee_fd < 0 && errno == ELOOP)
+			log_warnx("cannot write '%s': %s", s->tee_path,
+			    strerror(errno));
 		free(s->tee_path);
 		s->tee_path = NULL;
 	}
