@@ -229,9 +229,10 @@ lj_object(struct lj *j, const struct lj_field *fields, struct lj_val *v)
 			/* an escaped name could be one looked for */
 			if (key.esc)
 				return -1;
+			/* (a name holds no NUL: no raw control byte) */
 			for (f = fields; f->key != NULL; f++)
-				if (strlen(f->key) == key.n &&
-				    memcmp(f->key, key.p, key.n) == 0)
+				if (strncmp(f->key, key.p, key.n) == 0 &&
+				    f->key[key.n] == '\0')
 					break;
 			if (f->key == NULL)
 				f = NULL;
@@ -435,8 +436,6 @@ lj_decode(const struct lj_val *v, char *dst)
 int
 lj_is(const struct lj_val *v, const char *s)
 {
-	size_t n = strlen(s);
-
-	return v->kind == LJ_STRING && !v->esc && v->n == n &&
-	    memcmp(v->p, s, n) == 0;
+	return v->kind == LJ_STRING && !v->esc &&
+	    strncmp(v->p, s, v->n) == 0 && s[v->n] == '\0';
 }
