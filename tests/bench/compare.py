@@ -585,12 +585,17 @@ def many_exec(n, jobs, nofile):
             n, rc, ok, e.decode(errors="replace")[-300:]))
 
 
-def version(argv, line=0):
+def version(argv, line=0, failed="not installed"):
+    """the line of what argv prints (nginx -v prints on stderr); failed
+    when it cannot run or exits non-zero (an import error's traceback is
+    no version)"""
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        if r.returncode != 0:
+            return failed
         return (r.stdout or r.stderr).strip().split("\n")[line].strip()
     except (OSError, IndexError, subprocess.TimeoutExpired):
-        return "not installed"
+        return failed
 
 
 def npm_version(pkg):
@@ -623,7 +628,7 @@ def header():
         cpu, os.cpu_count(), mem / 2**30, deb, platform.release(),
         os.getloadavg()[0]))
     commit = version(["git", "-C", os.path.dirname(os.path.dirname(HERE)),
-                      "describe", "--always", "--dirty"])
+                      "describe", "--always", "--dirty"], failed="unknown")
     print("- %s (source %s); %s; %s" % (version([DROVE, "version"]), commit,
                                         version(["curl", "--version"]),
                                         version(["nginx", "-v"])))
@@ -633,7 +638,8 @@ def header():
         version([PY_AIOHTTP, "-c",
                  "import aiohttp; print(aiohttp.__version__)"])))
     print("- %s; %s" % (version(["xargs", "--version"]),
-                        version(["parallel", "--version"])))
+                        version(["parallel", "--version"],
+                                failed="GNU parallel not installed")))
     print("- endpoint: nginx on 127.0.0.1 terminating TLS (%s), "
           "upstream asyncio, latency %.2f s, one %d-character answer "
           "in %d-character deltas" % ({"rsa": "RSA 2048"}.get(

@@ -59,9 +59,19 @@ if command -v npm >/dev/null && command -v node >/dev/null; then
 		cp "$B/package.json" "$B/package-lock.json" "$NC/"
 		echo "bench: npm ci into $NC" >&2
 		(cd "$NC" && timeout 300 npm ci --no-audit --no-fund \
-		    --ignore-scripts >npm.log 2>&1) && touch "$NC/.installed" ||
-		    echo "bench: npm ci failed (see $NC/npm.log);" \
-			"the SDK clients are skipped" >&2
+		    --ignore-scripts >npm.log 2>&1)
+		rc=$?
+		if [ $rc = 0 ]; then
+			touch "$NC/.installed"
+		else
+			# npm's own error code (npm 9 says "npm ERR! code X",
+			# npm 10 and later "npm error code X")
+			why=$(sed -n -E 's/^npm (ERR!|error) code (.*)/\2/p' \
+			    "$NC/npm.log" | head -1)
+			[ $rc = 124 ] && why="timed out after 300 s"
+			echo "bench: npm ci failed (${why:-exit $rc}; see" \
+			    "$NC/npm.log); the SDK clients are skipped" >&2
+		fi
 	fi
 	[ -f "$NC/.installed" ] && NODE_MODULES=$NC/node_modules
 fi
