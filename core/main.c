@@ -9,8 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "cmd.h"
 #include "drove/plugin.h"
@@ -211,10 +216,26 @@ dispatch(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* jansson seeds its hash tables at the first object from /dev/urandom
+ * (an open, a read, a close, before the first call); one getrandom does
+ * the same.  Elsewhere, or when it fails, jansson seeds itself. */
+static void
+seed_json(void)
+{
+#if defined(__linux__)
+	size_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) ==
+	    (ssize_t)sizeof(seed) && seed != 0)
+		json_object_seed(seed);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
+	seed_json();
 	return close_stdout(dispatch(argc, argv));
 }

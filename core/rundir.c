@@ -17,16 +17,41 @@
 #include "taskcopy.h"
 #include "worktree.h"
 
+/*
+ * t as UTC "YYYYMMDD-HHMMSS", from the day count (H. Hinnant's
+ * civil_from_days), not gmtime_r: glibc's runs tzset, which reads
+ * /etc/localtime (seven system calls before the first call) even for UTC.
+ */
+static void
+utc_stamp(time_t t, char *out, size_t len)
+{
+	long long s = (long long)t, days = s / 86400, sec = s % 86400;
+	long long z, era, doe, yoe, doy, mp, y, m, d;
+
+	if (sec < 0) {
+		sec += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	snprintf(out, len, "%04lld%02d%02d-%02d%02d%02d", y, (int)m, (int)d,
+	    (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60));
+}
+
 static char *
 make_run_id(void)
 {
-	char ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
+	char ts[64];
 	unsigned x;
 
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
+	utc_stamp(time(NULL), ts, sizeof(ts));
 	/* through uint64_t: a double past UINT_MAX is undefined as unsigned */
 	x = (unsigned)getpid() ^ (unsigned)(uint64_t)(now_mono() * 1e6);
 	return xasprintf("%s-%04x", ts, x & 0xffff);
