@@ -13,6 +13,7 @@ wall time from spawn to reaping (CLOCK_MONOTONIC), CPU time (user + system
 of its process tree: every descendant it reaped) and peak RSS (the largest
 resident set of any process of the tree).  Each number is the
 median over --reps runs; the clients' order rotates from run to run.
+The start-to-first-byte case is the exception: see first_byte.
 Exits 1 when a client failed or returned wrong answers.
 """
 import argparse
