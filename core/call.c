@@ -540,7 +540,7 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 		/* came whole: TASK.out is its copy; a live copy an earlier
 		 * run left (a resumed task's) would be no prefix of it */
 		buf_reset(&c->live);
-		if (c->hc.ctx.live_path != NULL)
+		if (c->hc.ctx.live_path != NULL && c->live_stale)
 			(void)unlink(c->hc.ctx.live_path);
 	}
 	call_live_close(c);

@@ -141,6 +141,8 @@ struct call {
 				 * of streamed text, or -1 */
 	int live_new;		/* made (emptied) at the next write */
 	int live_made;		/* by this attempt or an earlier one */
+	int live_stale;		/* set by the owner: an earlier run may have
+				 * left a copy at live_path (a resume) */
 	struct buf live;	/* streamed, not written yet */
 	struct call *live_next, **live_prevp;	/* in env->live_dirty */
 	struct reservation res;	/* budget and tpm held by the attempt */

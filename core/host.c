@@ -174,10 +174,13 @@ h_spawn(const struct drove_spawn *req, void **handle)
 		return rc;
 	}
 	/* a task's agent: its output can be followed as it is written */
-	if (ctx != NULL && ctx->live_path != NULL &&
-	    (rc = spawn_tee(sp, ctx->live_path)) < 0)
-		log_warnx("cannot write '%s': %s", ctx->live_path,
-		    strerror(-rc));
+	if (ctx != NULL && ctx->live_path != NULL) {
+		if ((rc = spawn_tee(sp, ctx->live_path)) < 0)
+			log_warnx("cannot write '%s': %s", ctx->live_path,
+			    strerror(-rc));
+		else
+			ctx->teed = 1;
+	}
 	*handle = sp;
 	return 0;
 }

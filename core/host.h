@@ -33,6 +33,9 @@ struct host_ctx {
 	/* a new run's task: its first spawn finds no earlier attempt's
 	 * files to empty (host.c clears it then, for the next attempt) */
 	int fresh;
+	/* set by the host when it asked spawn for that copy: made at the
+	 * agent's first stdout byte */
+	int teed;
 };
 
 /* What drove_call.core points to: host->call_done runs done. */

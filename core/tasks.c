@@ -128,6 +128,26 @@ task_durable(void *arg, int rc)
 	tasks_pump(r);
 }
 
+/*
+ * Whether the one replica's live copy may be on disk, so that the commit
+ * writer has one to drop: an API call made it at a write (live_made); an
+ * agent's copy is made at its first stdout byte, so with no output it is
+ * there only as an earlier attempt's or an earlier run's, emptied.  Most
+ * tasks have none, and an open that fails costs the writer a lookup.
+ */
+static int
+live_may_exist(const struct run *r, const struct trun *t)
+{
+	const struct call *c = &t->jobs[0].c;
+
+	if (c->live_made)
+		return 1;
+	if (!c->hc.ctx.teed)
+		return 0;
+	return t->len > 0 || c->attempts + c->fb_base > 1 ||
+	    r->o->resume != NULL;
+}
+
 /* The task's worktree is committed (or it has none): it is ok. */
 static void
 task_committed(void *arg, size_t i, int rc, const char *err)
@@ -158,7 +178,8 @@ task_committed(void *arg, size_t i, int rc, const char *err)
 	 * output over again; it goes once the output is durable, if it
 	 * holds just that.  Replicas keep theirs: the output is a merge */
 	commit_output(&r->commit, t->out_path, t->text, t->len, line,
-	    t->njobs == 1 ? t->jobs[0].live_path : NULL, task_durable, t);
+	    t->njobs == 1 && live_may_exist(r, t) ? t->jobs[0].live_path :
+	    NULL, task_durable, t);
 }
 
 /* wt_finish's end, from the loop. */
@@ -482,6 +503,7 @@ start_jobs(struct run *r, size_t i)
 		jb->c.hc.ctx.live_path = jb->live_path;
 		/* a new run: no earlier attempt left files to empty */
 		jb->c.hc.ctx.fresh = r->o->resume == NULL;
+		jb->c.live_stale = r->o->resume != NULL;
 		jb->c.task_conf = (const struct drove_conf *)gt->sec;
 		/* a task's own retries, else its backend's default */
 		jb->c.own_retries = conf_get(gt->sec, "retries") != NULL;

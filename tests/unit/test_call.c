@@ -5,6 +5,7 @@
  * backoff and its jitter, the live copy of streamed text, and call_once.
  * Every case arms alarm().
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,7 +387,8 @@ test_live_batched(void)
 }
 
 /* An answer that came whole between two writes makes no live copy (its
- * output is one), and one an earlier run left goes. */
+ * output is one), and one an earlier run left goes (on a resume: in a
+ * fresh run there is none to remove, and no unlink is tried). */
 static void
 test_live_whole(void)
 {
@@ -406,6 +408,7 @@ test_live_whole(void)
 	c.task = "t";
 	c.prompt = "p";
 	c.hc.ctx.live_path = path;
+	c.live_stale = 1;
 	call_start(&c);
 	c.hc.progress(&c.hc, "abc", 3);
 	fake_answer(F.cur, &ok);
@@ -414,6 +417,24 @@ test_live_whole(void)
 	CHECK_INT(ENV.live_writes, 0);
 	CHECK(stat(path, &st) < 0);
 	CHECK(!ENV.live_timer.active);
+	call_release(&c);
+	teardown();
+
+	/* not a resume: the path is left alone (a file put there stays) */
+	setup(s, 1);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	call_init(&c, &ENV, &owner_ops, NULL, &BE);
+	c.task = "t";
+	c.prompt = "p";
+	c.hc.ctx.live_path = path;
+	call_start(&c);
+	c.hc.progress(&c.hc, "abc", 3);
+	fake_answer(F.cur, &ok);
+	CHECK_INT(owner_done, 1);
+	CHECK_INT(ENV.live_writes, 0);
+	CHECK(stat(path, &st) == 0 && st.st_size == 0);
 	unlink(path);
 	call_release(&c);
 	teardown();
