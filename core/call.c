@@ -103,8 +103,9 @@ call_event(const struct call *c, const char *type, const char *event)
 	return ev;
 }
 
+/* flags: of JOURNAL_* (journal.h) */
 static void
-call_jlog(struct call *c, json_t *ev, int sync)
+call_jlog(struct call *c, json_t *ev, int flags)
 {
 	int rc;
 
@@ -112,7 +113,7 @@ call_jlog(struct call *c, json_t *ev, int sync)
 		json_decref(ev);
 		return;
 	}
-	rc = journal_append(c->env->j, ev, sync);
+	rc = journal_append(c->env->j, ev, flags);
 	if (rc < 0)
 		log_warnx("cannot write '%s': %s", c->env->j->path,
 		    strerror(-rc));
@@ -249,7 +250,7 @@ call_job(struct host_call *hc, const char *launcher, const char *job,
 		json_object_set_new(ev, "ev", json_string("job_end"));
 		json_object_set_new(ev, "backend", json_string(c->be->name));
 		json_object_set_new(ev, "job", json_string(job));
-		call_jlog(c, ev, 0);
+		call_jlog(c, ev, JOURNAL_LATER);
 		return;
 	}
 	if (c->job == NULL || strcmp(c->job, job) != 0) {
@@ -366,7 +367,7 @@ call_move(struct call *c, struct backend *to, const char *why)
 	json_object_set_new(ev, "fallback", json_string(to->name));
 	json_object_set_new(ev, "error", json_texts(why));
 	json_object_set_new(ev, "t", json_real(call_rel(c)));
-	call_jlog(c, ev, 0);
+	call_jlog(c, ev, JOURNAL_LATER);
 	if (!c->env->quiet)
 		log_info("%s%s: %s; moving to fallback backend '%s'", c->task,
 		    c->replica < 0 ? " (merge call)" : "", why, to->name);
@@ -479,7 +480,7 @@ call_start(struct call *c)
 	ev = call_event(c, "start", "task_start");
 	json_object_set_new(ev, "backend", json_string(c->be->name));
 	json_object_set_new(ev, "t", json_real(c->attempt_start));
-	call_jlog(c, ev, 1);
+	call_jlog(c, ev, JOURNAL_SYNC | JOURNAL_LATER);
 	if (log_verbosity >= 2 && !c->env->quiet)
 		log_debug("start %s%s (backend %s, attempt %d)", c->task,
 		    c->replica < 0 ? " (merge call)" : "", c->be->name,
@@ -601,7 +602,7 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 		json_object_set_new(ev, "wait_s", json_real(0));
 		json_object_set_new(ev, "fallback",
 		    json_string(c->be->fallback->name));
-		call_jlog(c, ev, 0);
+		call_jlog(c, ev, JOURNAL_LATER);
 		call_move(c, c->be->fallback, c->error);
 		call_queue(c, 0);
 		if (e->wake != NULL)
@@ -609,7 +610,7 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 		return;
 	}
 	if (!retry) {
-		call_jlog(c, ev, 0);
+		call_jlog(c, ev, JOURNAL_LATER);
 		call_end(c);
 		return;
 	}
@@ -625,7 +626,7 @@ call_backend_done(struct host_call *hc, const struct drove_result *res)
 	json_object_set_new(ev, "rate_limited",
 	    json_boolean(res->status == DROVE_ERATELIMIT));
 	json_object_set_new(ev, "t", json_real(now));
-	call_jlog(c, ev, 0);
+	call_jlog(c, ev, JOURNAL_LATER);
 
 	if (!e->quiet)
 		log_info("%s%s: %s; retrying in %.1fs", c->task,

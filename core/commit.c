@@ -302,6 +302,15 @@ hand_over(struct commit *cm)
 	struct commit_item *it;
 
 	cm->turn_armed = 0;
+	/* the turn's pending journal lines first, in one write: a task's
+	 * start and its agent's end come before the record of its output */
+	if (cm->j->npending > 0) {
+		int rc = journal_flush(cm->j);
+
+		if (rc < 0)
+			log_warnx("cannot write '%s': %s", cm->j->path,
+			    strerror(-rc));
+	}
 	if (cm->turn == NULL && !cm->turn_jsync)
 		return;
 	pthread_mutex_lock(&cm->mu);
@@ -342,6 +351,12 @@ want_jsync(void *arg)
 
 	cm->turn_jsync = 1;
 	arm(cm);
+}
+
+static void
+want_turn(void *arg)
+{
+	arm(arg);
 }
 
 static void
@@ -388,6 +403,7 @@ commit_start(struct commit *cm, struct loop *loop, struct journal *j)
 	}
 	cm->started = 1;
 	j->sync = want_jsync;
+	j->later = want_turn;
 	j->sync_arg = cm;
 	return 0;
 }
@@ -410,6 +426,7 @@ commit_stop(struct commit *cm)
 	loop_timer_stop(cm->loop, &cm->hold);
 	loop_async_stop(cm->loop, &cm->async);
 	cm->j->sync = NULL;
+	cm->j->later = NULL;
 	cm->j->sync_arg = NULL;
 	for (i = 0; i < cm->nfs; i++)
 		close(cm->fs_fd[i]);

@@ -24,13 +24,45 @@ journal_open(struct journal *j, const char *path)
 		(void)write_all(j->fd, "\n", 1);
 	j->path = xstrdup(path);
 	j->sync = NULL;
+	j->later = NULL;
 	j->sync_arg = NULL;
+	j->pending = NULL;
+	j->npending = j->cpending = 0;
 	return 0;
+}
+
+int
+journal_flush(struct journal *j)
+{
+	int rc = 0;
+
+	if (j->npending == 0)
+		return 0;
+	/* one write: with O_APPEND the lines are never interleaved */
+	if (j->fd >= 0)
+		rc = write_all(j->fd, j->pending, j->npending);
+	j->npending = 0;
+	return rc;
+}
+
+static void
+add_pending(struct journal *j, const char *line, size_t len)
+{
+	if (j->npending + len > j->cpending) {
+		j->cpending = (j->npending + len) * 2 + 256;
+		j->pending = xrealloc(j->pending, j->cpending);
+	}
+	memcpy(j->pending + j->npending, line, len);
+	j->npending += len;
 }
 
 void
 journal_close(struct journal *j)
 {
+	(void)journal_flush(j);
+	free(j->pending);
+	j->pending = NULL;
+	j->cpending = 0;
 	if (j->fd >= 0) {
 		(void)fsync(j->fd);
 		close(j->fd);
@@ -41,8 +73,9 @@ journal_close(struct journal *j)
 }
 
 int
-journal_append(struct journal *j, json_t *ev, int sync)
+journal_append(struct journal *j, json_t *ev, int flags)
 {
+	int sync = flags & JOURNAL_SYNC;
 	char *line;
 	size_t len;
 	int rc;
@@ -56,9 +89,25 @@ journal_append(struct journal *j, json_t *ev, int sync)
 	len = strlen(line);
 	line = xrealloc(line, len + 2);
 	line[len++] = '\n';
-	/* one write: with O_APPEND a line is never interleaved */
-	rc = write_all(j->fd, line, len);
-	free(line);
+	if ((flags & JOURNAL_LATER) && j->sync != NULL) {
+		/* the end of the turn writes it, with the turn's others */
+		add_pending(j, line, len);
+		free(line);
+		if (sync)
+			j->sync(j->sync_arg);
+		else if (j->later != NULL)
+			j->later(j->sync_arg);
+		return 0;
+	}
+	if (j->npending > 0) {
+		add_pending(j, line, len);
+		free(line);
+		rc = journal_flush(j);
+	} else {
+		/* one write: with O_APPEND a line is never interleaved */
+		rc = write_all(j->fd, line, len);
+		free(line);
+	}
 	if (rc == 0 && sync && j->sync != NULL)
 		j->sync(j->sync_arg);
 	else if (rc == 0 && sync && fsync(j->fd) < 0)

@@ -386,6 +386,7 @@ launch_end_orphans(struct journal *j, const struct conf *c, long owner,
 	char whose[64] = "a previous drove";
 	int rc = 0, total = 0;
 
+	(void)journal_flush(j);
 	if (journal_replay(j->path, collect, &o, NULL) < 0)
 		return 0;
 	if (owner > 0)

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,15 +29,20 @@ read_pstat(long pid, struct pstat *ps)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long v;
-	FILE *f;
-	size_t n;
-	int field;
+	ssize_t n;
+	int field, fd;
 
+	/* open, one read, close: the file is a page at most, made whole at
+	 * the read (no stdio: its fstat and second read cost an agent's
+	 * start two more system calls) */
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "re")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	while ((n = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+		;
+	close(fd);
+	if (n <= 0)
+		return -1;
 	buf[n] = '\0';
 	/* the command name may hold spaces and parentheses: skip to the
 	 * last ')' */
@@ -92,8 +98,10 @@ on_started(void *arg, long pid, unsigned long long start)
 		start = orphan_start_time(pid);
 	json_object_set_new(ev, "pstart", json_integer((json_int_t)start));
 	json_object_set_new(ev, "owner", json_integer((json_int_t)owner_pid));
-	/* no fsync: the record has to outlive this process, not the
-	 * machine, whose crash takes the agents along */
+	/* written now, with the lines pending before it (the task's
+	 * start), not at the end of the turn: a resume ends the group only
+	 * if this record is there.  No fsync: it has to outlive this
+	 * process, not the machine, whose crash takes the agents along */
 	if ((rc = journal_append(j, ev, 0)) < 0)
 		log_warnx("cannot write '%s': %s", j->path, strerror(-rc));
 }
@@ -107,7 +115,10 @@ on_ended(void *arg, long pid)
 
 	json_object_set_new(ev, "ev", json_string("proc_end"));
 	json_object_set_new(ev, "pid", json_integer(pid));
-	if ((rc = journal_append(j, ev, 0)) < 0)
+	/* with the turn's other lines: lost with a kill -9, the group is
+	 * just looked for on a resume and found gone (or reused: its start
+	 * time differs) */
+	if ((rc = journal_append(j, ev, JOURNAL_LATER)) < 0)
 		log_warnx("cannot write '%s': %s", j->path, strerror(-rc));
 }
 
@@ -257,6 +268,7 @@ orphan_end(struct journal *j, long owner, double grace_s, char *err,
 	size_t n, left;
 	int rc;
 
+	(void)journal_flush(j);
 	rc = journal_replay(j->path, collect, &g, NULL);
 	if (rc < 0 || (n = mark_alive(&g)) == 0) {
 		free(g.v);

@@ -166,12 +166,12 @@ run_state_name(enum tstate s)
 	}
 }
 
-/* Appends ev to the run's journal (sync: fsync'd), warning when it cannot;
- * takes ev over. */
+/* Appends ev to the run's journal (flags: of JOURNAL_*, journal.h; 1 is
+ * JOURNAL_SYNC), warning when it cannot; takes ev over. */
 static inline void
-run_jlog(struct run *r, json_t *ev, int sync)
+run_jlog(struct run *r, json_t *ev, int flags)
 {
-	int rc = journal_append(&r->j, ev, sync);
+	int rc = journal_append(&r->j, ev, flags);
 
 	if (rc < 0)
 		log_warnx("cannot write '%s': %s", r->j.path, strerror(-rc));

@@ -81,5 +81,5 @@ tasklog_wait(struct run *r, struct job *jb, enum wait_why why,
 		    room));
 	}
 	json_object_set_new(ev, "t", json_real(run_rel(r)));
-	run_jlog(r, ev, 0);
+	run_jlog(r, ev, JOURNAL_LATER);
 }

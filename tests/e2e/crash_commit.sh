@@ -1,6 +1,7 @@
 # kill -9 at random moments of a 500-task run, many times: after each kill
-# every task the journal records as done has its whole output on disk, and
-# the resumed runs redo only the others, never a task recorded done.
+# every task the journal records as done has its whole output on disk and
+# its start recorded before, and the resumed runs redo only the others,
+# never a task recorded done.
 . "$(dirname "$0")/lib.sh"
 
 N=500
@@ -23,6 +24,12 @@ import json, os, sys
 k, n = sys.argv[1], int(sys.argv[2])
 d = ".drove/runs/last"
 done = set()
+bad = []
+# the lines a loop turn keeps for its end (a start, an agent's end) are
+# lost with a kill, never written after what depends on them: in each
+# run, a task's start comes before its ok record, and an agent's process
+# group (proc) is recorded before it ends (proc_end)
+started, procs = set(), set()
 with open(d + "/journal.jsonl", "rb") as f:
     for raw in f:
         if not raw.endswith(b"\n"):
@@ -31,9 +38,19 @@ with open(d + "/journal.jsonl", "rb") as f:
             ev = json.loads(raw)
         except ValueError:
             continue
-        if ev.get("ev") == "task" and ev.get("status") == "ok":
+        kind = ev.get("ev")
+        if kind == "run":
+            started, procs = set(), set()
+        elif kind == "start":
+            started.add(ev["task"])
+        elif kind == "proc":
+            procs.add(ev["pid"])
+        elif kind == "proc_end" and ev["pid"] not in procs:
+            bad.append("proc_end of %d before its proc" % ev["pid"])
+        elif kind == "task" and ev.get("status") == "ok":
             done.add(ev["task"])
-bad = []
+            if ev["task"] not in started:
+                bad.append("%s ok before its start" % ev["task"])
 for t in sorted(done):
     want = (t + "\n") * 2000
     try:
@@ -41,7 +58,7 @@ for t in sorted(done):
     except OSError as e:
         got = str(e)
     if got != want:
-        bad.append("%s (%d bytes)" % (t, len(got)))
+        bad.append("%s done with %d bytes of output" % (t, len(got)))
 counts = {}
 for line in open(os.environ["RUNLOG"]):
     counts[line.strip()] = counts.get(line.strip(), 0) + 1
@@ -49,7 +66,7 @@ with open("check.%s" % k, "w") as f:
     json.dump({"done": sorted(done), "counts": counts}, f)
 print("kill %s: %d of %d recorded done" % (k, len(done), n))
 if bad:
-    print("done without its whole output: " + ", ".join(bad[:10]))
+    print("kill %s: " % k + ", ".join(bad[:10]))
     sys.exit(1)
 PY
 }

@@ -104,6 +104,91 @@ test_torn_then_append(void)
 	teardown();
 }
 
+static int syncs, laters;
+
+static void
+on_sync(void *arg)
+{
+	(void)arg;
+	syncs++;
+}
+
+static void
+on_later(void *arg)
+{
+	(void)arg;
+	laters++;
+}
+
+static void
+append_flags(struct journal *j, const char *task, int flags)
+{
+	json_t *ev = json_object();
+
+	json_object_set_new(ev, "ev", json_string("task"));
+	json_object_set_new(ev, "task", json_string(task));
+	CHECK_INT(journal_append(j, ev, flags), 0);
+}
+
+static size_t
+file_size(void)
+{
+	char *data;
+	size_t len;
+
+	if (read_file(path, &data, &len) < 0)
+		return (size_t)-1;
+	free(data);
+	return len;
+}
+
+/* JOURNAL_LATER lines wait, with a group commit, for the next line
+ * written now or journal_flush, and go out in order; without one they
+ * are written at once. */
+static void
+test_later(void)
+{
+	struct journal j;
+	struct seen s = { 0 };
+	size_t size;
+
+	setup();
+	CHECK_INT(journal_open(&j, path), 0);
+	/* no group commit: at once */
+	append_flags(&j, "a", JOURNAL_LATER);
+	size = file_size();
+	CHECK(size > 0);
+	j.sync = on_sync;
+	j.later = on_later;
+	syncs = laters = 0;
+	append_flags(&j, "b", JOURNAL_LATER);
+	append_flags(&j, "c", JOURNAL_LATER | JOURNAL_SYNC);
+	CHECK_INT(laters, 1);
+	CHECK_INT(syncs, 1);
+	CHECK(file_size() == size);
+	/* a line written now takes the pending ones first */
+	append_flags(&j, "d", 0);
+	CHECK_INT(j.npending, 0);
+	CHECK_INT(journal_replay(path, collect, &s, NULL), 0);
+	CHECK_INT(s.n, 4);
+	CHECK_STR(s.tasks[1], "b");
+	CHECK_STR(s.tasks[2], "c");
+	CHECK_STR(s.tasks[3], "d");
+	/* the end of the turn, and the close, write what waits */
+	append_flags(&j, "e", JOURNAL_LATER);
+	size = file_size();
+	CHECK_INT(journal_flush(&j), 0);
+	CHECK(file_size() > size);
+	append_flags(&j, "f", JOURNAL_LATER);
+	journal_close(&j);
+	memset(&s, 0, sizeof(s));
+	CHECK_INT(journal_replay(path, collect, &s, NULL), 0);
+	CHECK_INT(s.n, 6);
+	CHECK_STR(s.tasks[4], "e");
+	CHECK_STR(s.tasks[5], "f");
+	teardown();
+}
+
 static void
 test_missing(void)
 {
@@ -119,6 +204,7 @@ main(int argc, char **argv)
 	static const struct t_case cases[] = {
 		{ "roundtrip", test_roundtrip },
 		{ "torn_then_append", test_torn_then_append },
+		{ "later", test_later },
 		{ "missing", test_missing },
 		{ NULL, NULL },
 	};
