@@ -34,8 +34,9 @@ struct commit_item {
 
 /* --- the writer thread -------------------------------------------------- */
 
-/* Notes the file system of path's directory for the flushes; under mu. */
-static void
+/* Notes the file system of path's directory for the flushes; under mu.
+ * Returns 0, or -1 when it could not (then the next file tries again). */
+static int
 fs_add(struct commit *cm, const char *path, dev_t dev)
 {
 	const char *slash = strrchr(path, '/');
@@ -44,17 +45,18 @@ fs_add(struct commit *cm, const char *path, dev_t dev)
 
 	for (i = 0; i < cm->nfs; i++)
 		if (cm->fs_dev[i] == dev)
-			return;
+			return 0;
 	if (cm->nfs == COMMIT_MAX_FS)
-		return;
+		return -1;
 	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
 	    xstrndup(path, (size_t)(slash - path));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	free(dir);
 	if (fd < 0)
-		return;
+		return -1;
 	cm->fs_dev[cm->nfs] = dev;
 	cm->fs_fd[cm->nfs++] = fd;
+	return 0;
 }
 
 #if !defined(__linux__)
@@ -162,14 +164,34 @@ open_tmp(struct commit *cm, const char *path, char **tmp)
 	}
 }
 
+/* The length of path's directory part ("" for a bare name). */
+static size_t
+dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash == NULL ? 0 : (size_t)(slash - path);
+}
+
+/* Whether path is in the directory of the last file the writer noted;
+ * writer thread only. */
+static int
+same_dir(const struct commit *cm, const char *path)
+{
+	size_t n = dir_len(path);
+
+	return cm->last_dir != NULL && strlen(cm->last_dir) == n &&
+	    memcmp(cm->last_dir, path, n) == 0;
+}
+
 static void
 write_batch(struct commit *cm, struct commit_item *batch)
 {
 	struct commit_item *it;
 	struct buf lines = BUF_INIT;
 	char *tmp;
-	dev_t dev;
-	int rc, fd;
+	dev_t dev = 0;
+	int rc, fd, same, noted;
 
 	for (it = batch; it != NULL; it = it->next) {
 		if (it->path == NULL || it->rc < 0)
@@ -181,14 +203,20 @@ write_batch(struct commit *cm, struct commit_item *batch)
 			it->rc = fd;
 			continue;
 		}
+		/* a task's file is where the last one was (tasks/): its
+		 * file system is noted already, no fstat for it */
+		same = same_dir(cm, it->path);
 		it->rc = write_file_finish(fd, tmp, it->path, it->data,
-		    it->len, 0, &dev);
+		    it->len, 0, same ? NULL : &dev);
 		if (cm->spare < 0)
 			cm->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (it->rc == 0) {
+		if (it->rc == 0 && !same) {
 			pthread_mutex_lock(&cm->mu);
-			fs_add(cm, it->path, dev);
+			noted = fs_add(cm, it->path, dev) == 0;
 			pthread_mutex_unlock(&cm->mu);
+			free(cm->last_dir);
+			cm->last_dir = noted ? xstrndup(it->path,
+			    dir_len(it->path)) : NULL;
 		}
 	}
 	rc = flush_all(cm, batch);
@@ -430,6 +458,8 @@ commit_stop(struct commit *cm)
 	cm->j->sync_arg = NULL;
 	for (i = 0; i < cm->nfs; i++)
 		close(cm->fs_fd[i]);
+	free(cm->last_dir);
+	cm->last_dir = NULL;
 	close_spare(cm);
 	pthread_mutex_destroy(&cm->mu);
 	pthread_cond_destroy(&cm->cv);

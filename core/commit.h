@@ -58,6 +58,7 @@ struct commit {
 	int fs_fd[COMMIT_MAX_FS];
 	int nfs;
 	int spare;		/* a descriptor to give up for a file */
+	char *last_dir;		/* the directory of the last file noted */
 	unsigned long flushes;	/* for tests and -v */
 };
 

@@ -472,15 +472,24 @@ open_tmp_beside(const char *path, char **tmp)
 {
 	static const char set[] = "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	unsigned char rnd[12];
-	char sfx[sizeof(rnd) + 1];
+	/* drawn from the kernel 240 bytes at a time, per thread: the group
+	 * commit's writer makes a file per task */
+	static _Thread_local unsigned char pool[240];
+	static _Thread_local size_t left;
+	unsigned char *rnd;
+	char sfx[12 + 1];
 	int fd, tries;
 
 	for (tries = 0; tries < 100; tries++) {
-		fill_random(rnd, sizeof(rnd));
-		for (size_t i = 0; i < sizeof(rnd); i++)
+		if (left < 12) {
+			fill_random(pool, sizeof(pool));
+			left = sizeof(pool);
+		}
+		left -= 12;
+		rnd = pool + left;
+		for (size_t i = 0; i < 12; i++)
 			sfx[i] = set[rnd[i] % (sizeof(set) - 1)];
-		sfx[sizeof(rnd)] = '\0';
+		sfx[12] = '\0';
 		*tmp = xasprintf("%s.tmp.%s", path, sfx);
 		fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0666);
