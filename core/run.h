@@ -104,6 +104,7 @@ struct run {
 	struct trun *t;
 	struct job **queue;	/* ready jobs, FIFO */
 	size_t qlen, qcap;
+	size_t nslot_told;	/* queued jobs told to wait for a slot */
 	long jobs_cap;
 	long merging;		/* tasks whose merge runs */
 	long committing;	/* tasks in TS_COMMIT */

@@ -66,6 +66,10 @@ tasklog_wait(struct run *r, struct job *jb, enum wait_why why,
 
 	if (jb->wait == why)
 		return;
+	if (jb->wait == WAIT_SLOT)
+		r->nslot_told--;
+	if (why == WAIT_SLOT)
+		r->nslot_told++;
 	jb->wait = why;
 	ev = json_object();
 	json_object_set_new(ev, "ev", json_string("wait"));

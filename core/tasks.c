@@ -81,12 +81,16 @@ enqueue(struct run *r, struct job *jb)
 		r->queue = xrealloc(r->queue, r->qcap * sizeof(*r->queue));
 	}
 	r->queue[r->qlen++] = jb;
+	if (jb->wait == WAIT_SLOT)
+		r->nslot_told++;
 	jb->c.state = CALL_QUEUED;
 }
 
 static void
 dequeue_at(struct run *r, size_t k)
 {
+	if (r->queue[k]->wait == WAIT_SLOT)
+		r->nslot_told--;
 	memmove(&r->queue[k], &r->queue[k + 1],
 	    (r->qlen - k - 1) * sizeof(*r->queue));
 	r->qlen--;
@@ -604,14 +608,21 @@ tasks_pump(struct run *r)
 		r->pump_again = 0;
 		memadmit_pass(&r->mem);
 		wait_ms = mcall_pump(r);
+		/* jobs before k told to wait for a slot in this pass */
+		size_t slot_before = 0;
+
 		for (size_t k = 0; k < r->qlen && !r->stopping;) {
 			struct job *jb = r->queue[k];
 
 			if (r->jenv.running >= r->jobs_cap) {
-				/* the rest wait for a slot */
-				for (; k < r->qlen; k++)
-					tasklog_wait(r, r->queue[k], WAIT_SLOT,
-					    0);
+				/* the rest wait for a slot: told once, and
+				 * not walked again while all of them know
+				 * (a walk per pump was quadratic in the
+				 * queue) */
+				if (r->nslot_told - slot_before < r->qlen - k)
+					for (; k < r->qlen; k++)
+						tasklog_wait(r, r->queue[k],
+						    WAIT_SLOT, 0);
 				break;
 			}
 			uint64_t ms = 0, room;
@@ -621,6 +632,7 @@ tasks_pump(struct run *r)
 					wait_ms = ms;
 				tasklog_wait(r, jb, ms > 0 ? WAIT_RATE :
 				    WAIT_SLOT, 0);
+				slot_before += ms == 0;
 				k++;
 				continue;
 			}
@@ -673,6 +685,9 @@ tasks_maybe_finish(struct run *r)
 	/* queued jobs that will never start now */
 	while (r->qlen) {
 		struct job *jb = r->queue[--r->qlen];
+
+		if (jb->wait == WAIT_SLOT)
+			r->nslot_told--;
 
 		jb->c.state = CALL_DONE;
 		jb->c.status = DROVE_ECANCELED;
