@@ -61,8 +61,17 @@ struct tls_conn {
 	int ip_mismatch;
 	char top_subject[128];
 	char top_issuer[128];
+	/* bytes read from the socket ahead of what mbedTLS asked for */
+	unsigned char *ra;
+	size_t ra_off, ra_len;
 	mbedtls_ssl_context ssl;
 };
+
+/* mbedTLS reads a record's 5-byte header, then its body, each with its
+ * own recv; asked for less than this, one recv of up to this much serves
+ * both, and the records after them, from c->ra (allocated only while it
+ * holds bytes: it is empty whenever the connection waits). */
+#define TLS_READ_AHEAD 16384
 
 /* CA bundles of Debian/Ubuntu, RHEL/Fedora, OpenSUSE, Alpine, the BSDs and
  * macOS (Homebrew and MacPorts). */
@@ -311,9 +320,35 @@ static int
 bio_recv(void *arg, unsigned char *buf, size_t len)
 {
 	struct tls_conn *c = arg;
+	unsigned char ahead[TLS_READ_AHEAD];
 	ssize_t n;
 
-	n = recv(c->fd, buf, len, 0);
+	if (c->ra_len > 0) {
+		n = (ssize_t)(len < c->ra_len ? len : c->ra_len);
+		memcpy(buf, c->ra + c->ra_off, (size_t)n);
+		c->ra_off += (size_t)n;
+		c->ra_len -= (size_t)n;
+		if (c->ra_len == 0) {
+			free(c->ra);
+			c->ra = NULL;
+			c->ra_off = 0;
+		}
+		return (int)n;
+	}
+	if (len < sizeof(ahead)) {
+		n = recv(c->fd, ahead, sizeof(ahead), 0);
+		if (n > (ssize_t)len) {
+			c->ra_len = (size_t)n - len;
+			c->ra_off = 0;
+			c->ra = xmalloc(c->ra_len);
+			memcpy(c->ra, ahead + len, c->ra_len);
+			n = (ssize_t)len;
+		}
+		if (n > 0)
+			memcpy(buf, ahead, (size_t)n);
+	} else {
+		n = recv(c->fd, buf, len, 0);
+	}
 	if (n > 0 && !c->got_first) {
 		c->first = buf[0];
 		c->got_first = 1;
@@ -453,6 +488,7 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	mbedtls_ssl_free(&c->ssl);
+	free(c->ra);
 	free(c->host);
 	free(c);
 }
@@ -586,7 +622,7 @@ tls_conn_write(struct tls_conn *c, const void *buf, size_t len, char *err,
 int
 tls_conn_pending(const struct tls_conn *c)
 {
-	return mbedtls_ssl_check_pending(&c->ssl) ||
+	return c->ra_len > 0 || mbedtls_ssl_check_pending(&c->ssl) ||
 	    mbedtls_ssl_get_bytes_avail(&c->ssl) > 0;
 }
 
