@@ -236,6 +236,7 @@ struct wpat {
 	size_t task;
 	size_t x;		/* index in the task's writes */
 	int exact;
+	size_t id;		/* the same glob text, the same id */
 };
 
 /* Can a and b overlap at all?  (glob_overlap says whether they do.) */
@@ -333,6 +334,7 @@ struct windex {
 	struct strmap exact;	/* key -> first place in ord of its exact ones */
 	size_t *wlens;		/* the lengths of wildcard keys, ascending */
 	size_t nwlens;
+	unsigned char *self;	/* by id: the glob matches some path */
 };
 
 static void
@@ -359,6 +361,24 @@ windex_build(struct windex *ix, const struct graph *g)
 		}
 	}
 	ix->first[g->n] = ix->n;
+	ix->self = xmalloc(ix->n + 1);
+	{
+		struct strmap ids;
+		size_t nid = 0;
+
+		strmap_init(&ids);
+		for (k = 0; k < ix->n; k++) {
+			const char *s = g->tasks[ix->p[k].task].writes[ix->p[k].x];
+
+			if (!strmap_get(&ids, s, strlen(s), &ix->p[k].id)) {
+				ix->p[k].id = nid;
+				ix->self[nid++] = (unsigned char)glob_overlap(s,
+				    s);
+				strmap_put(&ids, s, strlen(s), ix->p[k].id);
+			}
+		}
+		strmap_release(&ids);
+	}
 	sort_base = ix->p;
 	qsort(ix->ord, ix->n, sizeof(*ix->ord), ord_cmp);
 	strmap_init(&ix->wild);
@@ -392,6 +412,7 @@ windex_release(struct windex *ix)
 	free(ix->first);
 	free(ix->ord);
 	free(ix->wlens);
+	free(ix->self);
 	strmap_release(&ix->wild);
 	strmap_release(&ix->exact);
 }
@@ -473,20 +494,29 @@ cands_of(struct cands *c, const struct windex *ix, size_t j)
 }
 
 /*
- * Whether task j and another are ordered, while j gains edges.  Forward:
- * what j reaches, searched only as far as a question needs and grown with
- * each new edge of j's.  Backward: what reaches j, searched once (j's new
- * edges lead away from j, so they never change it).
+ * Whether two tasks are ordered, while edges are added.  Every task has a
+ * level above that of each task it waits for (the longest chain below it
+ * at first), so a search for a path from u to v only visits tasks above
+ * v's level: the band between the two, not the whole graph.  A new edge
+ * that breaks the rule lifts its task and what waits for it.  When every
+ * edge leads to an earlier task, as writes edges do, no task reaches a
+ * later one, and that half of the question needs no search.
  */
 struct reach {
 	const struct graph *g;
+	size_t *level;
+	size_t *mark, stamp;	/* mark[u] == stamp: seen in this search */
+	size_t *stack;
+	/* what j reaches, searched highest level first, only as deep as a
+	 * question needs, and kept while j gains edges */
 	size_t j;
-	size_t *fmark, *bmark;	/* == j + 1: reached */
-	size_t *stack, sp;	/* the forward search's frontier */
-	size_t *bstack;
-	int bdone;
+	size_t *fmark;		/* == j + 1: j reaches it */
+	struct hent { size_t level, task; } *heap;
+	size_t nheap;
+	size_t *lift, nlift;	/* tasks to lift; one may come up again */
 	size_t **radj;		/* who waits for each task, so far */
 	size_t *nradj;
+	int backward;		/* every edge leads to an earlier task */
 };
 
 static void
@@ -504,18 +534,44 @@ radj_add(struct reach *r, size_t to, size_t from)
 static void
 reach_init(struct reach *r, const struct graph *g)
 {
-	size_t i, k;
+	size_t i, k, u, head = 0, tail = 0, *left;
 
 	r->g = g;
-	r->fmark = xcalloc(g->n, sizeof(*r->fmark));
-	r->bmark = xcalloc(g->n, sizeof(*r->bmark));
+	r->level = xcalloc(g->n, sizeof(*r->level));
+	r->mark = xcalloc(g->n, sizeof(*r->mark));
+	r->stamp = 0;
 	r->stack = xmalloc((g->n + 1) * sizeof(*r->stack));
-	r->bstack = xmalloc((g->n + 1) * sizeof(*r->bstack));
+	r->fmark = xcalloc(g->n, sizeof(*r->fmark));
+	r->heap = xmalloc((g->n + 1) * sizeof(*r->heap));
+	r->nheap = 0;
+	r->lift = NULL;
+	r->nlift = 0;
 	r->radj = xcalloc(g->n, sizeof(*r->radj));
 	r->nradj = xcalloc(g->n, sizeof(*r->nradj));
-	for (i = 0; i < g->n; i++)
-		for (k = 0; k < g->tasks[i].ndeps; k++)
+	r->backward = 1;
+	left = xmalloc(g->n * sizeof(*left));
+	for (i = 0; i < g->n; i++) {
+		left[i] = g->tasks[i].ndeps;
+		if (left[i] == 0)
+			r->stack[tail++] = i;
+		for (k = 0; k < g->tasks[i].ndeps; k++) {
 			radj_add(r, g->tasks[i].deps[k].task, i);
+			if (g->tasks[i].deps[k].task >= i)
+				r->backward = 0;
+		}
+	}
+	/* levels in dependency order (the graph has no cycle) */
+	while (head < tail) {
+		u = r->stack[head++];
+		for (k = 0; k < r->nradj[u]; k++) {
+			i = r->radj[u][k];
+			if (r->level[i] < r->level[u] + 1)
+				r->level[i] = r->level[u] + 1;
+			if (--left[i] == 0)
+				r->stack[tail++] = i;
+		}
+	}
+	free(left);
 }
 
 static void
@@ -525,19 +581,82 @@ reach_release(struct reach *r)
 		free(r->radj[i]);
 	free(r->radj);
 	free(r->nradj);
-	free(r->fmark);
-	free(r->bmark);
+	free(r->level);
+	free(r->mark);
 	free(r->stack);
-	free(r->bstack);
+	free(r->fmark);
+	free(r->heap);
+	free(r->lift);
+}
+
+/* True if u (transitively) waits for v. */
+static int
+reaches(struct reach *r, size_t u, size_t v)
+{
+	const struct graph *g = r->g;
+	size_t sp = 0, k, w;
+
+	if (r->level[u] <= r->level[v])
+		return 0;
+	r->stamp++;
+	r->stack[sp++] = u;
+	while (sp > 0) {
+		u = r->stack[--sp];
+		for (k = 0; k < g->tasks[u].ndeps; k++) {
+			w = g->tasks[u].deps[k].task;
+			if (w == v)
+				return 1;
+			if (r->level[w] > r->level[v] &&
+			    r->mark[w] != r->stamp) {
+				r->mark[w] = r->stamp;
+				r->stack[sp++] = w;
+			}
+		}
+	}
+	return 0;
 }
 
 static void
-reach_start(struct reach *r, size_t j)
+heap_push(struct reach *r, size_t task)
+{
+	struct hent e = { r->level[task], task };
+	size_t k = r->nheap++, up;
+
+	while (k > 0 && r->heap[up = (k - 1) / 2].level < e.level) {
+		r->heap[k] = r->heap[up];
+		k = up;
+	}
+	r->heap[k] = e;
+}
+
+static size_t
+heap_pop(struct reach *r)
+{
+	size_t top = r->heap[0].task, k = 0, c;
+	struct hent e = r->heap[--r->nheap];
+
+	for (;;) {
+		c = 2 * k + 1;
+		if (c >= r->nheap)
+			break;
+		if (c + 1 < r->nheap && r->heap[c + 1].level > r->heap[c].level)
+			c++;
+		if (r->heap[c].level <= e.level)
+			break;
+		r->heap[k] = r->heap[c];
+		k = c;
+	}
+	if (r->nheap > 0)
+		r->heap[k] = e;
+	return top;
+}
+
+static void
+fwd_start(struct reach *r, size_t j)
 {
 	r->j = j;
-	r->sp = 0;
-	r->stack[r->sp++] = j;
-	r->bdone = 0;
+	r->nheap = 0;
+	heap_push(r, j);
 }
 
 static void
@@ -545,41 +664,65 @@ fwd_mark(struct reach *r, size_t v)
 {
 	if (r->fmark[v] != r->j + 1) {
 		r->fmark[v] = r->j + 1;
-		r->stack[r->sp++] = v;
+		heap_push(r, v);
 	}
 }
 
-/* True if j depends on i, or i on j. */
+/* True if j (transitively) waits for i: what is above i's level is
+ * searched; the levels below cannot lead to i. */
 static int
-ordered(struct reach *r, size_t i)
+fwd_reaches(struct reach *r, size_t i)
 {
 	const struct graph *g = r->g;
-	size_t stamp = r->j + 1, u, k, sp;
+	size_t u, k;
 
-	while (r->fmark[i] != stamp && r->sp > 0) {
-		u = r->stack[--r->sp];
+	while (r->fmark[i] != r->j + 1 && r->nheap > 0 &&
+	    r->heap[0].level > r->level[i]) {
+		u = heap_pop(r);
 		for (k = 0; k < g->tasks[u].ndeps; k++)
 			fwd_mark(r, g->tasks[u].deps[k].task);
 	}
-	if (r->fmark[i] == stamp)
-		return 1;
-	if (!r->bdone) {
-		r->bdone = 1;
-		sp = 0;
-		r->bstack[sp++] = r->j;
-		while (sp > 0) {
-			u = r->bstack[--sp];
-			for (k = 0; k < r->nradj[u]; k++) {
-				size_t v = r->radj[u][k];
+	return r->fmark[i] == r->j + 1;
+}
 
-				if (r->bmark[v] != stamp) {
-					r->bmark[v] = stamp;
-					r->bstack[sp++] = v;
-				}
+/* True if j (transitively) waits for i or i for j; i < j. */
+static int
+ordered(struct reach *r, size_t j, size_t i)
+{
+	return fwd_reaches(r, i) || (!r->backward && reaches(r, i, j));
+}
+
+static void
+lift_push(struct reach *r, size_t *sp, size_t u)
+{
+	if (*sp == r->nlift) {
+		r->nlift = r->nlift ? 2 * r->nlift : 64;
+		r->lift = xrealloc(r->lift, r->nlift * sizeof(*r->lift));
+	}
+	r->lift[(*sp)++] = u;
+}
+
+/* j now waits for i: j goes above i, and what waits for j above j. */
+static void
+reach_edge(struct reach *r, size_t j, size_t i)
+{
+	size_t sp = 0, u, k, a;
+
+	radj_add(r, i, j);
+	if (r->level[j] > r->level[i])
+		return;
+	r->level[j] = r->level[i] + 1;
+	lift_push(r, &sp, j);
+	while (sp > 0) {
+		u = r->lift[--sp];
+		for (k = 0; k < r->nradj[u]; k++) {
+			a = r->radj[u][k];
+			if (r->level[a] <= r->level[u]) {
+				r->level[a] = r->level[u] + 1;
+				lift_push(r, &sp, a);
 			}
 		}
 	}
-	return r->bmark[i] == stamp;
 }
 
 /* The first pair of j's and i's globs, in declared order, that overlap. */
@@ -601,6 +744,25 @@ first_overlap(const struct graph *g, const struct windex *ix, size_t j,
 	return 0;
 }
 
+/* cover[id] == j + 1: j reaches a task with glob id (one that matches
+ * some path) */
+static void
+cover_task(const struct windex *ix, size_t *cover, size_t i, size_t j)
+{
+	for (size_t y = ix->first[i]; y < ix->first[i + 1]; y++)
+		if (ix->self[ix->p[y].id])
+			cover[ix->p[y].id] = j + 1;
+}
+
+static int
+covered(const struct windex *ix, const size_t *cover, size_t i, size_t j)
+{
+	for (size_t y = ix->first[i]; y < ix->first[i + 1]; y++)
+		if (cover[ix->p[y].id] == j + 1)
+			return 1;
+	return 0;
+}
+
 /*
  * For each task j in declared order, each earlier task i whose writes may
  * meet j's, nearest first: unless one already reaches the other, j waits
@@ -614,7 +776,7 @@ writes_edges(struct graph *g)
 	struct windex ix;
 	struct cands c = { NULL, 0, 0, NULL };
 	struct reach r;
-	size_t j, k, i, x, y;
+	size_t j, k, i, x, y, *cover;
 	struct task *t;
 
 	if (g->n < 2)
@@ -625,6 +787,7 @@ writes_edges(struct graph *g)
 		return;
 	}
 	c.mark = xcalloc(g->n, sizeof(*c.mark));
+	cover = xcalloc(ix.n, sizeof(*cover));
 	reach_init(&r, g);
 	for (j = 1; j < g->n; j++) {
 		t = &g->tasks[j];
@@ -634,11 +797,19 @@ writes_edges(struct graph *g)
 		if (c.n == 0)
 			continue;
 		qsort(c.v, c.n, sizeof(*c.v), desc_cmp);
-		reach_start(&r, j);
+		fwd_start(&r, j);
 		for (k = 0; k < c.n; k++) {
 			i = c.v[k];
-			if (ordered(&r, i) || !first_overlap(g, &ix, j, i, &x,
-			    &y))
+			/* an earlier task with a glob of one j reaches was
+			 * ordered below that one when it came (only edges to
+			 * earlier tasks: "ordered" means "reaches") */
+			if (r.backward && covered(&ix, cover, i, j))
+				continue;
+			if (ordered(&r, j, i)) {
+				cover_task(&ix, cover, i, j);
+				continue;
+			}
+			if (!first_overlap(g, &ix, j, i, &x, &y))
 				continue;
 			t->deps = xrealloc(t->deps, (t->ndeps + 1) *
 			    sizeof(*t->deps));
@@ -648,10 +819,12 @@ writes_edges(struct graph *g)
 			t->deps[t->ndeps].detail = xasprintf("%s ~ %s",
 			    t->writes[x], g->tasks[i].writes[y]);
 			t->ndeps++;
-			radj_add(&r, i, j);
+			reach_edge(&r, j, i);
 			fwd_mark(&r, i);
+			cover_task(&ix, cover, i, j);
 		}
 	}
+	free(cover);
 	reach_release(&r);
 	free(c.v);
 	free(c.mark);
