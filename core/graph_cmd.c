@@ -25,14 +25,16 @@ edge_name(enum edge_kind k)
 	return "?";
 }
 
+/* topo holds the tasks by wave, declared order within a wave */
 static void
 print_waves(FILE *f, const struct graph *g)
 {
+	size_t k = 0;
+
 	for (int w = 0; w < g->nwaves; w++) {
 		fprintf(f, "wave %d:", w + 1);
-		for (size_t i = 0; i < g->n; i++)
-			if (g->tasks[i].wave == w)
-				fprintf(f, " %s", g->tasks[i].name);
+		for (; k < g->n && g->tasks[g->topo[k]].wave == w; k++)
+			fprintf(f, " %s", g->tasks[g->topo[k]].name);
 		fprintf(f, "\n");
 	}
 }
