@@ -10,7 +10,8 @@
 # Environment: BENCH_LATENCY (1.0 s), BENCH_REPS (3), BENCH_CERT (ecdsa or
 # rsa), BENCH_ONLY (a comma list of clients, e.g. drove,node fetch),
 # BENCH_N (a comma list of N), BENCH_CASES (a comma list of http, first,
-# exec, graph, many; all by default),
+# exec, graph, many; all by default), BENCH_GRAPH_N (the graph case's task
+# counts; 10000, and 100000 in full),
 # DROVE_BENCH_CACHE (where the npm packages go; ~/.cache/drove-bench).
 set -u
 SIZE=${1:-full}
