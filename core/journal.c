@@ -28,6 +28,8 @@ journal_open(struct journal *j, const char *path)
 	j->sync_arg = NULL;
 	j->pending = NULL;
 	j->npending = j->cpending = 0;
+	j->tap = NULL;
+	j->tap_arg = NULL;
 	return 0;
 }
 
