@@ -14,7 +14,7 @@ EXTRA_LDFLAGS=${EXTRA_LDFLAGS:-}
 LINK_MODE=${LINK_MODE:-mixed}	# mixed: libs static, libc dynamic; static; dynamic
 
 DEB_BUILD="gcc libc6-dev libmbedtls-dev libinih-dev libjansson-dev file"
-DEB_TEST="python3 openssl git nginx-light valgrind clang libclang-rt-14-dev curl procps time bc chromium tmux slurmctld slurmd slurm-client munge"
+DEB_TEST="python3 openssl git nginx-light strace valgrind clang libclang-rt-14-dev curl procps time bc chromium tmux slurmctld slurmd slurm-client munge"
 # the benchmark's endpoint (nginx, openssl, python3), its peers (curl,
 # aiohttp, GNU parallel; xargs is in every Debian), time(1) and bc for its
 # measures; nodejs and npm only when no node/npm is on PATH (a NodeSource

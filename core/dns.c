@@ -156,12 +156,11 @@ lookup_done(struct dns *d, struct dns_req *lk)
 	char msg[256];
 
 	e->lookup = NULL;
-	if (e->ai != NULL)
-		freeaddrinfo(e->ai);
+	dns_addrs_free(e->ai);
 	e->ai = NULL;
 	if (lk->rc == 0) {
-		e->ai = lk->ai;
-		lk->ai = NULL;
+		/* our own copy: dns_prefer reorders it */
+		e->ai = dns_addrs_copy(lk->ai);
 		e->expires_ms = loop_now(d->loop) + DNS_TTL_MS;
 	} else
 		errf(msg, sizeof(msg), "cannot resolve '%s': %s", e->host,
@@ -277,8 +276,7 @@ dns_free(struct dns *d)
 			e->waiters = r->next;
 			req_free(r);
 		}
-		if (e->ai != NULL)
-			freeaddrinfo(e->ai);
+		dns_addrs_free(e->ai);
 		free(e->host);
 		free(e->port);
 		free(e);
@@ -377,6 +375,30 @@ dns_cancel(struct dns_req *r)
 	}
 	/* the lookup goes on: its answer is kept for the next request */
 	req_free(r);
+}
+
+void
+dns_prefer(struct dns *d, const char *host, const char *port,
+    const struct sockaddr *sa, socklen_t len)
+{
+	struct dns_entry *e;
+	struct addrinfo **pp, *a;
+
+	for (e = d->entries; e != NULL; e = e->next)
+		if (strcmp(e->host, host) == 0 && strcmp(e->port, port) == 0)
+			break;
+	if (e == NULL || e->ai == NULL)
+		return;
+	for (pp = &e->ai; (a = *pp) != NULL; pp = &a->ai_next) {
+		if (a->ai_addrlen != len || memcmp(a->ai_addr, sa, len) != 0)
+			continue;
+		if (pp != &e->ai) {
+			*pp = a->ai_next;
+			a->ai_next = e->ai;
+			e->ai = a;
+		}
+		return;
+	}
 }
 
 unsigned long

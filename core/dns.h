@@ -39,6 +39,15 @@ void dns_cancel(struct dns_req *r);
 struct addrinfo *dns_addrs_copy(const struct addrinfo *ai);
 /* Frees addresses from dns_resolve or dns_addrs_copy. */
 void dns_addrs_free(struct addrinfo *ai);
+/*
+ * The address of host and port that took a connection: the answers
+ * handed out from now on list it first, so a name with an address that
+ * refuses (localhost as ::1 with a server on 127.0.0.1 only) costs one
+ * refused connect per answer, not one per connection.  Nothing if the
+ * answer is not kept or does not hold sa.
+ */
+void dns_prefer(struct dns *d, const char *host, const char *port,
+    const struct sockaddr *sa, socklen_t len);
 /* Lookups actually made (getaddrinfo calls), for tests and -v. */
 unsigned long dns_lookups(const struct dns *d);
 

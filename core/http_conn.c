@@ -325,9 +325,9 @@ try_connect(struct http_req *q)
 			http_conn_close(c);
 			continue;
 		}
-		cl->st.connects++;
 		q->conn = c;
 		q->state = S_CONNECT;
+		q->ai_used = a;
 		q->ai_cur = a->ai_next;
 		warm_tls(q);
 		return;
@@ -419,8 +419,16 @@ connected(struct http_req *q)
 	int one = 1;
 
 	setsockopt(q->conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* counted once up: an address that refused is no connection */
+	q->cl->st.connects++;
+	/* the next answers for this name start with the address that
+	 * took it (a no-op when it was first already) */
+	if (q->ai_used != NULL && q->ai_used != q->ai)
+		dns_prefer(q->cl->dns, q->use_proxy ? q->proxy.host :
+		    q->url.host, q->use_proxy ? q->proxy.port : q->url.port,
+		    q->ai_used->ai_addr, q->ai_used->ai_addrlen);
 	dns_addrs_free(q->ai);
-	q->ai = q->ai_cur = NULL;
+	q->ai = q->ai_cur = q->ai_used = NULL;
 	http_req_connected(q);
 }
 

@@ -108,6 +108,7 @@ struct http_req {
 	enum req_state state;
 	struct dns_req *dns;
 	struct addrinfo *ai, *ai_cur;
+	struct addrinfo *ai_used;	/* the address being connected to */
 	struct conn *conn;
 	int reused;		/* conn came from the pool */
 	int retried;
