@@ -511,8 +511,11 @@ ask_judge(struct comp *cp)
 	if (prompt != cp->prompt)
 		h->free(prompt);
 	if (rc < 0) {
-		snprintf(cp->err, sizeof(cp->err), "cannot call judge '%s' "
-		    "(error %d)", cp->judge, rc);
+		/* the host refuses at once only a backend it does not
+		 * have; anything else arrives in judge_done */
+		snprintf(cp->err, sizeof(cp->err), "cannot call judge '%s': "
+		    "%s", cp->judge, rc == DROVE_EINVAL ? "no backend of "
+		    "that name" : "the call could not start");
 		finish(cp, -1);
 	}
 }
