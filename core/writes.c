@@ -252,41 +252,37 @@ may_meet(const struct wpat *a, const struct wpat *b)
 	return !s->exact || l->len == s->len;
 }
 
-static int
-popcount1(const uint64_t *set, unsigned char *c)
-{
-	int n = 0, k, bit;
-
-	for (k = 0; k < 4; k++) {
-		if (set[k] == 0)
-			continue;
-		if ((set[k] & (set[k] - 1)) != 0)
-			return 0;
-		for (bit = 0; !((set[k] >> bit) & 1); bit++)
-			;
-		*c = (unsigned char)(k * 64 + bit);
-		n++;
-	}
-	return n == 1;
-}
-
+/*
+ * The literal characters before the first wildcard, as tokenize reads
+ * them ("./" dropped, "\\x" is x).  A '[' ends the key even when it is
+ * literal or one character: a shorter key only makes more candidates.
+ * Exact: no wildcard and no trailing '/' (everything under a dir).
+ */
 static void
 wpat_init(struct wpat *w, const char *glob, size_t task, size_t x)
 {
-	size_t ntok, i;
-	struct gtok *t = tokenize(glob, &ntok);
-	unsigned char c;
+	const char *p = glob;
+	size_t n = 0;
 
-	w->key = xmalloc(ntok + 1);
-	for (i = 0; i < ntok && t[i].kind == GT_ONE &&
-	    popcount1(t[i].set, &c); i++)
-		w->key[i] = (char)c;
-	w->key[i] = '\0';
-	w->len = i;
-	w->exact = i == ntok;
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	w->key = xmalloc(strlen(p) + 1);
+	w->exact = 1;
+	for (; *p != '\0'; p++) {
+		if (*p == '*' || *p == '?' || *p == '[') {
+			w->exact = 0;
+			break;
+		}
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		w->key[n++] = *p;
+	}
+	if (w->exact && n > 0 && w->key[n - 1] == '/')
+		w->exact = 0;
+	w->key[n] = '\0';
+	w->len = n;
 	w->task = task;
 	w->x = x;
-	free(t);
 }
 
 static int
@@ -361,24 +357,6 @@ windex_build(struct windex *ix, const struct graph *g)
 		}
 	}
 	ix->first[g->n] = ix->n;
-	ix->self = xmalloc(ix->n + 1);
-	{
-		struct strmap ids;
-		size_t nid = 0;
-
-		strmap_init(&ids);
-		for (k = 0; k < ix->n; k++) {
-			const char *s = g->tasks[ix->p[k].task].writes[ix->p[k].x];
-
-			if (!strmap_get(&ids, s, strlen(s), &ix->p[k].id)) {
-				ix->p[k].id = nid;
-				ix->self[nid++] = (unsigned char)glob_overlap(s,
-				    s);
-				strmap_put(&ids, s, strlen(s), ix->p[k].id);
-			}
-		}
-		strmap_release(&ids);
-	}
 	sort_base = ix->p;
 	qsort(ix->ord, ix->n, sizeof(*ix->ord), ord_cmp);
 	strmap_init(&ix->wild);
@@ -394,6 +372,35 @@ windex_build(struct windex *ix, const struct graph *g)
 		    k);
 		if (!w->exact)
 			haslen[w->len] = 1;
+	}
+	/* ids: an exact glob is its key; a wildcard one its text */
+	ix->self = xmalloc(ix->n + 1);
+	{
+		struct strmap ids;
+		size_t nid = 0;
+
+		strmap_init(&ids);
+		for (k = 0; k < ix->n; k++) {
+			struct wpat *w = &ix->p[ix->ord[k]];
+			const struct wpat *prev = k ? &ix->p[ix->ord[k - 1]] :
+			    NULL;
+			const char *s = g->tasks[w->task].writes[w->x];
+
+			if (w->exact) {
+				if (prev && prev->exact && keycmp(prev, w) == 0)
+					w->id = prev->id;
+				else {
+					w->id = nid;
+					ix->self[nid++] = 1;
+				}
+			} else if (!strmap_get(&ids, s, strlen(s), &w->id)) {
+				w->id = nid;
+				ix->self[nid++] = (unsigned char)glob_overlap(s,
+				    s);
+				strmap_put(&ids, s, strlen(s), w->id);
+			}
+		}
+		strmap_release(&ids);
 	}
 	ix->wlens = xmalloc((maxlen + 1) * sizeof(*ix->wlens));
 	ix->nwlens = 0;
