@@ -326,6 +326,7 @@ def run_http_case(n, clients):
             res[c].append({"wall": wall, "cpu": cpu, "rss": rss,
                            "inflight": st["max_inflight"],
                            "ep_cpu": e1 - e0, "full": full,
+                           "answered": st.get("answered_s"),
                            "resumed": resumed})
             time.sleep(0.3)
     return res
@@ -350,32 +351,37 @@ def http_table(n, res, skipped):
     print("\n### N = %d concurrent streamed calls, latency %.2f s "
           "(median of %d)\n" % (n, ARGS.latency, ARGS.reps))
     print("| client | wall s | x | CPU s | x | peak RSS MiB | x "
-          "| in flight | TLS full/resumed | endpoint CPU s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| in flight | TLS full/resumed | endpoint CPU s "
+          "| answered s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = {}
     for c, runs in res.items():
         rows[c] = {k: med(runs, k) for k in
                    ("wall", "cpu", "rss", "inflight", "ep_cpu", "full",
-                    "resumed")}
+                    "resumed", "answered")}
     for c, r in rows.items():
         ref = rows.get(REF.get(c, "drove"), {})
         bad = "" if all(runs for runs in res[c]) else " (some runs FAILED)"
         rss = r["rss"] / 1024 if r["rss"] is not None else None
         rrss = ref.get("rss") / 1024 if ref.get("rss") else None
-        print("| %s%s | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s |" % (
+        print("| %s%s | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s "
+              "| %s |" % (
             c, bad, fmt(r["wall"], ".2f"), ratio(r["wall"], ref.get("wall")),
             fmt(r["cpu"], ".2f"), ratio(r["cpu"], ref.get("cpu")),
             fmt(rss, ".1f"), ratio(rss, rrss),
             fmt(r["inflight"], ".0f"), fmt(r["full"], ".0f"),
-            fmt(r["resumed"], ".0f"), fmt(r["ep_cpu"], ".2f")))
+            fmt(r["resumed"], ".0f"), fmt(r["ep_cpu"], ".2f"),
+            fmt(r["answered"], ".2f")))
     for c, why in skipped.items():
-        print("| %s | skipped: %s | | | | | | | | |" % (c, why))
+        print("| %s | skipped: %s | | | | | | | | | |" % (c, why))
     notes = ["x: the client's number over drove's (node openai over "
              "drove (openai)); floor: %.2f s of latency plus one "
              "handshake" % ARGS.latency,
              "in flight: most calls the upstream held at once; TLS: "
              "new connections nginx saw with a full or a resumed "
-             "handshake; endpoint CPU: nginx and upstream"]
+             "handshake; endpoint CPU: nginx and upstream",
+             "answered: from the upstream's first request to its last "
+             "answer handed to its socket (no client can end sooner)"]
     if n > 300:
         notes.append("curl 7.88 caps --parallel-max at 300")
     for s in notes:

@@ -13,7 +13,8 @@ that notes the time the kernel received each connection's first byte
 (SO_TIMESTAMPNS, CLOCK_REALTIME seconds): the
 benchmark's "start to first request byte" (--probe-to self: to this
 server's own HTTP port, for the smoke test).
-GET /stats    {"requests", "inflight", "max_inflight", "errors"}; ?reset
+GET /stats    {"requests", "inflight", "max_inflight", "errors",
+              "answered_s": first request to last answer written}; ?reset
               zeroes the counters (max_inflight restarts from inflight)
 GET /probe    {"first_byte": [CLOCK_REALTIME seconds...]}; ?reset empties it
 Connections are kept alive.  The server exits after --seconds (600).
@@ -40,7 +41,8 @@ DELTA = 8
 MAX_HEAD = 65536
 MAX_BODY = 1 << 20
 
-STATS = {"requests": 0, "inflight": 0, "max_inflight": 0, "errors": 0}
+STATS = {"requests": 0, "inflight": 0, "max_inflight": 0, "errors": 0,
+         "first_request": None, "last_answer": None}
 PROBE = []
 CACHE = {}
 
@@ -124,10 +126,17 @@ class Http(asyncio.Protocol):
     def handle(self, method, target, body):
         path, _, query = target.partition("?")
         if method == "GET" and path == "/stats":
-            self.tr.write(simple(200, STATS))
+            st = dict(STATS)
+            # the time from the first call's request to the last answer
+            # handed to the kernel: no client can end before it
+            st["answered_s"] = (STATS["last_answer"] -
+                                STATS["first_request"]) \
+                if STATS["last_answer"] is not None else None
+            self.tr.write(simple(200, st))
             if query == "reset":
                 STATS.update(requests=0, errors=0,
-                             max_inflight=STATS["inflight"])
+                             max_inflight=STATS["inflight"],
+                             first_request=None, last_answer=None)
             return self.next_request()
         if method == "GET" and path == "/probe":
             self.tr.write(simple(200, {"first_byte": PROBE}))
@@ -147,6 +156,8 @@ class Http(asyncio.Protocol):
                                  {"error": "not a streamed call"}))
             return self.next_request()
         STATS["requests"] += 1
+        if STATS["first_request"] is None:
+            STATS["first_request"] = time.monotonic()
         STATS["inflight"] += 1
         STATS["max_inflight"] = max(STATS["max_inflight"],
                                     STATS["inflight"])
@@ -161,6 +172,7 @@ class Http(asyncio.Protocol):
             STATS["errors"] += 1
             return
         self.tr.write(resp[0] + resp[1])
+        STATS["last_answer"] = time.monotonic()
         self.next_request()
 
 
