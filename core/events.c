@@ -144,19 +144,22 @@ on_event(void *arg, json_t *ev)
 	if (type == NULL)
 		return;
 	i = task_index(e, sget(ev, "task"));
-	/* event first; not the journal's older name for the record, ev */
-	o = json_object();
-	json_object_set_new(o, "event", json_string(type));
-	json_object_update_missing(o, ev);
-	json_object_del(o, "ev");
-	if (strcmp(type, "task_done") == 0 && i >= 0 &&
-	    r->t[i].st == TS_OK)
-		json_object_set_new(o, "text", json_text(r->t[i].text,
-		    r->t[i].len));
-	else if (strcmp(type, "run_done") == 0 && r->summary != NULL)
-		json_object_update_missing(o, r->summary);
-	emit(e, o);
-	json_decref(o);
+	/* event first; not the journal's older name for the record, ev.
+	 * Built only for a stream that reads it */
+	if (r->o->json) {
+		o = json_object();
+		json_object_set_new(o, "event", json_string(type));
+		json_object_update_missing(o, ev);
+		json_object_del(o, "ev");
+		if (strcmp(type, "task_done") == 0 && i >= 0 &&
+		    r->t[i].st == TS_OK)
+			json_object_set_new(o, "text", json_text(r->t[i].text,
+			    r->t[i].len));
+		else if (strcmp(type, "run_done") == 0 && r->summary != NULL)
+			json_object_update_missing(o, r->summary);
+		emit(e, o);
+		json_decref(o);
+	}
 	if (strcmp(type, "run_start") == 0) {
 		emit_resumed(e);
 		return;
@@ -218,6 +221,14 @@ events_open(struct run *r)
 	r->j.tap_arg = e;
 	r->jenv.progress = r->menv.progress = on_progress;
 	r->jenv.progress_arg = r->menv.progress_arg = e;
+}
+
+int
+events_task_heard(const struct run *r)
+{
+	/* a quiet view on stderr prints no task's end (ui.c) */
+	return r->ev != NULL && (r->o->json || !r->o->quiet ||
+	    notify_has_hook(r->notify));
 }
 
 void

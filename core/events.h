@@ -16,5 +16,8 @@ void events_open(struct run *r);
 /* Erases the live block and frees the stream (after the run_done event,
  * before the summary is printed).  Safe when not open. */
 void events_close(struct run *r);
+/* Whether a task's end reaches anyone beyond the journal: the stream, a
+ * view that prints it, or the notify hook.  0 when not open. */
+int events_task_heard(const struct run *r);
 
 #endif /* DROVE_EVENTS_H */

@@ -232,6 +232,12 @@ hook_start(struct notify *n, const char *task, const char *status,
 	n->live = h;
 }
 
+int
+notify_has_hook(const struct notify *n)
+{
+	return n != NULL && n->argv != NULL && n->dir != NULL;
+}
+
 void
 notify_task(struct notify *n, const char *task, const char *status,
     double wall_s, double cost_usd, int exit_code)

@@ -49,6 +49,8 @@ void notify_bind(struct notify *n, const char *id, const char *dir,
 /* Starts the hook for a task that ran and ended (status ok, failed or
  * cancelled, wall_s seconds, cost_usd; exit_code, when not ok and not 0,
  * its agent's exit status) and returns at once.  n may be NULL. */
+/* Whether n runs a hook, so that notify_task does anything. */
+int notify_has_hook(const struct notify *n);
 void notify_task(struct notify *n, const char *task, const char *status,
     double wall_s, double cost_usd, int exit_code);
 

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "events.h"
 #include "run.h"
 
 json_t *
@@ -45,7 +46,8 @@ tasklog_progress(struct run *r, size_t i)
 	/* an ok task's record went to the journal through the group
 	 * commit, not journal_append: the stream and the view learn of it
 	 * here, once it is durable */
-	if (r->t[i].st != TS_OK || r->j.tap == NULL)
+	if (r->t[i].st != TS_OK || r->j.tap == NULL ||
+	    !events_task_heard(r))
 		return;
 	ev = tasklog_event(r, i, TS_OK);
 	r->j.tap(r->j.tap_arg, ev);
