@@ -164,6 +164,7 @@ conf_excerpt(const char *v, char *buf, size_t len)
 {
 	const size_t max = 60;
 	size_t i, n = 0;
+	int dots;
 
 	if (len == 0)
 		return;
@@ -172,12 +173,20 @@ conf_excerpt(const char *v, char *buf, size_t len)
 			break;
 		n++;
 	}
-	if (n > max || v[n] != '\0') {
-		if (n > max)
-			n = max;
-		snprintf(buf, len, "%.*s...", (int)n, v);
-	} else
-		snprintf(buf, len, "%s", v);
+	/* what snprintf "%.*s..." or "%s" would write, without its cost:
+	 * this runs for every key read */
+	dots = n > max || v[n] != '\0';
+	if (n > max)
+		n = max;
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, v, n);
+	if (dots) {
+		i = len - 1 - n < 3 ? len - 1 - n : 3;
+		memcpy(buf + n, "...", i);
+		n += i;
+	}
+	buf[n] = '\0';
 }
 
 void
@@ -561,22 +570,24 @@ conf_handler(void *user, const char *section, const char *name,
 		strcpy(kv->value + n + 1, value);
 		return 1;
 	}
-	conf_excerpt(name, shown, sizeof(shown));
 	if (ps->kind != LINE_KEY) {
 		perr(ps, "cannot parse this line");
 		return 0;
 	}
 	if (s == NULL) {
+		conf_excerpt(name, shown, sizeof(shown));
 		perr(ps, "key '%s' before any section header", shown);
 		return 0;
 	}
-	conf_label(s, label, sizeof(label));
 	if (*name == '\0') {
+		conf_label(s, label, sizeof(label));
 		perr(ps, "%s: missing key name before '='", label);
 		return 0;
 	}
 	for (i = 0; i < s->nkv; i++) {
 		if (strcmp(s->kv[i].key, name) == 0) {
+			conf_label(s, label, sizeof(label));
+			conf_excerpt(name, shown, sizeof(shown));
 			perr(ps, "%s: duplicate key '%s'", label, shown);
 			return 0;
 		}
