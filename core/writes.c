@@ -524,7 +524,50 @@ struct reach {
 	size_t **radj;		/* who waits for each task, so far */
 	size_t *nradj;
 	int backward;		/* every edge leads to an earlier task */
+	/* when backward and the graph is small enough: a row of bits per
+	 * task, bit u of row t set when t (transitively) waits for u, so
+	 * the question is one bit and no search */
+	uint64_t *anc;
+	size_t *off;		/* row t: anc + off[t], t / 64 + 1 words */
 };
+
+size_t writes_anc_max_bytes = (size_t)32 << 20;
+
+static uint64_t *
+anc_row(const struct reach *r, size_t t)
+{
+	return r->anc + r->off[t];
+}
+
+/* t now waits for u and for all u waits for; u < t. */
+static void
+anc_add(struct reach *r, size_t t, size_t u)
+{
+	uint64_t *rt = anc_row(r, t);
+	const uint64_t *ru = anc_row(r, u);
+	size_t w, top = u / 64;
+
+	/* u's row has no bit at u or above */
+	for (w = 0; w <= top; w++)
+		rt[w] |= ru[w];
+	rt[top] |= (uint64_t)1 << (u % 64);
+}
+
+/* Row t from t's edges, all to earlier tasks whose rows are done. */
+static void
+anc_task(struct reach *r, size_t t)
+{
+	const struct task *tk = &r->g->tasks[t];
+
+	for (size_t k = 0; k < tk->ndeps; k++)
+		anc_add(r, t, tk->deps[k].task);
+}
+
+static int
+anc_has(const struct reach *r, size_t t, size_t u)
+{
+	return (anc_row(r, t)[u / 64] >> (u % 64)) & 1;
+}
 
 static void
 radj_add(struct reach *r, size_t to, size_t from)
@@ -579,6 +622,23 @@ reach_init(struct reach *r, const struct graph *g)
 		}
 	}
 	free(left);
+	r->anc = NULL;
+	r->off = NULL;
+	if (!r->backward)
+		return;
+	/* a row only has bits below its task: a triangle, n * n / 128
+	 * words */
+	r->off = xmalloc(g->n * sizeof(*r->off));
+	for (i = 0, k = 0; i < g->n; i++) {
+		r->off[i] = k;
+		k += i / 64 + 1;
+	}
+	if (k <= writes_anc_max_bytes / sizeof(*r->anc))
+		r->anc = xcalloc(k, sizeof(*r->anc));
+	else {
+		free(r->off);
+		r->off = NULL;
+	}
 }
 
 static void
@@ -594,6 +654,8 @@ reach_release(struct reach *r)
 	free(r->fmark);
 	free(r->heap);
 	free(r->lift);
+	free(r->anc);
+	free(r->off);
 }
 
 /* True if u (transitively) waits for v. */
@@ -696,6 +758,8 @@ fwd_reaches(struct reach *r, size_t i)
 static int
 ordered(struct reach *r, size_t j, size_t i)
 {
+	if (r->anc != NULL)
+		return anc_has(r, j, i);
 	return fwd_reaches(r, i) || (!r->backward && reaches(r, i, j));
 }
 
@@ -798,13 +862,16 @@ writes_edges(struct graph *g)
 	reach_init(&r, g);
 	for (j = 1; j < g->n; j++) {
 		t = &g->tasks[j];
+		if (r.anc != NULL)
+			anc_task(&r, j);
 		if (t->nwrites == 0)
 			continue;
 		cands_of(&c, &ix, j);
 		if (c.n == 0)
 			continue;
 		qsort(c.v, c.n, sizeof(*c.v), desc_cmp);
-		fwd_start(&r, j);
+		if (r.anc == NULL)
+			fwd_start(&r, j);
 		for (k = 0; k < c.n; k++) {
 			i = c.v[k];
 			/* an earlier task with a glob of one j reaches was
@@ -826,8 +893,12 @@ writes_edges(struct graph *g)
 			t->deps[t->ndeps].detail = xasprintf("%s ~ %s",
 			    t->writes[x], g->tasks[i].writes[y]);
 			t->ndeps++;
-			reach_edge(&r, j, i);
-			fwd_mark(&r, i);
+			if (r.anc != NULL)
+				anc_add(&r, j, i);
+			else {
+				reach_edge(&r, j, i);
+				fwd_mark(&r, i);
+			}
 			cover_task(&ix, cover, i, j);
 		}
 	}
