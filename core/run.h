@@ -238,6 +238,9 @@ int rundir_resume_dir(const char *root, const char *which, char **dir,
 unsigned char *rundir_done(const char *dir, const struct graph *g,
     char *err, size_t errlen);
 json_t *rundir_task_json(struct run *r, size_t i);
+/* Adds to o what rundir_task_json gives that o lacks, in its order (as
+ * json_object_update_missing would, without the copy). */
+void rundir_task_fill(struct run *r, size_t i, json_t *o);
 json_t *rundir_summary(struct run *r, double wall);
 void rundir_print_sinks(struct run *r);
 

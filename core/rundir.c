@@ -307,14 +307,23 @@ summary_limits(struct run *r, json_t *s)
 	json_object_set_new(s, "rate_limited", rl);
 }
 
+/* Sets o's k to v, or drops v when only missing keys are set and o has k. */
+static void
+put(json_t *o, int missing, const char *k, json_t *v)
+{
+	if (missing && json_object_get(o, k) != NULL)
+		json_decref(v);
+	else
+		json_object_set_new(o, k, v);
+}
+
 /* Task i as summary.json and the journal's task_done record give it: status,
- * backend, attempts, times, usage, cost, output, error.  The caller owns the
- * object. */
-json_t *
-rundir_task_json(struct run *r, size_t i)
+ * backend, attempts, times, usage, cost, output, error: set in o, or with
+ * miss only where o lacks them. */
+static void
+task_fill(struct run *r, size_t i, json_t *o, int miss)
 {
 	struct trun *t = &r->t[i];
-	json_t *o = json_object();
 	double tc = 0, busy = 0;
 	uint64_t ti = 0, to = 0, cr = 0, cw = 0;
 	int attempts = 0;
@@ -345,39 +354,53 @@ rundir_task_json(struct run *r, size_t i)
 	cr += t->musage.cache_read;
 	cw += t->musage.cache_write;
 	tc += t->mcost;
-	json_object_set_new(o, "status",
+	put(o, miss, "status",
 	    json_string(run_state_name(t->st)));
-	json_object_set_new(o, "backend", be ? json_string(be) :
+	put(o, miss, "backend", be ? json_string(be) :
 	    json_null());
 	/* the backend answered for the task's own, its fallback chain's
 	 * first */
 	if (from != NULL)
-		json_object_set_new(o, "fallback_from", json_string(from));
-	json_object_set_new(o, "attempts", json_integer(attempts));
-	json_object_set_new(o, "start_s", json_real(t->start_s));
-	json_object_set_new(o, "end_s", json_real(t->end_s));
-	json_object_set_new(o, "busy_s", json_real(busy));
-	json_object_set_new(o, "tokens_in", json_integer((json_int_t)ti));
-	json_object_set_new(o, "tokens_out",
+		put(o, miss, "fallback_from", json_string(from));
+	put(o, miss, "attempts", json_integer(attempts));
+	put(o, miss, "start_s", json_real(t->start_s));
+	put(o, miss, "end_s", json_real(t->end_s));
+	put(o, miss, "busy_s", json_real(busy));
+	put(o, miss, "tokens_in", json_integer((json_int_t)ti));
+	put(o, miss, "tokens_out",
 	    json_integer((json_int_t)to));
-	json_object_set_new(o, "cost_usd", json_real(tc));
-	json_object_set_new(o, "cache_read",
+	put(o, miss, "cost_usd", json_real(tc));
+	put(o, miss, "cache_read",
 	    json_integer((json_int_t)cr));
-	json_object_set_new(o, "cache_write",
+	put(o, miss, "cache_write",
 	    json_integer((json_int_t)cw));
-	json_object_set_new(o, "output", t->st == TS_OK ?
+	put(o, miss, "output", t->st == TS_OK ?
 	    json_texts(t->out_path) : json_null());
-	json_object_set_new(o, "error", t->error ?
+	put(o, miss, "error", t->error ?
 	    json_texts(t->error) : json_null());
-	json_object_set_new(o, "wave",
+	put(o, miss, "wave",
 	    json_integer(r->g->tasks[i].wave));
-	json_object_set_new(o, "replicas",
+	put(o, miss, "replicas",
 	    json_integer(r->g->tasks[i].replicas));
 	if (t->resumed)
-		json_object_set_new(o, "resumed", json_true());
+		put(o, miss, "resumed", json_true());
 	if (t->notes)
 		json_object_update_missing(o, t->notes);
+}
+
+json_t *
+rundir_task_json(struct run *r, size_t i)
+{
+	json_t *o = json_object();
+
+	task_fill(r, i, o, 0);
 	return o;
+}
+
+void
+rundir_task_fill(struct run *r, size_t i, json_t *o)
+{
+	task_fill(r, i, o, 1);
 }
 
 json_t *

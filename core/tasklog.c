@@ -15,7 +15,7 @@ json_t *
 tasklog_event(struct run *r, size_t i, enum tstate st)
 {
 	struct trun *t = &r->t[i];
-	json_t *ev = json_object(), *o;
+	json_t *ev = json_object();
 
 	/* ev, task and status first, as readers of earlier journals grep */
 	json_object_set_new(ev, "ev", json_string("task"));
@@ -26,9 +26,7 @@ tasklog_event(struct run *r, size_t i, enum tstate st)
 	json_object_set_new(ev, "t", json_real(run_rel(r)));
 	json_object_set_new(ev, "output", st == TS_OK ?
 	    json_texts(t->out_path) : json_null());
-	o = rundir_task_json(r, i);
-	json_object_update_missing(ev, o);
-	json_decref(o);
+	rundir_task_fill(r, i, ev);
 	return ev;
 }
 
