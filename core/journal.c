@@ -13,6 +13,8 @@ journal_open(struct journal *j, const char *path)
 {
 	char last;
 
+	/* every hook and buffer starts unset, whatever j held */
+	memset(j, 0, sizeof(*j));
 	j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW |
 	    O_CLOEXEC, 0644);
 	if (j->fd < 0)
@@ -23,13 +25,6 @@ journal_open(struct journal *j, const char *path)
 	    last != '\n')
 		(void)write_all(j->fd, "\n", 1);
 	j->path = xstrdup(path);
-	j->sync = NULL;
-	j->later = NULL;
-	j->sync_arg = NULL;
-	j->pending = NULL;
-	j->npending = j->cpending = 0;
-	j->tap = NULL;
-	j->tap_arg = NULL;
 	return 0;
 }
 
