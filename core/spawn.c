@@ -517,32 +517,30 @@ on_errpipe(struct loop *l, struct loop_io *w, unsigned ev)
 static void
 child_failed(struct spawn *s)
 {
-	{
-		const char *why = strerror(s->ce.errnum);
+	const char *why = strerror(s->ce.errnum);
 
-		/* the child ran out of descriptors opening its stderr: a
-		 * start to try again, not a broken command */
-		s->err = s->ce.stage != STAGE_EXEC &&
-		    out_of_fds(s->ce.errnum) ? DROVE_ENOFD : DROVE_ESPAWN;
-		switch (s->ce.stage) {
-		case STAGE_STDERR:
-			snprintf(s->reason, sizeof(s->reason),
-			    "cannot open '%s': %s", s->stderr_path, why);
-			break;
-		case STAGE_CHDIR:
-			snprintf(s->reason, sizeof(s->reason),
-			    "cannot change directory to '%s': %s", s->cwd,
-			    why);
-			break;
-		case STAGE_EXEC:
-			snprintf(s->reason, sizeof(s->reason),
-			    "cannot run '%s': %s", s->argv0, why);
-			break;
-		default:
-			snprintf(s->reason, sizeof(s->reason),
-			    "cannot set up '%s': %s", s->argv0, why);
-			break;
-		}
+	/* the child ran out of descriptors opening its stderr: a
+	 * start to try again, not a broken command */
+	s->err = s->ce.stage != STAGE_EXEC &&
+	    out_of_fds(s->ce.errnum) ? DROVE_ENOFD : DROVE_ESPAWN;
+	switch (s->ce.stage) {
+	case STAGE_STDERR:
+		snprintf(s->reason, sizeof(s->reason),
+		    "cannot open '%s': %s", s->stderr_path, why);
+		break;
+	case STAGE_CHDIR:
+		snprintf(s->reason, sizeof(s->reason),
+		    "cannot change directory to '%s': %s", s->cwd,
+		    why);
+		break;
+	case STAGE_EXEC:
+		snprintf(s->reason, sizeof(s->reason),
+		    "cannot run '%s': %s", s->argv0, why);
+		break;
+	default:
+		snprintf(s->reason, sizeof(s->reason),
+		    "cannot set up '%s': %s", s->argv0, why);
+		break;
 	}
 }
 
@@ -918,9 +916,9 @@ start(struct loop *l, const struct drove_spawn *req, int fresh,
 	int rc, e, fail = DROVE_ESPAWN;
 	unsigned long long t0 = 0, t1 = 0;
 #if defined(SPAWN_CLONE)
-	/* the child's stack: the parent waits while it runs, so one does
-	 * for every spawn */
-	static char *stack;
+	/* the child's stack: the spawning thread waits while it runs, so
+	 * one per thread does for every spawn */
+	static _Thread_local char *stack;
 	/* written by a child that fails before exec */
 	volatile struct child_err ce = { 0, 0 };
 #endif
