@@ -334,6 +334,19 @@ test_cancel_running(void)
 	teardown();
 }
 
+/* Starts call c of task "t" whose agent's stdout is followed at path;
+ * stale: a resume, where an earlier run's live copy may lie there. */
+static void
+start_live(struct call *c, const char *path, int stale)
+{
+	call_init(c, &ENV, &owner_ops, NULL, &BE);
+	c->task = "t";
+	c->prompt = "p";
+	c->hc.ctx.live_path = path;
+	c->live_stale = stale;
+	call_start(c);
+}
+
 /* Many chunks streamed in one turn reach the live copy in one write, at
  * the flush timer, not as they come; what is left goes at the end. */
 static void
@@ -353,11 +366,7 @@ test_live_batched(void)
 	CHECK(fd >= 0);
 	close(fd);
 	unlink(path);
-	call_init(&c, &ENV, &owner_ops, NULL, &BE);
-	c.task = "t";
-	c.prompt = "p";
-	c.hc.ctx.live_path = path;
-	call_start(&c);
+	start_live(&c, path, 0);
 	for (i = 0; i < 500; i++)
 		c.hc.progress(&c.hc, "ab", 2);
 	CHECK(stat(path, &st) < 0);	/* nothing on disk in the turn */
@@ -404,12 +413,7 @@ test_live_whole(void)
 	CHECK(fd >= 0);
 	CHECK_INT(write(fd, "stale", 5), 5);
 	close(fd);
-	call_init(&c, &ENV, &owner_ops, NULL, &BE);
-	c.task = "t";
-	c.prompt = "p";
-	c.hc.ctx.live_path = path;
-	c.live_stale = 1;
-	call_start(&c);
+	start_live(&c, path, 1);
 	c.hc.progress(&c.hc, "abc", 3);
 	fake_answer(F.cur, &ok);
 	CHECK_INT(owner_done, 1);
@@ -425,11 +429,7 @@ test_live_whole(void)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0);
 	close(fd);
-	call_init(&c, &ENV, &owner_ops, NULL, &BE);
-	c.task = "t";
-	c.prompt = "p";
-	c.hc.ctx.live_path = path;
-	call_start(&c);
+	start_live(&c, path, 0);
 	c.hc.progress(&c.hc, "abc", 3);
 	fake_answer(F.cur, &ok);
 	CHECK_INT(owner_done, 1);
