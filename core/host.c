@@ -146,11 +146,11 @@ h_spawn(const struct drove_spawn *req, void **handle)
 	char err[256];
 	int rc;
 
-	if (req == NULL || !DROVE_HAS(req, arg))
+	if (req == NULL || !DROVE_HAS(req, arg) || (l = host_loop_of(
+	    DROVE_HAS(req, core) ? req->core : NULL)) == NULL) {
+		errno = EINVAL;
 		return DROVE_EINVAL;
-	l = host_loop_of(DROVE_HAS(req, core) ? req->core : NULL);
-	if (l == NULL)
-		return DROVE_EINVAL;
+	}
 	/* read as far as the plugin wrote; without an env of its own the
 	 * child gets drove's less what looks like a secret */
 	memset(&r, 0, sizeof(r));

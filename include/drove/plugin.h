@@ -238,8 +238,8 @@ struct drove_host {
 	/* Starts a child; req and what it points to are copied.  Returns 0
 	 * and fills *handle, then on_exit runs exactly once from the loop,
 	 * never from within spawn; or returns < 0 and on_exit never
-	 * runs (errno then says why when a system call failed, else is
-	 * 0; the core logs the details).  Any time. */
+	 * runs (errno then says why: EINVAL for a bad request, else the
+	 * failed system call's; the core logs the details).  Any time. */
 	int (*spawn)(const struct drove_spawn *req, void **handle);
 	/* TERM the child's process group, KILL after a grace period;
 	 * on_exit still runs, with err DROVE_ECANCELED.  Only until
