@@ -66,7 +66,7 @@ struct ctx_entry {
  * connections wait in S_TLS_WAIT and then resume).  A server that gives
  * no session to resume ends the wait for good (nosess).
  */
-#define HTTP_TLS_FULL_MAX 4
+#define HTTP_TLS_FULL_MAX 1
 
 struct sess_entry {
 	char *key;
