@@ -103,18 +103,43 @@ static const mbedtls_ecp_group_id curves[] = {
 	MBEDTLS_ECP_DP_NONE,
 };
 
-/* Ephemeral ECDH with an AEAD cipher first; the rest of mbedTLS's
- * defaults follow, for servers that offer nothing of these. */
-static const int preferred_suites[] = {
+/*
+ * The ciphersuites offered, in order: ephemeral ECDH with an AEAD cipher
+ * first, then the CBC and plain-RSA suites that servers of a few years
+ * ago still want (about the list a browser offers).  Not mbedTLS's whole
+ * default list: its 127 suites (static ECDH, Camellia, CCM, ...) made
+ * every ClientHello 160 bytes of suites longer, and mbedTLS looks each one
+ * up in its table, a tenth of the client's instructions in a resumed
+ * handshake.  Those this mbedTLS lacks are left out; should it have none
+ * of them, its own defaults are offered.
+ */
+static const int offered_suites[] = {
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+	MBEDTLS_TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_DHE_RSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_RSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_RSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA256,
+	MBEDTLS_TLS_RSA_WITH_AES_256_CBC_SHA256,
+	MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA,
+	MBEDTLS_TLS_RSA_WITH_AES_256_CBC_SHA,
 };
 
-/* preferred_suites that this mbedTLS has, then its other defaults. */
+/* offered_suites that this mbedTLS has, in that order. */
 static int *
 suite_list(void)
 {
@@ -124,21 +149,15 @@ suite_list(void)
 
 	for (n = 0; dflt[n] != 0; n++)
 		;
-	out = xcalloc(n + ARRAY_SIZE(preferred_suites) + 1, sizeof(*out));
-	for (i = 0; i < ARRAY_SIZE(preferred_suites); i++)
+	out = xcalloc(n + 1, sizeof(*out));
+	for (i = 0; i < ARRAY_SIZE(offered_suites); i++)
 		for (j = 0; j < n; j++)
-			if (dflt[j] == preferred_suites[i]) {
+			if (dflt[j] == offered_suites[i]) {
 				out[k++] = dflt[j];
 				break;
 			}
-	for (j = 0; j < n; j++) {
-		for (i = 0; i < k; i++)
-			if (out[i] == dflt[j])
-				break;
-		if (i == k)
-			out[k++] = dflt[j];
-	}
-	out[k] = 0;
+	if (k == 0)
+		memcpy(out, dflt, n * sizeof(*out));
 	return out;
 }
 

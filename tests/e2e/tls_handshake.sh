@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a TLS handshake costs: drove offers X25519 first (the NIST curves
-# after it) and an ECDHE suite with an AEAD cipher, and an OpenSSL server
-# that follows the client's order picks them.
+# after it) and a short list of suites, ECDHE with an AEAD cipher first,
+# and an OpenSSL server that follows the client's order picks them.
 . "$DROVE_ROOT/tests/e2e/lib/http.bash"
 need openssl
 
@@ -18,6 +18,25 @@ grep -q '^Shared groups: x25519' "$T/page1" ||
     fail "groups shared: $(grep -i groups "$T/page1")"
 grep -Eq '^New, TLSv1\.2, Cipher is ECDHE-RSA-(AES128-GCM-SHA256|CHACHA20-POLY1305)$' \
     "$T/page1" || fail "suite: $(grep -i 'cipher is' "$T/page1")"
+
+# the suites offered are a short list, ECDHE with AEAD first: none of
+# mbedTLS's long tail (Camellia, CCM, static ECDH, DHE with CBC)
+common=$(sed -n '/^Ciphers common between both SSL end points:$/,/^Signature Algorithms/p' \
+    "$T/page1" | sed '1d;$d' | tr -s ' \n' '\n\n' | grep -c .)
+[ "$common" -ge 10 ] && [ "$common" -le 23 ] ||
+    fail "suites in common with OpenSSL: $common"
+sed -n '/^Ciphers common/,/^Signature Algorithms/p' "$T/page1" |
+    grep -Eq 'CAMELLIA|CCM|ARIA|(^| )DHE-RSA-AES(128|256)-SHA(256)?( |$)' &&
+    fail "long-tail suites offered: $(sed -n '/^Ciphers common/,/^Signature/p' "$T/page1")"
+
+# a server of the old kind, RSA key exchange with CBC only: still spoken
+start_s_server "$T/s0.log" -cert "$T/srv.pem" -key "$T/srv.key" \
+    -tls1_2 -cipher AES128-SHA
+"$DROVE" fetch "https://127.0.0.1:$S_PORT/" --ca-file "$T/root.pem" \
+    >"$T/page0" 2>"$T/err0" || fail "RSA/CBC-only fetch: $(cat "$T/err0")"
+grep -q ', Cipher is AES128-SHA$' "$T/page0" &&
+    grep -Eq '^ +Protocol +: TLSv1\.2$' "$T/page0" ||
+    fail "RSA/CBC-only: $(grep -i 'cipher is' "$T/page0")"
 
 # a server that takes X25519 only: the handshake is made on it
 start_s_server "$T/s2.log" -cert "$T/srv.pem" -key "$T/srv.key" \
