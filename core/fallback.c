@@ -71,6 +71,12 @@ fallback_eligible(const struct drove_result *r)
 	case DROVE_ECONNRESET:
 	case DROVE_EDNS:
 		return 1;
+	case DROVE_ETIMEDOUT:
+	case DROVE_EIO:
+		/* a connect, handshake or answer that did not come in time,
+		 * a network that could not be reached: the backend is not
+		 * answering, another may */
+		return r->retryable;
 	case DROVE_EHTTP:
 		return r->http_status == 429 || r->http_status == 402 ||
 		    r->http_status >= 500;

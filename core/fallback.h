@@ -25,7 +25,8 @@ void fallback_link(struct backend *bev, size_t n);
 
 /* Whether a failure r may move the call to a fallback: a rate limit (final
  * or not), an overload, a 5xx, a server error event, a connection that
- * failed or dropped, a provider's billing refusal (402). */
+ * failed or dropped, a timeout (connect, TLS handshake, first byte, idle or
+ * the call's own), a provider's billing refusal (402). */
 int fallback_eligible(const struct drove_result *r);
 
 #endif /* DROVE_FALLBACK_H */

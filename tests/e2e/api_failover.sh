@@ -7,7 +7,7 @@
 # Failover: a backend that answers 529 to every call moves its tasks (and a
 # merge's judge) to its fallback after its retries, and the summary, the
 # report and the event stream say which backend answered; a spend-limit 429
-# moves at once; chains are followed; a budget the backend's prices do not
+# moves at once; a timeout moves after the retries; chains are followed; a budget the backend's prices do not
 # fit moves the call to a cheaper fallback; cycles and unknown names are
 # load errors.
 . "$DROVE_ROOT/tests/e2e/lib/llm.bash"
@@ -124,6 +124,29 @@ expect_eq "$rc" 0 "resume: exit 0 ($(tail -3 "$T/.err"))"
 check_many -m up \
     't["overloaded"].get("resumed") and t["overloaded"]["backend"] == "spare" and t["overloaded"]["fallback_from"] == "primary"' "a resumed task keeps its fallback" \
     't["chained"]["backend"] == "spare" and t["chained"]["fallback_from"] == "first"' "and so does the chained one"
+
+# a backend that does not answer in time: the call's own timeout, and the
+# first byte's, move the call to the fallback after the retries
+start_mock silent http_mock.py silent
+SILENT=$MOCK_PORT
+{
+	be slow anthropic "$SILENT" 'retries = 1
+timeout = 1
+fallback = spare'
+	be mute anthropic "$SILENT" 'retries = 0
+first_byte_timeout = 1
+fallback = spare'
+	be spare openai "$UP"
+	printf '[task hung]\nbackend = slow\nprompt = hung\n'
+	printf '[task mute]\nbackend = mute\nprompt = mute\n'
+} >slow.ini
+drove run slow.ini
+expect_eq "$rc" 0 "timeouts fall back: exit 0 ($(tail -3 "$T/.err"))"
+check_many -m up \
+    't["hung"]["status"] == "ok" and t["hung"]["backend"] == "spare" and t["hung"]["fallback_from"] == "slow"' "a call past its timeout moved to the fallback" \
+    't["hung"]["attempts"] == 3' "after its retry on the silent backend" \
+    't["mute"]["status"] == "ok" and t["mute"]["backend"] == "spare" and t["mute"]["fallback_from"] == "mute"' "a first byte that never came moved too" \
+    'any(e.get("event") == "task_fallback" and e["task"] == "hung" and "1s" in e["error"] for e in ev)' "the move names the timeout"
 
 # the budget does not fit primary's prices (a reservation of 4096 output
 # tokens at $15 a million) but fits spare's: the call moves before it starts
