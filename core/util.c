@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "../plugins/plugin_util.h"
+
 int log_verbosity = 1;
 
 static void __attribute__((noreturn))
@@ -926,27 +928,7 @@ json_texts(const char *s)
 int
 parse_duration(const char *s, double *out)
 {
-	double v, mul = 1;
-	char *end;
-
-	if (s[0] == '\0' || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno == ERANGE || end == s || !isfinite(v) || v < 0)
-		return -1;
-	if (strcmp(end, "s") == 0 || *end == '\0')
-		mul = 1;
-	else if (strcmp(end, "m") == 0)
-		mul = 60;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600;
-	else if (strcmp(end, "d") == 0)
-		mul = 86400;
-	else
-		return -1;
-	*out = v * mul;
-	return isfinite(*out) ? 0 : -1;
+	return pu_duration(s, out);
 }
 
 int

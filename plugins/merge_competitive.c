@@ -558,17 +558,10 @@ competitive_start(const struct drove_host *h, struct drove_merge_call *m)
 	struct comp *cp;
 	char err[512];
 	double timeout = 0;
-	char *end;
 
-	/* the task's timeout, already checked when the file was loaded:
-	 * seconds with an optional unit, "90", "90s", "5m", "1h" */
-	if (tv != NULL) {
-		timeout = strtod(tv, &end);
-		if (*end == 'm')
-			timeout *= 60;
-		else if (*end == 'h')
-			timeout *= 3600;
-	}
+	/* the task's timeout, already checked when the file was loaded */
+	if (tv != NULL && pu_duration(tv, &timeout) < 0)
+		timeout = 0;
 	cp = h->alloc(sizeof(*cp));
 	memset(cp, 0, sizeof(*cp));
 	cp->h = h;

@@ -1,19 +1,67 @@
 /*
  * Small helpers the built-in plugins share: a growable string in host
- * memory and printf into a host allocation.  Header-only and static, so
+ * memory, printf into a host allocation, the duration syntax (which the
+ * core takes from here too).  Header-only and static, so
  * each plugin, built in or as a .so, carries its own copy and still links
  * against nothing but libc and the host table.
  */
 #ifndef DROVE_PLUGIN_UTIL_H
 #define DROVE_PLUGIN_UTIL_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "drove/plugin.h"
 
 #define PU_FN static __attribute__((unused))
+
+/*
+ * A duration, the one syntax of every duration drove reads (the core's
+ * parse_duration is this too): seconds, digits with at most one point,
+ * and an optional unit s, m, h or d: "90", "90s", "1.5m", "5m", "1h",
+ * "7d".  0 and the seconds in *out, or -1 (empty, blanks, a sign, an
+ * exponent, an unknown unit, not finite).
+ */
+PU_FN int
+pu_duration(const char *s, double *out)
+{
+	size_t n = strspn(s, "0123456789."), digits = strspn(s, "0123456789");
+	const char *u = s + n;
+	double v, mul;
+	char *end;
+
+	/* at least one digit, at most one point */
+	if (n == 0 || (n > digits && (n == 1 ||
+	    memchr(s + digits + 1, '.', n - digits - 1) != NULL)))
+		return -1;
+	switch (*u) {
+	case '\0':
+	case 's':
+		mul = 1;
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*u != '\0' && u[1] != '\0')
+		return -1;
+	v = strtod(s, &end);
+	if (end != u || !isfinite(v * mul))
+		return -1;
+	*out = v * mul;
+	return 0;
+}
 
 /* A growing host allocation, NUL-terminated once anything was added. */
 struct pbuf {

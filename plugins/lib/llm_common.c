@@ -311,34 +311,20 @@ llm_conf_double(const struct drove_host *h, const struct drove_conf *c,
 	return 0;
 }
 
-/* Seconds from a section key, with an optional unit: "90", "90s", "5m",
- * "1h"; def when absent. */
+/* Seconds from a section key, in pu_duration's syntax ("90", "90s",
+ * "5m", "1h"); def when absent. */
 static int
 llm_conf_duration(const struct drove_host *h, const struct drove_conf *c,
     const char *key, double def, double min, double max, double *out,
     char *err, size_t errlen)
 {
 	const char *v = h->conf_get(c, key);
-	char *end;
 	double d;
 
 	*out = def;
 	if (v == NULL)
 		return 0;
-	d = strtod(v, &end);
-	if (*end == 's')
-		end++;
-	else if (*end == 'm') {
-		d *= 60;
-		end++;
-	} else if (*end == 'h') {
-		d *= 3600;
-		end++;
-	}
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (end == v || !(*v >= '0' && *v <= '9') || *end != '\0' ||
-	    !(d >= min && d <= max)) {
+	if (pu_duration(v, &d) < 0 || !(d >= min && d <= max)) {
 		snprintf(err, errlen, "bad value '%.40s' for '%s' (expected "
 		    "a duration from %.0f to %.0f seconds: 90, 90s, 5m or 1h)",
 		    v, key, min, max);

@@ -225,4 +225,16 @@ quorum = 0.5' >bad.ini
 drove run bad.ini
 expect_eq "$rc" 2 "a consensus key on a competitive task: exit 2"
 expect_has "$err" "bad.ini:12: task 'x': 'quorum' is a key of merge = consensus" "foreign key: message"
+# the task's timeout bounds each score command, in the unit it is given:
+# "1d" is a day, not 1 second (a score that takes 2 s still counts)
+printf '%s%s\n' "$head" '[task slow]
+backend = a
+replicas = 2
+timeout = 1d
+prompt = 0=one;1=two three
+merge = competitive
+score = sh -c "sleep 2; wc -w"' >slow.ini
+drove run slow.ini
+expect_eq "$rc" 0 "a day's timeout: run succeeds ($err)"
+expect_eq "$out" "two three" "a day's timeout: the 2 s scores were not cut short"
 finish
