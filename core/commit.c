@@ -223,8 +223,10 @@ write_batch(struct commit *cm, struct commit_item *batch)
 	for (it = batch; it != NULL; it = it->next) {
 		if (rc < 0 && it->rc == 0)
 			it->rc = rc;
-		if (it->rc == 0 && it->line != NULL)
-			buf_printf(&lines, "%s\n", it->line);
+		if (it->rc == 0 && it->line != NULL) {
+			buf_adds(&lines, it->line);
+			buf_addc(&lines, '\n');
+		}
 	}
 	/* the records after the flush: each names a file that is whole on
 	 * disk; one write, O_APPEND, so no other line cuts into them (they
@@ -481,7 +483,8 @@ commit_output(struct commit *cm, const char *path, const void *data,
 		    cm->j->fd >= 0) {
 			struct buf b = BUF_INIT;
 
-			buf_printf(&b, "%s\n", line);
+			buf_adds(&b, line);
+			buf_addc(&b, '\n');
 			rc = write_all(cm->j->fd, b.data, b.len);
 			if (rc == 0 && fsync(cm->j->fd) < 0)
 				rc = -errno;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "backend.h"
+#include "jsondump.h"
 #include "notify.h"
 #include "run.h"
 #include "ui.h"
@@ -29,14 +30,14 @@ static void
 emit(struct events *e, json_t *o)
 {
 	char *line;
+	size_t len;
 
 	if (!e->r->o->json)
 		return;
-	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	line = jsondump_line(o, JSON_COMPACT | JSON_PRESERVE_ORDER, &len);
 	if (line == NULL)
 		return;
-	fputs(line, stdout);
-	putchar('\n');
+	fwrite(line, 1, len, stdout);
 	/* a consumer sees each event when it happens */
 	fflush(stdout);
 	free(line);

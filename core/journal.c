@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsondump.h"
 #include "util.h"
 
 int
@@ -79,13 +80,10 @@ journal_append(struct journal *j, json_t *ev, int flags)
 
 	if (j->tap != NULL)
 		j->tap(j->tap_arg, ev);
-	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	line = jsondump_line(ev, JSON_COMPACT | JSON_PRESERVE_ORDER, &len);
 	json_decref(ev);
 	if (line == NULL)
 		return -ENOMEM;
-	len = strlen(line);
-	line = xrealloc(line, len + 2);
-	line[len++] = '\n';
 	if ((flags & JOURNAL_LATER) && j->sync != NULL) {
 		/* the end of the turn writes it, with the turn's others */
 		add_pending(j, line, len);

@@ -5,6 +5,7 @@
  */
 #include "sched.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "host.h"
 #include "http.h"
 #include "journal.h"
+#include "jsondump.h"
 #include "loop.h"
 #include "notify.h"
 #include "report.h"
@@ -298,13 +300,14 @@ sched_run(const struct conf *c, const struct graph *g,
 	events_close(r);
 	{
 		char *sp = xasprintf("%s/summary.json", r->dir);
-		char *txt = json_dumps(r->summary, JSON_INDENT(2) |
-		    JSON_PRESERVE_ORDER);
-		size_t tl = strlen(txt);
+		size_t tl;
+		char *txt = jsondump_line(r->summary, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER, &tl);
 
-		txt = xrealloc(txt, tl + 2);
-		txt[tl++] = '\n';
-		if ((rc = write_file_atomic(sp, txt, tl)) < 0)
+		if (txt == NULL)
+			log_warnx("cannot write '%s': %s", sp,
+			    strerror(ENOMEM));
+		else if ((rc = write_file_atomic(sp, txt, tl)) < 0)
 			log_warnx("cannot write '%s': %s", sp, strerror(-rc));
 		free(txt);
 		free(sp);

@@ -19,6 +19,7 @@
 
 #include "commit.h"
 #include "drove/plugin.h"
+#include "jsondump.h"
 #include "util.h"
 
 /* Lines of changes printed at most; the rest are counted. */
@@ -75,7 +76,7 @@ taskcopy_save(struct commit *cm, const char *dir, const struct graph *g)
 	json_t *o = copy_of(g);
 	struct saved *sv = xcalloc(1, sizeof(*sv));
 
-	sv->txt = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	sv->txt = jsondump(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	sv->path = xasprintf("%s/tasks.json", dir);
 	json_decref(o);
 	if (sv->txt == NULL) {

@@ -14,6 +14,7 @@
 #include "backend.h"
 #include "call.h"
 #include "host.h"
+#include "jsondump.h"
 #include "run.h"
 #include "worktree.h"
 
@@ -175,7 +176,7 @@ task_committed(void *arg, size_t i, int rc, const char *err)
 	if (!t->started)
 		t->start_s = t->end_s;
 	ev = tasklog_event(r, i, TS_OK);
-	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	line = jsondump(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 	r->committing++;
 	/* one replica: its live copy (an API answer redacted alike) is the
