@@ -8,8 +8,12 @@
  * JSON_INDENT(n) a newline and n spaces a level, ": " between key and
  * value; compact "," and ":".  Objects in insertion order (jansson's own
  * iteration order since 2.8, the order JSON_PRESERVE_ORDER asks for).
+ * Most reals a run writes (times, costs: 0 and 1e-3 to 1e17) are printed
+ * without printf, from the double's exact value in 128-bit integers,
+ * rounded as glibc rounds; the rest with snprintf.
  * tests/unit/test_jsondump.c compares it with json_dumps byte for byte.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,13 +153,129 @@ integer(struct out *o, json_int_t v)
 	put(o, p, (size_t)(b + sizeof(b) - p));
 }
 
+#ifdef __SIZEOF_INT128__
+/* "%.17g" of v into b (at least 32 bytes) for 0 and 1e-3 <= |v| < 1e17,
+ * exactly as glibc prints it; its length, or -1 for the rest */
+static int
+g17(char *b, double v)
+{
+	static const uint64_t p10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+		10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+		100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+		100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+		100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
+	uint64_t bits, mant, q, ip, fp;
+	unsigned __int128 n, rem, half;
+	int neg, e2, x, k, s, len = 0, i;
+	double a;
+	char d[20];
+
+	memcpy(&bits, &v, sizeof(bits));
+	neg = (int)(bits >> 63);
+	a = neg ? -v : v;
+	if (a == 0) {
+		if (neg)
+			b[len++] = '-';
+		b[len++] = '0';
+		b[len] = '\0';
+		return len;
+	}
+	if (!(a >= 1e-3 && a < 1e17))
+		return -1;
+	e2 = (int)((bits >> 52) & 0x7FF);
+	mant = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+	e2 -= 1075;		/* a = mant * 2^e2, a normal number here */
+	/* x: the decimal exponent of a, from a first guess */
+	s = e2 + 52;		/* 2^s <= a < 2^(s+1): x is near s log10 2 */
+	x = s >= 0 ? (s * 1233) >> 12 : -((-s * 1233 + 4095) >> 12);
+	if (x < -3)
+		x = -3;		/* a >= 1e-3 */
+	for (i = 0; i < 3; i++) {
+		k = 16 - x;
+		if (k < 0 || k > 19)
+			return -1;
+		n = (unsigned __int128)mant * p10[k];
+		if (e2 >= 0) {
+			q = (uint64_t)(n << e2);
+			rem = 0;
+			half = 1;
+		} else {
+			s = -e2;
+			if (s >= 127)
+				return -1;
+			if ((n >> s) >> 64)
+				q = UINT64_MAX;
+			else
+				q = (uint64_t)(n >> s);
+			rem = n & (((unsigned __int128)1 << s) - 1);
+			half = (unsigned __int128)1 << (s - 1);
+		}
+		if (q < p10[16])
+			x--;
+		else if (q >= p10[17])
+			x++;
+		else
+			break;
+	}
+	if (i == 3)
+		return -1;
+	/* to nearest, a tie to even, as glibc in the default mode */
+	if (rem > half || (rem == half && e2 < 0 && (q & 1)))
+		q++;
+	if (q == p10[17])
+		return -1;	/* 1e17 and up: %g goes to e-notation */
+	/* 17 digits, x the exponent, -3 <= x <= 16: fixed notation with
+	 * 16 - x decimals, trailing zeros and a bare point dropped */
+	k = 16 - x;
+	ip = q / p10[k];
+	fp = q % p10[k];
+	if (neg)
+		b[len++] = '-';
+	i = 0;
+	do {
+		d[i++] = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip != 0);
+	while (i > 0)
+		b[len++] = d[--i];
+	if (fp != 0) {
+		while (fp % 10 == 0) {
+			fp /= 10;
+			k--;
+		}
+		b[len++] = '.';
+		for (i = k - 1; i >= 0; i--) {
+			b[len + i] = (char)('0' + fp % 10);
+			fp /= 10;
+		}
+		len += k;
+	}
+	b[len] = '\0';
+	return len;
+}
+#else
+static int
+g17(char *b, double v)
+{
+	(void)b;
+	(void)v;
+	return -1;
+}
+#endif
+
 /* jansson's jsonp_dtostr at precision 17, in the C locale drove keeps */
 static int
 real(struct out *o, double v, int prec)
 {
 	char b[100], *start, *end;
-	int r = snprintf(b, sizeof(b), "%.*g", prec, v);
+	int r = prec == 17 ? g17(b, v) : -1;
 	size_t len;
+
+	if (r < 0)
+		r = snprintf(b, sizeof(b), "%.*g", prec, v);
 
 	if (r < 0 || (size_t)r >= sizeof(b))
 		return -1;

@@ -220,6 +220,89 @@ test_random(void)
 	CHECK(bad == 0);
 }
 
+/* the next double toward +inf (dir 1) or 0 (dir -1), for positive v */
+static double
+step(double v, int dir)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	u += (uint64_t)(int64_t)dir;
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+/* 10^(h/100): a spread over the magnitudes, no libm */
+static double
+spread(int h)
+{
+	double v = 1.0;
+	int i;
+
+	for (i = 0; i < h / 100; i++)
+		v *= 10;
+	for (i = 0; i < h % 100; i++)
+		v *= 1.0232929922807541;	/* 10^0.01 */
+	return v;
+}
+
+/* Reals, the most of them in the range printed without printf: the same
+ * digits as "%.17g", rounded alike, at the powers of ten and between. */
+static void
+test_reals(void)
+{
+	json_t *a = json_array();
+	double v, p = 1e-6;
+	uint64_t u;
+	int i, j;
+
+	for (i = 0; i < 25; i++, p *= 10) {
+		v = p;
+		for (j = 0; j < 20; j++)
+			v = step(v, -1);
+		for (j = 0; j < 40; j++, v = step(v, 1)) {
+			json_array_append_new(a, json_real(v));
+			json_array_append_new(a, json_real(-v));
+		}
+	}
+	for (i = 0; i < 200000; i++) {
+		switch (i % 5) {
+		case 0:
+			u = rnd();
+			memcpy(&v, &u, sizeof(v));
+			if (!isfinite(v))
+				v = 1.0;
+			break;
+		case 1:
+			v = spread((int)(rnd() % 2200)) / 10000;
+			break;
+		case 2:
+			v = (double)(rnd() % 100000000) /
+			    (double)(1 + rnd() % 100000);
+			break;
+		case 3:
+			v = (double)(rnd() % (1ULL << 53));
+			break;
+		default:
+			v = (double)(rnd() % (1ULL << 53)) /
+			    (double)(1ULL << (rnd() % 64));
+		}
+		json_array_append_new(a, json_real(v));
+		if (json_array_size(a) >= 2000) {
+			CHECK(same(a) == 0);
+			json_array_clear(a);
+		}
+	}
+	json_array_append_new(a, json_real(0.0));
+	json_array_append_new(a, json_real(-0.0));
+	json_array_append_new(a, json_real(99999999999999999.0));
+	json_array_append_new(a, json_real(9.9999999999999995e16));
+	json_array_append_new(a, json_real(0.5));
+	json_array_append_new(a, json_real(0.001));
+	CHECK(same(a) == 0);
+	json_decref(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,6 +310,7 @@ main(int argc, char **argv)
 		{ "fixed", test_fixed },
 		{ "invalid_utf8", test_invalid_utf8 },
 		{ "random", test_random },
+		{ "reals", test_reals },
 		{ NULL, NULL },
 	};
 
