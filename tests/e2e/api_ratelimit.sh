@@ -40,7 +40,10 @@ for e in log:
     by.setdefault(e["prompt"], []).append(e)
 for p, es in by.items():
     es.sort(key=lambda e: e["n"])
-    gaps = [es[i + 1]["t"] - es[i]["end"] for i in range(len(es) - 1)]
+    # from the mock's time just before it sent the 429 (drove cannot have
+    # had it sooner) to its time on the next request (drove sent it no
+    # later): a lower bound of drove's wait, whatever the scheduling
+    gaps = [es[i + 1]["t"] - es[i]["sent"] for i in range(len(es) - 1)]
     want = 0.14 if "ra=ms:150" in p else 0.19 if "ra=s:0.2" in p else \
         0.9 if "ra=date:2" in p else 0.3
     if min(gaps) < want:

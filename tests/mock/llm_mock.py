@@ -191,7 +191,7 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized",
            529: "Overloaded"}
 
 
-def send_error(conn, api, code, d):
+def send_error(conn, api, code, d, entry=None):
     body = error_for(api, code, d)
     h = ["HTTP/1.1 %d %s" % (code, REASONS.get(code, "Error")),
          "Content-Type: application/json",
@@ -208,6 +208,10 @@ def send_error(conn, api, code, d):
                 time.time() + float(v), usegmt=True))
     if "retry" in d:
         h.append("x-should-retry: %s" % d["retry"])
+    if entry is not None:
+        # before the send: the client cannot have the answer any sooner
+        # ("end", taken after, can come late on a busy machine)
+        entry["sent"] = time.time()
     conn.send(("\r\n".join(h) + "\r\n\r\n").encode() + body)
 
 
@@ -387,11 +391,11 @@ def handle_one(conn, method, target, hdrs, body):
             entry["auth"] = "ok" if got == want else "bad"
             if got != want:
                 status = 401
-                send_error(conn, api, 401, d)
+                send_error(conn, api, 401, d, entry)
                 return status, entry
         if over:
             status = 429
-            send_error(conn, api, 429, {"ra": "ms:50"})
+            send_error(conn, api, 429, {"ra": "ms:50"}, entry)
             return status, entry
         if "latency" in d:
             time.sleep(float(d["latency"]))
@@ -399,7 +403,7 @@ def handle_one(conn, method, target, hdrs, body):
             code, lim = count_limit(d["fail"])
             if lim is None or n <= lim:
                 status = code
-                send_error(conn, api, code, d)
+                send_error(conn, api, code, d, entry)
                 return status, entry
         if "reply_file" in d:
             with open(d["reply_file"], encoding="utf-8") as f:
