@@ -179,6 +179,6 @@ cmd_graph(int argc, char **argv)
 		graph_print_text(stdout, &s.graph, argv[optind], 1);
 		rc = estimate_show(stdout, &s.conf, &s.graph, &s.reg, NULL, 0);
 	}
-	setup_release(&s);
+	setup_release_exit(&s);
 	return rc;
 }

@@ -198,7 +198,7 @@ cmd_run(int argc, char **argv)
 		if (!o.json && rc == 0)
 			printf("dry run: nothing was run\n");
 		free(done);
-		setup_release(&s);
+		setup_release_exit(&s);
 		return rc;
 	}
 	/* asked here, while the terminal is ours: a detached run has none */
@@ -215,6 +215,6 @@ cmd_run(int argc, char **argv)
 		return rc;
 	}
 	rc = sched_run(&s.conf, &s.graph, &s.reg, &o);
-	setup_release(&s);
+	setup_release_exit(&s);
 	return rc;
 }

@@ -85,6 +85,25 @@ setup_release(struct setup *s)
 	free(s->merge_keys);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SETUP_FREE_AT_EXIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SETUP_FREE_AT_EXIT 1
+#endif
+#endif
+
+void
+setup_release_exit(struct setup *s)
+{
+#ifdef SETUP_FREE_AT_EXIT
+	setup_release(s);
+#else
+	launch_use_registry(NULL);
+	registry_release(&s->reg);
+#endif
+}
+
 int
 setup_build(struct setup *s, const char *task_file, const char *name,
     const char *text, const char *default_backend, const char *config,
