@@ -33,9 +33,11 @@ print_waves(FILE *f, const struct graph *g)
 
 	for (int w = 0; w < g->nwaves; w++) {
 		fprintf(f, "wave %d:", w + 1);
-		for (; k < g->n && g->tasks[g->topo[k]].wave == w; k++)
-			fprintf(f, " %s", g->tasks[g->topo[k]].name);
-		fprintf(f, "\n");
+		for (; k < g->n && g->tasks[g->topo[k]].wave == w; k++) {
+			putc(' ', f);
+			fputs(g->tasks[g->topo[k]].name, f);
+		}
+		putc('\n', f);
 	}
 }
 
@@ -61,10 +63,19 @@ graph_print_text(FILE *f, const struct graph *g, const char *file,
 		for (size_t k = 0; k < t->ndeps; k++) {
 			const struct edge *e = &t->deps[k];
 
-			fprintf(f, "  %s -> %s  (%s%s%s)\n",
-			    g->tasks[e->task].name, t->name,
-			    edge_name(e->kind), e->detail ? ": " : "",
-			    e->detail ? e->detail : "");
+			/* one line per edge, tens of thousands of them:
+			 * pieces, not a format to parse each time */
+			fputs("  ", f);
+			fputs(g->tasks[e->task].name, f);
+			fputs(" -> ", f);
+			fputs(t->name, f);
+			fputs("  (", f);
+			fputs(edge_name(e->kind), f);
+			if (e->detail) {
+				fputs(": ", f);
+				fputs(e->detail, f);
+			}
+			fputs(")\n", f);
 		}
 	}
 	fprintf(f, "critical path (%zu task%s):", np, np == 1 ? "" : "s");
