@@ -662,21 +662,25 @@ strtrim(char *s)
 size_t
 strv_split(const char *s, char sep, char ***items)
 {
-	char **v = xcalloc(1, sizeof(*v));
-	size_t n = 0;
-	const char *p = s;
+	size_t n = 0, cap = 1;
+	const char *p;
+	char **v;
 
-	while (p && *p) {
-		const char *e = strchr(p, sep);
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		char *item = xstrndup(p, len), *t = strtrim(item);
+	/* one array, one copy per item: lists like after = run to
+	 * thousands of tasks */
+	for (p = s; p && *p; p++)
+		cap += *p == sep;
+	v = xcalloc(cap + 1, sizeof(*v));
+	for (p = s; p && *p;) {
+		const char *e = strchr(p, sep), *b = p, *end;
 
-		if (*t) {
-			v = xrealloc(v, (n + 2) * sizeof(*v));
-			v[n++] = xstrdup(t);
-			v[n] = NULL;
-		}
-		free(item);
+		end = e ? e : p + strlen(p);
+		while (b < end && is_space(*b))
+			b++;
+		while (end > b && is_space(end[-1]))
+			end--;
+		if (end > b)
+			v[n++] = xstrndup(b, (size_t)(end - b));
 		p = e ? e + 1 : NULL;
 	}
 	*items = v;

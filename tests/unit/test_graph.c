@@ -766,11 +766,64 @@ test_no_tasks(void)
 	    "tasks.ini:1: no tasks (add a [task NAME] section)");
 }
 
+/* the list splitter behind after =, backend = and worktree_copy = */
+static void
+test_list_split(void)
+{
+	static const struct {
+		const char *in;
+		const char *want;	/* items joined by '|' */
+		size_t n;
+	} cases[] = {
+		{ "", "", 0 },
+		{ "a", "a", 1 },
+		{ " a , b ,c ", "a|b|c", 3 },
+		{ "a,,b,", "a|b", 2 },
+		{ ", \t,\n", "", 0 },
+		{ "one two, three\tfour", "one two|three\tfour", 2 },
+		{ ",,,,x", "x", 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char **v, got[64] = "";
+		size_t n = strv_split(cases[i].in, ',', &v);
+
+		CHECK_INT(n, cases[i].n);
+		CHECK_INT(strv_len(v), cases[i].n);
+		for (size_t k = 0; k < n; k++) {
+			if (k)
+				strcat(got, "|");
+			strcat(got, v[k]);
+		}
+		CHECK_STR(got, cases[i].want);
+		CHECK(v[n] == NULL);
+		strv_free(v);
+	}
+	/* a thousand names, as a long after = list gives */
+	{
+		struct buf b = BUF_INIT;
+		char **v, want[32];
+		size_t n;
+
+		for (int k = 0; k < 1000; k++)
+			buf_printf(&b, "%s t%d ", k ? "," : "", k);
+		n = strv_split(b.data, ',', &v);
+		CHECK_INT(n, 1000);
+		for (size_t k = 0; k < n; k++) {
+			snprintf(want, sizeof(want), "t%zu", k);
+			CHECK_STR(v[k], want);
+		}
+		strv_free(v);
+		buf_release(&b);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
 		{ "diamond_waves", test_diamond_waves },
+		{ "list_split", test_list_split },
 		{ "ref_edges", test_ref_edges },
 		{ "find_ref", test_find_ref },
 		{ "ref_escape", test_ref_escape },
