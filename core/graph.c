@@ -820,6 +820,7 @@ graph_build(struct graph *g, const struct conf *c,
 		return DROVE_EINVAL;
 	}
 	g->tasks = xcalloc(n, sizeof(*g->tasks));
+	strmap_reserve(&g->byname, n);
 	for (i = 0; i < c->nsec; i++) {
 		if (strcmp(c->sec[i]->type, "task") != 0)
 			continue;

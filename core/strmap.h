@@ -8,16 +8,21 @@
 #include <stddef.h>
 
 struct strmap_ent;
+struct strmap_chunk;
 
 struct strmap {
 	struct strmap_ent *ent;	/* cap slots, open addressing */
 	size_t cap;		/* 0 or a power of two */
 	size_t n;
+	struct strmap_chunk *keys;	/* the copies of the keys */
 };
 
 void strmap_init(struct strmap *m);
 /* Frees the table and the copies of the keys. */
 void strmap_release(struct strmap *m);
+/* Makes room for n keys in all, so that the puts up to n do not grow the
+ * table (a load of known size touches one table, not every smaller one). */
+void strmap_reserve(struct strmap *m, size_t n);
 /*
  * The value of key (borrowed; len bytes, need not end in NUL) in *val;
  * returns 1 if found, 0 if not.

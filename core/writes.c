@@ -361,6 +361,10 @@ windex_build(struct windex *ix, const struct graph *g)
 	qsort(ix->ord, ix->n, sizeof(*ix->ord), ord_cmp);
 	strmap_init(&ix->wild);
 	strmap_init(&ix->exact);
+	for (k = 0, x = 0; k < ix->n; k++)
+		x += (size_t)ix->p[k].exact;
+	strmap_reserve(&ix->exact, x);
+	strmap_reserve(&ix->wild, ix->n - x);
 	haslen = xcalloc(maxlen + 1, 1);
 	for (k = 0; k < ix->n; k++) {
 		const struct wpat *w = &ix->p[ix->ord[k]];

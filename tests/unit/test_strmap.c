@@ -58,9 +58,54 @@ test_binary_keys(void)
 	strmap_release(&m);
 }
 
+/* a reserved table does not grow; keys longer than a chunk, mixed with
+ * short ones, keep their bytes */
+static void
+test_reserve_long_keys(void)
+{
+	static char big[3][40000];
+	struct strmap m;
+	char k[32];
+	size_t v, i, cap;
+	int n;
+
+	strmap_init(&m);
+	strmap_reserve(&m, 5000);
+	cap = m.cap;
+	CHECK(cap >= 10000);
+	for (i = 0; i < 5000; i++) {
+		n = snprintf(k, sizeof(k), "task%zu", i);
+		strmap_put(&m, k, (size_t)n, i);
+		if (i % 1000 == 0) {
+			size_t b = i / 1000 % 3;
+
+			memset(big[b], 'a' + (int)b, sizeof(big[b]));
+			big[b][i % 7] = 'Z';
+			strmap_put(&m, big[b], sizeof(big[b]) - (i % 5), i + 1);
+		}
+	}
+	CHECK_INT(m.cap, cap);
+	for (i = 0; i < 5000; i++) {
+		n = snprintf(k, sizeof(k), "task%zu", i);
+		CHECK(strmap_get(&m, k, (size_t)n, &v) && v == i);
+	}
+	for (i = 0; i < 5000; i += 1000) {
+		size_t b = i / 1000 % 3;
+
+		memset(big[b], 'a' + (int)b, sizeof(big[b]));
+		big[b][i % 7] = 'Z';
+		CHECK(strmap_get(&m, big[b], sizeof(big[b]) - (i % 5), &v) &&
+		    v == i + 1);
+		big[b][i % 7] = 'Y';
+		CHECK(!strmap_get(&m, big[b], sizeof(big[b]) - (i % 5), &v));
+	}
+	strmap_release(&m);
+}
+
 static const struct t_case cases[] = {
 	{ "put_get", test_put_get },
 	{ "binary_keys", test_binary_keys },
+	{ "reserve_long_keys", test_reserve_long_keys },
 	{ NULL, NULL },
 };
 
