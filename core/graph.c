@@ -742,6 +742,31 @@ graph_depends_on(const struct graph *g, size_t a, size_t b)
 	return found;
 }
 
+unsigned char *
+graph_reach_set(const struct graph *g, size_t a, int up)
+{
+	unsigned char *seen = xcalloc(g->n + 1, 1);
+	size_t *stack, sp = 0, u, i, v, n;
+
+	if (a >= g->n)
+		return seen;
+	stack = xmalloc((g->n + 1) * sizeof(*stack));
+	stack[sp++] = a;
+	while (sp > 0) {
+		u = stack[--sp];
+		n = up ? g->tasks[u].ndeps : g->tasks[u].nrdeps;
+		for (i = 0; i < n; i++) {
+			v = up ? g->tasks[u].deps[i].task : g->tasks[u].rdeps[i];
+			if (!seen[v]) {
+				seen[v] = 1;
+				stack[sp++] = v;
+			}
+		}
+	}
+	free(stack);
+	return seen;
+}
+
 /* rdeps, waves and a topological order (by wave, then declared order). */
 static void
 finish(struct graph *g)
@@ -749,17 +774,23 @@ finish(struct graph *g)
 	size_t *indeg, *queue, head = 0, tail = 0, i, k, u;
 	struct task *t;
 
+	/* counted first: one allocation per task, not one per edge */
+	indeg = xcalloc(g->n, sizeof(*indeg));
+	for (i = 0; i < g->n; i++)
+		for (k = 0; k < g->tasks[i].ndeps; k++)
+			indeg[g->tasks[i].deps[k].task]++;
+	for (i = 0; i < g->n; i++)
+		if (indeg[i])
+			g->tasks[i].rdeps = xmalloc(indeg[i] *
+			    sizeof(*g->tasks[i].rdeps));
 	for (i = 0; i < g->n; i++) {
 		t = &g->tasks[i];
 		for (k = 0; k < t->ndeps; k++) {
 			struct task *d = &g->tasks[t->deps[k].task];
 
-			d->rdeps = xrealloc(d->rdeps,
-			    (d->nrdeps + 1) * sizeof(*d->rdeps));
 			d->rdeps[d->nrdeps++] = i;
 		}
 	}
-	indeg = xcalloc(g->n, sizeof(*indeg));
 	queue = xmalloc(g->n * sizeof(*queue));
 	for (i = 0; i < g->n; i++) {
 		indeg[i] = g->tasks[i].ndeps;

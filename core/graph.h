@@ -142,5 +142,11 @@ char *graph_expand_refs(const char *s, int (*lookup)(void *arg,
 
 /* True if task a (transitively) depends on task b. */
 int graph_depends_on(const struct graph *g, size_t a, size_t b);
+/*
+ * The tasks task a (transitively) depends on (up), or that depend on it
+ * (!up), as g->n bytes of 1 or 0 for the caller to free: one search
+ * answers graph_depends_on for every other task at once.
+ */
+unsigned char *graph_reach_set(const struct graph *g, size_t a, int up);
 
 #endif /* DROVE_GRAPH_H */

@@ -352,16 +352,23 @@ wt_op_check(struct wtop *op, const char *dir, size_t task)
 static const char *
 failed_dependency(const struct wt *w, size_t i, json_t *tasks)
 {
-	for (size_t k = 0; tasks != NULL && k < w->g->n; k++) {
+	unsigned char *up = NULL;
+	const char *by = NULL;
+
+	for (size_t k = 0; tasks != NULL && k < w->g->n && by == NULL; k++) {
 		json_t *o = json_object_get(tasks, tname(w, k));
 		const char *st = json_string_value(json_object_get(o,
 		    "status"));
 
-		if (st != NULL && strcmp(st, "ok") != 0 &&
-		    graph_depends_on(w->g, i, k))
-			return tname(w, k);
+		if (st == NULL || strcmp(st, "ok") == 0)
+			continue;
+		if (up == NULL)
+			up = graph_reach_set(w->g, i, 1);
+		if (up[k])
+			by = tname(w, k);
 	}
-	return NULL;
+	free(up);
+	return by;
 }
 
 const char *

@@ -109,13 +109,19 @@ find_overlaps(struct wt *w, const unsigned char *ok, int quiet)
 	const struct graph *g = w->g;
 
 	for (size_t a = 0; a < g->n; a++) {
+		unsigned char *up, *down;
+
 		if (!w->t[a].on || !ok[a] || w->t[a].changed == NULL)
 			continue;
+		/* two searches per task, not two per pair */
+		up = graph_reach_set(g, a, 1);
+		down = graph_reach_set(g, a, 0);
 		for (size_t b = a + 1; b < g->n; b++)
 			if (w->t[b].on && ok[b] && w->t[b].changed != NULL &&
-			    !graph_depends_on(g, a, b) &&
-			    !graph_depends_on(g, b, a))
+			    !up[b] && !down[b])
 				overlap(w, a, b, quiet);
+		free(up);
+		free(down);
 		for (size_t k = 0; w->t[a].changed[k] != NULL; k++)
 			violation(w, a, w->t[a].changed[k], quiet);
 	}
@@ -167,11 +173,19 @@ log_excerpt(const char *x)
 static const char *
 blocked(const struct wt *w, size_t i)
 {
-	for (size_t k = 0; k < w->g->n; k++)
-		if (w->t[k].merge_tried && !w->t[k].merged &&
-		    graph_depends_on(w->g, i, k))
-			return tname(w, k);
-	return NULL;
+	unsigned char *up = NULL;
+	const char *by = NULL;
+
+	for (size_t k = 0; k < w->g->n && by == NULL; k++) {
+		if (!w->t[k].merge_tried || w->t[k].merged)
+			continue;
+		if (up == NULL)
+			up = graph_reach_set(w->g, i, 1);
+		if (up[k])
+			by = tname(w, k);
+	}
+	free(up);
+	return by;
 }
 
 /* Keeps what the check that just ended said: its reason, then the end of

@@ -766,6 +766,48 @@ test_no_tasks(void)
 	    "tasks.ini:1: no tasks (add a [task NAME] section)");
 }
 
+/* graph_reach_set agrees with graph_depends_on for every pair, both ways,
+ * on a graph with a diamond, a chain, a writes edge and a loner */
+static void
+test_reach_set(void)
+{
+	CHECK_INT(build(BACKEND
+	    "[task d]\nafter = b, c\nprompt = join\n"
+	    "[task a]\nprompt = start\n"
+	    "[task b]\nafter = a\nprompt = left\n"
+	    "[task c]\nafter = a\nprompt = right {{b}}\n"
+	    "[task e]\nafter = d\nprompt = tail\nwrites = x.txt\n"
+	    "[task f]\nprompt = loner\nwrites = x.txt\n"
+	    "[task g]\nprompt = alone\n"), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(graph.n, 7);
+	for (size_t a = 0; a < graph.n; a++) {
+		unsigned char *up = graph_reach_set(&graph, a, 1);
+		unsigned char *down = graph_reach_set(&graph, a, 0);
+
+		for (size_t b = 0; b < graph.n; b++) {
+			CHECK_INT(up[b], graph_depends_on(&graph, a, b));
+			CHECK_INT(down[b], graph_depends_on(&graph, b, a));
+		}
+		CHECK_INT(up[a], 0);
+		free(up);
+		free(down);
+	}
+	{
+		size_t a = graph_find(&graph, "a"), f = graph_find(&graph, "f");
+		unsigned char *up = graph_reach_set(&graph, f, 1);
+		unsigned char *down = graph_reach_set(&graph, a, 0);
+
+		/* f waits for e through writes, so for the whole chain */
+		CHECK_INT(up[a], 1);
+		CHECK_INT(up[graph_find(&graph, "g")], 0);
+		CHECK_INT(down[f], 1);
+		CHECK_INT(down[graph_find(&graph, "g")], 0);
+		free(up);
+		free(down);
+	}
+}
+
 /* the list splitter behind after =, backend = and worktree_copy = */
 static void
 test_list_split(void)
@@ -824,6 +866,7 @@ main(int argc, char **argv)
 	static const struct t_case cases[] = {
 		{ "diamond_waves", test_diamond_waves },
 		{ "list_split", test_list_split },
+		{ "reach_set", test_reach_set },
 		{ "ref_edges", test_ref_edges },
 		{ "find_ref", test_find_ref },
 		{ "ref_escape", test_ref_escape },
