@@ -289,8 +289,24 @@ HTTP_CLIENTS = ["drove", "curl --parallel", "node fetch", "node anthropic",
 REF = {"node openai": "drove (openai)", "drove (openai)": "drove (openai)"}
 
 
+CLEARED = [0]
+
+
 def clear_runs():
-    shutil.rmtree(os.path.join(ARGS.tmp, "runs"), ignore_errors=True)
+    """Moves the last run directory aside; compare.sh deletes them all when
+    the bench ends.  Not deleted here: on ext4 without a journal (this
+    machine's root) the kernel skips inodes freed in the last 60 s (300 s
+    while their table block is dirty) when it allocates new ones, checking
+    each, so a client that makes 1,000 files right after the previous
+    repetition's 1,000 were deleted pays several times the file-creation
+    cost of one that does not (docs/BENCHMARKS.md, "exec")."""
+    runs = os.path.join(ARGS.tmp, "runs")
+    if not os.path.exists(runs):
+        return
+    old = os.path.join(ARGS.tmp, "old")
+    os.makedirs(old, exist_ok=True)
+    CLEARED[0] += 1
+    os.rename(runs, os.path.join(old, "runs-%d" % CLEARED[0]))
 
 
 def run_http_case(n, clients):
