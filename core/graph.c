@@ -767,6 +767,25 @@ graph_reach_set(const struct graph *g, size_t a, int up)
 	return seen;
 }
 
+size_t
+graph_first_dep(const struct graph *g, size_t a,
+    int (*want)(const void *arg, size_t k), const void *arg)
+{
+	unsigned char *up = NULL;
+	size_t k;
+
+	for (k = 0; k < g->n; k++) {
+		if (!want(arg, k))
+			continue;
+		if (up == NULL)
+			up = graph_reach_set(g, a, 1);
+		if (up[k])
+			break;
+	}
+	free(up);
+	return k;
+}
+
 /* rdeps, waves and a topological order (by wave, then declared order). */
 static void
 finish(struct graph *g)

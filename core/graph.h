@@ -148,5 +148,12 @@ int graph_depends_on(const struct graph *g, size_t a, size_t b);
  * answers graph_depends_on for every other task at once.
  */
 unsigned char *graph_reach_set(const struct graph *g, size_t a, int up);
+/*
+ * The first task in declared order that task a (transitively) depends on
+ * and want(arg, k) accepts; g->n if none.  The search is made once, and
+ * only when some task is wanted.
+ */
+size_t graph_first_dep(const struct graph *g, size_t a,
+    int (*want)(const void *arg, size_t k), const void *arg);
 
 #endif /* DROVE_GRAPH_H */

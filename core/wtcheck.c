@@ -349,26 +349,31 @@ wt_op_check(struct wtop *op, const char *dir, size_t task)
 
 /* A task in tasks (summary.json's) whose status is not "ok", that task i
  * depends on; NULL if none. */
+struct failed_arg {
+	const struct wt *w;
+	json_t *tasks;
+};
+
+static int
+not_ok(const void *arg, size_t k)
+{
+	const struct failed_arg *a = arg;
+	json_t *o = json_object_get(a->tasks, tname(a->w, k));
+	const char *st = json_string_value(json_object_get(o, "status"));
+
+	return st != NULL && strcmp(st, "ok") != 0;
+}
+
 static const char *
 failed_dependency(const struct wt *w, size_t i, json_t *tasks)
 {
-	unsigned char *up = NULL;
-	const char *by = NULL;
+	struct failed_arg a = { w, tasks };
+	size_t k;
 
-	for (size_t k = 0; tasks != NULL && k < w->g->n && by == NULL; k++) {
-		json_t *o = json_object_get(tasks, tname(w, k));
-		const char *st = json_string_value(json_object_get(o,
-		    "status"));
-
-		if (st == NULL || strcmp(st, "ok") == 0)
-			continue;
-		if (up == NULL)
-			up = graph_reach_set(w->g, i, 1);
-		if (up[k])
-			by = tname(w, k);
-	}
-	free(up);
-	return by;
+	if (tasks == NULL)
+		return NULL;
+	k = graph_first_dep(w->g, i, not_ok, &a);
+	return k < w->g->n ? tname(w, k) : NULL;
 }
 
 const char *

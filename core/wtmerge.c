@@ -170,22 +170,20 @@ log_excerpt(const char *x)
 
 /* A task task i depends on whose branch was tried and not merged: its
  * branch holds that one's commits, which the target must not get. */
+static int
+tried_unmerged(const void *arg, size_t k)
+{
+	const struct wt *w = arg;
+
+	return w->t[k].merge_tried && !w->t[k].merged;
+}
+
 static const char *
 blocked(const struct wt *w, size_t i)
 {
-	unsigned char *up = NULL;
-	const char *by = NULL;
+	size_t k = graph_first_dep(w->g, i, tried_unmerged, w);
 
-	for (size_t k = 0; k < w->g->n && by == NULL; k++) {
-		if (!w->t[k].merge_tried || w->t[k].merged)
-			continue;
-		if (up == NULL)
-			up = graph_reach_set(w->g, i, 1);
-		if (up[k])
-			by = tname(w, k);
-	}
-	free(up);
-	return by;
+	return k < w->g->n ? tname(w, k) : NULL;
 }
 
 /* Keeps what the check that just ended said: its reason, then the end of

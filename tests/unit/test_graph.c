@@ -766,6 +766,20 @@ test_no_tasks(void)
 	    "tasks.ini:1: no tasks (add a [task NAME] section)");
 }
 
+static int
+want_all(const void *arg, size_t k)
+{
+	(void)arg;
+	(void)k;
+	return 1;
+}
+
+static int
+want_one(const void *arg, size_t k)
+{
+	return k == *(const size_t *)arg;
+}
+
 /* graph_reach_set agrees with graph_depends_on for every pair, both ways,
  * on a graph with a diamond, a chain, a writes edge and a loner */
 static void
@@ -798,6 +812,13 @@ test_reach_set(void)
 		unsigned char *up = graph_reach_set(&graph, f, 1);
 		unsigned char *down = graph_reach_set(&graph, a, 0);
 
+		size_t g_ = graph_find(&graph, "g"), d = graph_find(&graph, "d");
+
+		/* the first dependency in declared order: d is task 0 */
+		CHECK_INT(graph_first_dep(&graph, f, want_all, NULL), d);
+		CHECK_INT(graph_first_dep(&graph, f, want_one, &a), a);
+		CHECK_INT(graph_first_dep(&graph, f, want_one, &g_), graph.n);
+		CHECK_INT(graph_first_dep(&graph, a, want_all, NULL), graph.n);
 		/* f waits for e through writes, so for the whole chain */
 		CHECK_INT(up[a], 1);
 		CHECK_INT(up[graph_find(&graph, "g")], 0);
