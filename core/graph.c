@@ -710,38 +710,6 @@ find_cycle(struct build *b)
 	return rc;
 }
 
-int
-graph_depends_on(const struct graph *g, size_t a, size_t b)
-{
-	unsigned char *seen;
-	size_t *stack, sp = 0, u, i, v;
-	int found = 0;
-
-	if (a >= g->n || b >= g->n)
-		return 0;
-	seen = xcalloc(g->n, 1);
-	stack = xmalloc(g->n * sizeof(*stack));
-	stack[sp++] = a;
-	seen[a] = 1;
-	while (sp > 0 && !found) {
-		u = stack[--sp];
-		for (i = 0; i < g->tasks[u].ndeps; i++) {
-			v = g->tasks[u].deps[i].task;
-			if (v == b) {
-				found = 1;
-				break;
-			}
-			if (!seen[v]) {
-				seen[v] = 1;
-				stack[sp++] = v;
-			}
-		}
-	}
-	free(seen);
-	free(stack);
-	return found;
-}
-
 unsigned char *
 graph_reach_set(const struct graph *g, size_t a, int up)
 {
@@ -765,6 +733,20 @@ graph_reach_set(const struct graph *g, size_t a, int up)
 	}
 	free(stack);
 	return seen;
+}
+
+int
+graph_depends_on(const struct graph *g, size_t a, size_t b)
+{
+	unsigned char *up;
+	int found;
+
+	if (a >= g->n || b >= g->n)
+		return 0;
+	up = graph_reach_set(g, a, 1);
+	found = up[b];
+	free(up);
+	return found;
 }
 
 size_t

@@ -347,8 +347,6 @@ wt_op_check(struct wtop *op, const char *dir, size_t task)
 
 /* --- what the phase did ------------------------------------------------- */
 
-/* A task in tasks (summary.json's) whose status is not "ok", that task i
- * depends on; NULL if none. */
 struct failed_arg {
 	const struct wt *w;
 	json_t *tasks;
@@ -364,6 +362,8 @@ not_ok(const void *arg, size_t k)
 	return st != NULL && strcmp(st, "ok") != 0;
 }
 
+/* A task in tasks (summary.json's) whose status is not "ok", that task i
+ * depends on; NULL if none. */
 static const char *
 failed_dependency(const struct wt *w, size_t i, json_t *tasks)
 {

@@ -168,8 +168,6 @@ log_excerpt(const char *x)
 	}
 }
 
-/* A task task i depends on whose branch was tried and not merged: its
- * branch holds that one's commits, which the target must not get. */
 static int
 tried_unmerged(const void *arg, size_t k)
 {
@@ -178,6 +176,8 @@ tried_unmerged(const void *arg, size_t k)
 	return w->t[k].merge_tried && !w->t[k].merged;
 }
 
+/* A task task i depends on whose branch was tried and not merged: its
+ * branch holds that one's commits, which the target must not get. */
 static const char *
 blocked(const struct wt *w, size_t i)
 {

@@ -295,7 +295,7 @@ CLEARED = [0]
 def clear_runs():
     """Moves the last run directory aside; compare.sh deletes them all when
     the bench ends.  Not deleted here: on ext4 without a journal (this
-    machine's root) the kernel skips inodes freed in the last 60 s (300 s
+    machine's root) the kernel skips inodes freed in the last 60 s (360 s
     while their table block is dirty) when it allocates new ones, checking
     each, so a client that makes 1,000 files right after the previous
     repetition's 1,000 were deleted pays several times the file-creation
